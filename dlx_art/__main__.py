@@ -1,0 +1,5 @@
+import sys
+
+from dlx_art.cli import main
+
+sys.exit(main())
