@@ -1,0 +1,1265 @@
+"""The library: projects, images and their lineage, on disk and in the catalog.
+
+One `Library` serves one storage root. It is safe to use from several threads: reads run in
+parallel, writes are serialised by a lock (SQLite has a single writer anyway). It hands out
+frozen `ProjectInfo` / `AssetInfo` records, never live ORM rows.
+
+Crash safety of adding an image: the mask and the image are written atomically (temporary file,
+fsync, rename) *before* the row is committed, and each carries a small `dlx-art` chunk with its
+ids. A crash between the rename and the commit leaves a complete file that names its own asset;
+`reconcile()` (run when a library opens) adopts such files, so neither a row without a file nor
+an unexplained file survives a reopen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import sqlite3
+import threading
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy.engine import Engine
+
+from dlx_art.errors import BadImageFile, DlxError, InvalidName, NotFound, StorageError, UsageError
+from dlx_art.library import db, metadata, storage
+from dlx_art.library.models import (
+    ArtAsset,
+    AssetInfo,
+    Project,
+    ProjectInfo,
+    new_id,
+    parse_datetime,
+    utc_now,
+)
+
+log = logging.getLogger("dlx_art.library")
+
+PROJECT_TYPES = ("art", "unified", "dev")
+PROJECT_FILE = "project.json"
+RENAME_JOURNAL = ".pending-rename.json"
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
+MAX_NAME_LENGTH = 200
+BACKUPS_KEPT = 7
+BACKUP_EVERY = timedelta(hours=24)
+ORDERS = ("newest", "oldest", "favorites")
+
+A = ArtAsset.__table__
+P = Project.__table__
+
+
+# --- reports ------------------------------------------------------------------------------------
+
+
+@dataclass
+class ImportReport:
+    imported: list[AssetInfo] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)  # file names already in the project
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (path, one-line reason)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "imported": [a.to_json() for a in self.imported],
+            "duplicates": self.duplicates,
+            "rejected": [{"path": p, "reason": r} for p, r in self.rejected],
+        }
+
+
+@dataclass
+class ReconcileReport:
+    checked_rows: int = 0
+    checked_files: int = 0
+    missing: list[str] = field(default_factory=list)  # asset ids whose file is gone
+    orphans: list[str] = field(default_factory=list)  # relative paths with no row
+    adopted: list[str] = field(default_factory=list)  # asset ids re-created from files
+    cleaned: list[str] = field(default_factory=list)  # leftover temporary files removed
+    quarantined: list[str] = field(default_factory=list)  # incomplete saves moved to trash
+    search_repaired: bool = False
+    integrity: str = "ok"
+
+    @property
+    def clean(self) -> bool:
+        return not (self.missing or self.orphans) and self.integrity == "ok"
+
+    def summary(self) -> str:
+        parts = [f"{self.checked_rows} rows and {self.checked_files} files checked"]
+        for label, items in (
+            ("missing files", self.missing),
+            ("files not in the catalog", self.orphans),
+            ("files adopted", self.adopted),
+            ("temporary files removed", self.cleaned),
+            ("incomplete saves moved to the trash", self.quarantined),
+        ):
+            if items:
+                parts.append(f"{len(items)} {label}")
+        if self.search_repaired:
+            parts.append("search index rebuilt")
+        if self.integrity != "ok":
+            parts.append(f"database integrity: {self.integrity}")
+        return "; ".join(parts) + "."
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "checkedRows": self.checked_rows,
+            "checkedFiles": self.checked_files,
+            "missing": self.missing,
+            "orphans": self.orphans,
+            "adopted": self.adopted,
+            "cleaned": self.cleaned,
+            "quarantined": self.quarantined,
+            "searchRepaired": self.search_repaired,
+            "integrity": self.integrity,
+            "clean": self.clean,
+        }
+
+
+@dataclass(frozen=True)
+class Lineage:
+    ancestors: list[AssetInfo]  # nearest parent first
+    descendants: list[tuple[AssetInfo, int]]  # (asset, depth) in tree order
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def normalise_name(name: str) -> str:
+    """The project name as stored: NFC, outer white space removed; rejects unusable names."""
+    if not isinstance(name, str):
+        raise InvalidName("A project name must be text.")
+    cleaned = unicodedata.normalize("NFC", name).strip()
+    if not cleaned:
+        raise InvalidName("A project name cannot be empty.")
+    if len(cleaned) > MAX_NAME_LENGTH:
+        raise InvalidName(f"A project name can have at most {MAX_NAME_LENGTH} characters.")
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in cleaned):
+        raise InvalidName("A project name cannot contain control characters.")
+    return cleaned
+
+
+def name_key(name: str) -> str:
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+def fts_query(text_: str) -> str | None:
+    """Turn what a person typed into an FTS5 query: every word must appear (as a prefix)."""
+    words = re.findall(r"\w+", text_, flags=re.UNICODE)
+    if not words:
+        return None
+    return " ".join('"' + w.replace('"', '""') + '"*' for w in words)
+
+
+def content_hash(data: bytes) -> str:
+    """SHA-256 of what the picture is, not of its metadata.
+
+    For PNG only the IHDR, PLTE, tRNS and IDAT chunks are hashed, so the same picture with
+    other text chunks (ours, A1111's, or stripped) is recognised as the same image.
+    """
+    if not data.startswith(metadata.PNG_SIGNATURE):
+        return hashlib.sha256(data).hexdigest()
+    digest = hashlib.sha256()
+    offset = len(metadata.PNG_SIGNATURE)
+    while offset + 8 <= len(data):
+        length = int.from_bytes(data[offset:offset + 4], "big")
+        kind = data[offset + 4:offset + 8]
+        if kind in (b"IHDR", b"PLTE", b"tRNS", b"IDAT"):
+            digest.update(data[offset + 4:offset + 8 + length])
+        if kind == b"IEND":
+            break
+        offset += 12 + length
+    return digest.hexdigest()
+
+
+def _file_type(probe_format: str) -> str:
+    return {"jpeg": "jpg", "tiff": "tif"}.get(probe_format, probe_format)
+
+
+# --- the library --------------------------------------------------------------------------------
+
+
+class Library:
+    """A storage root: its catalog (`library.sqlite3`) and its project folders."""
+
+    def __init__(self, root: Path, engine: Engine) -> None:
+        self.root = root
+        self.engine = engine
+        self.thumbnails = _lazy_thumbnails(root)
+        self._write_lock = threading.RLock()
+        self._closed = False
+
+    # --- opening ------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, root: str | os.PathLike[str], *, create: bool = True) -> Library:
+        """Open (and create, and migrate) the library at `root`. Fast when nothing to migrate."""
+        root = Path(root).expanduser()
+        if create:
+            root.mkdir(parents=True, exist_ok=True)
+        elif not root.is_dir():
+            raise NotFound(f"There is no library at {root}.")
+        root = root.resolve()
+        path = root / storage.DB_NAME
+        existed = path.exists()
+        if existed and db.needs_migration(path):
+            _backup_file(path, root / storage.BACKUPS_DIR, "before-migration")
+        engine = db.create_catalog_engine(path)
+        try:
+            db.migrate(engine, path)
+        except Exception as exc:
+            engine.dispose()
+            if isinstance(exc, DlxError):
+                raise
+            raise StorageError(f"The catalog {path} could not be opened: {exc}") from exc
+        library = cls(root, engine)
+        library._finish_interrupted_rename()
+        return library
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.engine.dispose()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    @property
+    def db_path(self) -> Path:
+        return self.root / storage.DB_NAME
+
+    # --- projects -----------------------------------------------------------------------------
+
+    def list_projects(self, *, include_archived: bool = False) -> list[ProjectInfo]:
+        """Projects, most recently used first."""
+        query = select(P).order_by(
+            func.coalesce(P.c.lastOpenedAt, P.c.createdAt).desc(), P.c.name
+        )
+        if not include_archived:
+            query = query.where(P.c.status != "archived")
+        with self.engine.connect() as con:
+            return [ProjectInfo.from_row(r) for r in con.execute(query)]
+
+    def get_project(self, name_or_id: str) -> ProjectInfo:
+        """A project by id or by name (case-insensitive)."""
+        with self.engine.connect() as con:
+            row = con.execute(select(P).where(P.c.id == name_or_id)).first()
+            if row is None:
+                key = name_key(name_or_id.strip())
+                row = con.execute(select(P).where(P.c.nameKey == key)).first()
+            if row is None:  # rows written by other studios may lack nameKey
+                for candidate in con.execute(select(P).where(P.c.nameKey.is_(None))):
+                    if name_key(candidate.name) == key:
+                        row = candidate
+                        break
+        if row is None:
+            raise NotFound(f"There is no project called {name_or_id!r}.")
+        return self._ensure_folder(ProjectInfo.from_row(row))
+
+    def create_project(
+        self, name: str, *, type: str = "art", description: str | None = None
+    ) -> ProjectInfo:
+        name = normalise_name(name)
+        if type not in PROJECT_TYPES:
+            raise UsageError(f"A project type is one of {', '.join(PROJECT_TYPES)}, not {type!r}.")
+        with self._write_lock, self.engine.begin() as con:
+            self._check_name_free(con, name)
+            folder = self._new_folder(con, name)
+            now = utc_now()
+            values = {
+                "id": new_id(), "name": name, "description": description, "type": type,
+                "status": "active", "createdAt": now, "updatedAt": now, "folder": folder,
+                "nameKey": name_key(name), "lastOpenedAt": now,
+            }
+            for kind in (storage.IMAGES, storage.MASKS):
+                storage.ensure_dir(storage.asset_dir(self.root, folder, kind))
+            con.execute(insert(P).values(**values))
+            project = ProjectInfo.from_row(_Obj(values))
+        self._write_project_file(project)
+        log.info("created project %s (%s)", project.name, project.id)
+        return project
+
+    def rename_project(self, name_or_id: str, new_name: str) -> ProjectInfo:
+        """Rename a project and its folder; the catalog paths follow in the same step.
+
+        A journal file records the intent first, so a crash at any point is finished (or
+        undone) the next time the library opens.
+        """
+        project = self.get_project(name_or_id)
+        new_name = normalise_name(new_name)
+        with self._write_lock:
+            with self.engine.connect() as con:
+                self._check_name_free(con, new_name, except_id=project.id)
+                taken = [f for (f,) in con.execute(select(P.c.folder).where(P.c.id != project.id))
+                         if f]
+            old_folder = project.folder or ""
+            new_folder = storage.unique_folder_name(new_name, taken + self._disk_folders(
+                exclude=old_folder))
+            journal = self.root / RENAME_JOURNAL
+            intent = {"projectId": project.id, "name": new_name, "old": old_folder,
+                      "new": new_folder}
+            _write_json(journal, intent)
+            self._apply_rename(intent)
+            journal.unlink(missing_ok=True)
+        renamed = self.get_project(project.id)
+        self._write_project_file(renamed)
+        return renamed
+
+    def set_archived(self, name_or_id: str, archived: bool) -> ProjectInfo:
+        project = self.get_project(name_or_id)
+        with self._write_lock, self.engine.begin() as con:
+            con.execute(update(P).where(P.c.id == project.id).values(
+                status="archived" if archived else "active", updatedAt=utc_now()))
+        updated = self.get_project(project.id)
+        self._write_project_file(updated)
+        return updated
+
+    def touch_project(self, project_id: str) -> None:
+        """Mark a project as just used (for the most-recently-used order)."""
+        with self._write_lock, self.engine.begin() as con:
+            con.execute(update(P).where(P.c.id == project_id).values(lastOpenedAt=utc_now()))
+
+    def _check_name_free(self, con: Any, name: str, except_id: str | None = None) -> None:
+        key = name_key(name)
+        for row in con.execute(select(P.c.id, P.c.name)):
+            if row.id != except_id and name_key(row.name) == key:
+                raise InvalidName(f"A project called {row.name!r} already exists.")
+
+    def _new_folder(self, con: Any, name: str) -> str:
+        taken = [f for (f,) in con.execute(select(P.c.folder)) if f]
+        return storage.unique_folder_name(name, taken + self._disk_folders())
+
+    def _disk_folders(self, exclude: str = "") -> list[str]:
+        base = self.root / storage.PROJECTS_DIR
+        if not base.is_dir():
+            return []
+        return [e.name for e in os.scandir(base) if e.name != exclude]
+
+    def _ensure_folder(self, project: ProjectInfo) -> ProjectInfo:
+        """Give a project made by another studio (no folder yet) its folder and name key."""
+        if project.folder:
+            return project
+        with self._write_lock, self.engine.begin() as con:
+            folder = self._new_folder(con, project.name)
+            con.execute(update(P).where(P.c.id == project.id).values(
+                folder=folder, nameKey=name_key(project.name)))
+        for kind in (storage.IMAGES, storage.MASKS):
+            storage.ensure_dir(storage.asset_dir(self.root, folder, kind))
+        return self.get_project(project.id)
+
+    def _apply_rename(self, intent: dict[str, str]) -> None:
+        old = storage.project_dir(self.root, intent["old"]) if intent["old"] else None
+        new = storage.project_dir(self.root, intent["new"])
+        if old is not None and old.exists() and not new.exists():
+            storage.move_within(self.root, old, new)
+        else:
+            new.mkdir(parents=True, exist_ok=True)
+        old_prefix = f"{storage.PROJECTS_DIR}/{intent['old']}/"
+        new_prefix = f"{storage.PROJECTS_DIR}/{intent['new']}/"
+        with self.engine.begin() as con:
+            con.execute(update(P).where(P.c.id == intent["projectId"]).values(
+                name=intent["name"], nameKey=name_key(intent["name"]), folder=intent["new"],
+                updatedAt=utc_now()))
+            for column in ("filePath", "maskPath"):
+                col = A.c[column]
+                con.execute(
+                    update(A)
+                    .where(A.c.projectId == intent["projectId"], col.startswith(old_prefix,
+                                                                               autoescape=True))
+                    .values({column: new_prefix + func.substr(col, len(old_prefix) + 1)})
+                )
+
+    def _finish_interrupted_rename(self) -> None:
+        journal = self.root / RENAME_JOURNAL
+        if not journal.exists():
+            return
+        try:
+            intent = json.loads(journal.read_text(encoding="utf-8"))
+            log.warning("finishing a project rename interrupted by a crash: %s", intent)
+            self._apply_rename(intent)
+            journal.unlink()
+            self._write_project_file(self.get_project(intent["projectId"]))
+        except (OSError, ValueError, KeyError, DlxError) as exc:
+            log.error("could not finish the interrupted rename in %s: %s", journal, exc)
+
+    def _write_project_file(self, project: ProjectInfo) -> None:
+        """`project.json` in the project folder lets `rebuild` restore names and settings."""
+        if not project.folder:
+            return
+        folder = storage.project_dir(self.root, project.folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        data = {k: project.to_json()[k] for k in ("id", "name", "description", "type",
+                                                   "status", "createdAt")}
+        _write_json(folder / PROJECT_FILE, data)
+
+    # --- reading assets -----------------------------------------------------------------------
+
+    def get_asset(self, asset_id: str) -> AssetInfo:
+        with self.engine.connect() as con:
+            row = con.execute(select(A).where(A.c.id == asset_id)).first()
+        if row is None:
+            raise NotFound(f"There is no image with id {asset_id!r}.")
+        return AssetInfo.from_row(row)
+
+    def get_assets(self, ids: Sequence[str]) -> list[AssetInfo]:
+        with self.engine.connect() as con:
+            rows = {r.id: AssetInfo.from_row(r)
+                    for r in con.execute(select(A).where(A.c.id.in_(list(ids))))}
+        return [rows[i] for i in ids if i in rows]
+
+    def _filtered(self, query: Any, project_id: str | None, favorites: bool,
+                  search: str | None, trashed: bool) -> Any:
+        if project_id is not None:
+            query = query.where(A.c.projectId == project_id)
+        query = query.where(A.c.trashedAt.is_not(None) if trashed else A.c.trashedAt.is_(None))
+        if favorites:
+            query = query.where(A.c.isFavorite == True)  # noqa: E712 - SQL expression
+        if search and (match := fts_query(search)):
+            query = query.where(A.c.id.in_(
+                select(text("assetId")).select_from(text('"ArtAssetSearch"'))
+                .where(text('"ArtAssetSearch" MATCH :match'))
+            )).params(match=match)
+        return query
+
+    def assets(
+        self,
+        project_id: str | None,
+        *,
+        limit: int = 200,
+        offset: int = 0,
+        favorites: bool = False,
+        search: str | None = None,
+        order: str = "newest",
+        trashed: bool = False,
+    ) -> list[AssetInfo]:
+        """A page of a project's images (newest first by default; trash with `trashed`)."""
+        if order not in ORDERS:
+            raise UsageError(f"Order must be one of {', '.join(ORDERS)}.")
+        query = self._filtered(select(A), project_id, favorites, search, trashed)
+        if order == "newest":
+            query = query.order_by(A.c.createdAt.desc(), A.c.id.desc())
+        elif order == "oldest":
+            query = query.order_by(A.c.createdAt, A.c.id)
+        else:
+            query = query.order_by(A.c.isFavorite.desc(), A.c.createdAt.desc(), A.c.id.desc())
+        query = query.limit(max(0, limit)).offset(max(0, offset))
+        with self.engine.connect() as con:
+            return [AssetInfo.from_row(r) for r in con.execute(query)]
+
+    def count_assets(self, project_id: str | None, *, favorites: bool = False,
+                     search: str | None = None, trashed: bool = False) -> int:
+        query = self._filtered(select(func.count()).select_from(A), project_id, favorites,
+                               search, trashed)
+        with self.engine.connect() as con:
+            return int(con.execute(query).scalar_one())
+
+    def children(self, asset_id: str) -> list[AssetInfo]:
+        with self.engine.connect() as con:
+            rows = con.execute(select(A).where(A.c.parentId == asset_id)
+                               .order_by(A.c.createdAt, A.c.id))
+            return [AssetInfo.from_row(r) for r in rows]
+
+    def lineage(self, asset_id: str) -> Lineage:
+        """Ancestors (parent first) and descendants (depth-first) of an image."""
+        asset = self.get_asset(asset_id)
+        ancestors: list[AssetInfo] = []
+        seen = {asset.id}
+        parent_id = asset.parentId
+        while parent_id and parent_id not in seen:
+            seen.add(parent_id)
+            try:
+                parent = self.get_asset(parent_id)
+            except NotFound:
+                break
+            ancestors.append(parent)
+            parent_id = parent.parentId
+        descendants: list[tuple[AssetInfo, int]] = []
+
+        def walk(node_id: str, depth: int) -> None:
+            for child in self.children(node_id):
+                if child.id not in seen:
+                    seen.add(child.id)
+                    descendants.append((child, depth))
+                    walk(child.id, depth + 1)
+
+        walk(asset.id, 1)
+        return Lineage(ancestors, descendants)
+
+    def path_of(self, asset: AssetInfo) -> Path:
+        """The absolute path of an image (its trash location while it is in the trash)."""
+        if asset.trashedAt is not None:
+            return self._trash_path(asset.id, asset.filePath)
+        return storage.resolve_inside(self.root, asset.filePath)
+
+    def mask_path_of(self, asset: AssetInfo) -> Path | None:
+        if not asset.maskPath:
+            return None
+        if asset.trashedAt is not None:
+            return self._trash_path(asset.id, asset.maskPath)
+        return storage.resolve_inside(self.root, asset.maskPath)
+
+    def read_bytes(self, asset: AssetInfo) -> bytes:
+        try:
+            return self.path_of(asset).read_bytes()
+        except OSError as exc:
+            raise StorageError(f"The file of image {asset.id} cannot be read: {exc}.") from exc
+
+    # --- adding assets ------------------------------------------------------------------------
+
+    def add_image(
+        self,
+        project_id: str,
+        data: bytes,
+        *,
+        values: dict[str, Any] | None = None,
+        mask: bytes | None = None,
+        file_stem: str | None = None,
+        thumbnail: bool = False,
+    ) -> AssetInfo:
+        """Store one image (and its mask) in a project and catalogue it.
+
+        `values` holds catalog fields (prompt, negative, model, seed, steps, cfgScale, kind,
+        sampler, scheduler, denoisingStrength, backend, backendReason, infotext, parentId,
+        approximate). PNG files get the A1111 `parameters` chunk (built from `values` when the
+        image carries none) and the `dlx-art` ids chunk, without re-encoding the pixels.
+        """
+        prepared = self._prepare(project_id, data, values or {}, mask, file_stem, "image")
+        with self._write_lock:
+            self._write_files(prepared, durable=True)
+            try:
+                with self.engine.begin() as con:
+                    con.execute(insert(A).values(**prepared.row))
+            except Exception as exc:
+                prepared.remove_files()
+                raise StorageError(f"The image could not be catalogued: {exc}") from exc
+        asset = AssetInfo.from_row(_Obj(_with_defaults(prepared.row)))
+        if thumbnail:
+            self.make_thumbnail(asset)
+        return asset
+
+    def _prepare(self, project_id: str, data: bytes, values: dict[str, Any], mask: bytes | None,
+                 file_stem: str | None, name: str) -> _Prepared:
+        project = self.get_project(project_id)
+        if project.folder is None:  # pragma: no cover - _ensure_folder always sets it
+            raise StorageError("The project has no folder.")
+        probe = metadata.probe_image(data, name)
+        asset_id = values.get("id") or new_id()
+        created = values.get("createdAt") or utc_now()
+        file_type = _file_type(probe.format)
+        row: dict[str, Any] = {
+            "prompt": "", "negative": None, "model": "", "seed": None, "steps": None,
+            "cfgScale": None, "parentId": None, "kind": "txt2img", "sampler": None,
+            "scheduler": None, "denoisingStrength": None, "backend": None,
+            "backendReason": None, "infotext": None, "approximate": False, "isFavorite": False,
+        }
+        row.update({k: v for k, v in values.items() if k in _ASSET_FIELDS})
+        row.update(id=asset_id, projectId=project.id, createdAt=created, fileType=file_type,
+                   width=probe.width, height=probe.height, trashedAt=None, missingAt=None)
+        if row["infotext"] is None:
+            row["infotext"] = probe.parameters or _infotext_from(row)
+        if file_type == "png":
+            chunks: dict[str, str | None] = {
+                metadata.DLX_CHUNK: metadata.encode_dlx_ids(asset_id, project.id, row["parentId"])
+            }
+            if not probe.parameters and row["infotext"]:
+                chunks["parameters"] = row["infotext"]
+            data = metadata.set_png_text(data, chunks)
+        images = storage.asset_dir(self.root, project.folder, storage.IMAGES)
+        stem = storage.safe_file_name(file_stem, "image").rsplit(".", 1)[0] if file_stem else (
+            f"{created.strftime('%Y%m%d-%H%M%S')}-{asset_id[:8]}")
+        image_path = storage.unique_file_path(images, stem, file_type)
+        mask_path = None
+        if mask is not None:
+            mask_probe = metadata.probe_image(mask, f"mask of {name}")
+            if (mask_probe.width, mask_probe.height) != (probe.width, probe.height) and \
+                    row["kind"] != "inpaint":
+                raise UsageError("The mask must have the image's size.")
+            if mask_probe.format == "png":
+                mask = metadata.set_png_text(mask, {
+                    metadata.DLX_CHUNK: metadata.encode_dlx_ids(asset_id, project.id,
+                                                                row["parentId"])})
+            masks = storage.asset_dir(self.root, project.folder, storage.MASKS)
+            mask_path = storage.unique_file_path(masks, f"{image_path.stem}-mask",
+                                                 _file_type(mask_probe.format))
+        row.update(
+            filePath=storage.to_relative(self.root, image_path),
+            maskPath=storage.to_relative(self.root, mask_path) if mask_path else None,
+            fileSize=len(data), contentHash=content_hash(data),
+        )
+        return _Prepared(row, image_path, data, mask_path, mask)
+
+    def _write_files(self, prepared: _Prepared, *, durable: bool) -> None:
+        write = storage.atomic_write if durable else _quick_write
+        try:
+            if prepared.mask_path is not None and prepared.mask is not None:
+                storage.ensure_dir(prepared.mask_path.parent)
+                write(prepared.mask_path, prepared.mask)
+            storage.ensure_dir(prepared.image_path.parent)
+            write(prepared.image_path, prepared.data)
+        except BaseException:
+            prepared.remove_files()
+            raise
+
+    def import_paths(
+        self,
+        project_id: str,
+        paths: Iterable[str | os.PathLike[str]],
+        *,
+        on_progress: Callable[[int, int], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        batch: int = 256,
+    ) -> ImportReport:
+        """Import image files and folders (recursively) into a project.
+
+        Broken, truncated, empty, non-image and decompression-bomb files are rejected with a
+        message naming the file; the others are imported with the metadata found in them.
+        Files are read and checked on a small thread pool and committed in batches: each
+        batch's files are flushed to disk before its rows are committed.
+        """
+        project = self.get_project(project_id)
+        files = list(_expand(paths))
+        report = ImportReport()
+        with self.engine.connect() as con:
+            known = {h for (h,) in con.execute(
+                select(A.c.contentHash).where(A.c.projectId == project.id,
+                                              A.c.contentHash.is_not(None)))}
+        done = 0
+        workers = min(4, (os.cpu_count() or 2))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for start in range(0, len(files), batch):
+                if should_stop and should_stop():
+                    break
+                chunk = files[start:start + batch]
+                prepared_batch: list[_Prepared] = []
+                for path, outcome in zip(chunk, pool.map(
+                        lambda p: self._prepare_import(project.id, p), chunk), strict=True):
+                    done += 1
+                    if isinstance(outcome, str):
+                        report.rejected.append((str(path), outcome))
+                    elif outcome.row["contentHash"] in known:
+                        report.duplicates.append(str(path))
+                    else:
+                        known.add(outcome.row["contentHash"])
+                        prepared_batch.append(outcome)
+                if prepared_batch:
+                    report.imported += self._commit_batch(prepared_batch)
+                if on_progress:
+                    on_progress(done, len(files))
+        for path, reason in report.rejected:
+            log.info("import rejected %s: %s", path, reason)
+        return report
+
+    def _prepare_import(self, project_id: str, path: Path) -> _Prepared | str:
+        try:
+            probe, data = metadata.probe_file(path)
+        except BadImageFile as exc:
+            return exc.user_message
+        except OSError as exc:
+            return f"{path.name} cannot be read: {exc.strerror or exc}."
+        values: dict[str, Any] = {"kind": "import", "backend": None}
+        if probe.parameters:
+            info = metadata.parse_infotext(probe.parameters)
+            values.update(prompt=info.prompt, negative=info.negative or None,
+                          model=info.model or "", seed=_int64(info.seed), steps=info.steps,
+                          cfgScale=info.cfg_scale, sampler=info.sampler,
+                          scheduler=info.scheduler, denoisingStrength=info.denoising_strength,
+                          infotext=probe.parameters)
+        ids = probe.dlx_ids
+        try:
+            if ids is not None:
+                values["parentId"] = ids.parent_id
+            return self._prepare(project_id, data, values, None, path.stem, path.name)
+        except BadImageFile as exc:
+            return exc.user_message
+
+    def _commit_batch(self, batch: list[_Prepared]) -> list[AssetInfo]:
+        with self._write_lock:
+            written: list[_Prepared] = []
+            try:
+                for item in batch:
+                    item.image_path = storage.unique_file_path(
+                        item.image_path.parent, item.image_path.stem.rsplit(".", 1)[0],
+                        item.row["fileType"])
+                    item.row["filePath"] = storage.to_relative(self.root, item.image_path)
+                    self._write_files(item, durable=False)
+                    written.append(item)
+                _flush_to_disk([i.image_path for i in written])
+                with self.engine.begin() as con:
+                    con.execute(insert(A), [i.row for i in written])
+            except Exception as exc:
+                for item in written:
+                    item.remove_files()
+                if isinstance(exc, DlxError):
+                    raise
+                raise StorageError(f"Import failed while saving: {exc}") from exc
+        return [AssetInfo.from_row(_Obj(_with_defaults(i.row))) for i in written]
+
+    # --- changing assets ----------------------------------------------------------------------
+
+    def set_favorite(self, asset_id: str, on: bool = True) -> AssetInfo:
+        self.get_asset(asset_id)
+        with self._write_lock, self.engine.begin() as con:
+            con.execute(update(A).where(A.c.id == asset_id).values(isFavorite=bool(on)))
+        return self.get_asset(asset_id)
+
+    def trash(self, asset_id: str) -> AssetInfo:
+        """Move an image (and its mask) into the trash; `restore` brings it back."""
+        asset = self.get_asset(asset_id)
+        if asset.trashedAt is not None:
+            return asset
+        with self._write_lock:
+            moved: list[tuple[Path, Path]] = []
+            try:
+                for rel in (asset.filePath, asset.maskPath):
+                    if not rel:
+                        continue
+                    src = storage.resolve_inside(self.root, rel)
+                    if src.exists():
+                        dst = self._trash_path(asset.id, rel)
+                        storage.move_within(self.root, src, dst)
+                        moved.append((dst, src))
+                with self.engine.begin() as con:
+                    con.execute(update(A).where(A.c.id == asset_id).values(trashedAt=utc_now()))
+            except Exception:
+                for dst, src in moved:
+                    storage.move_within(self.root, dst, src)
+                raise
+        self.thumbnails.remove(asset_id)
+        return self.get_asset(asset_id)
+
+    def restore(self, asset_id: str) -> AssetInfo:
+        asset = self.get_asset(asset_id)
+        if asset.trashedAt is None:
+            return asset
+        with self._write_lock:
+            values: dict[str, Any] = {"trashedAt": None}
+            for column in ("filePath", "maskPath"):
+                rel = getattr(asset, column)
+                if not rel:
+                    continue
+                src = self._trash_path(asset.id, rel)
+                dst = storage.resolve_inside(self.root, rel)
+                if dst.exists():  # something new took the name meanwhile
+                    stem, _, ext = dst.name.rpartition(".")
+                    dst = storage.unique_file_path(dst.parent, stem, ext)
+                    values[column] = storage.to_relative(self.root, dst)
+                if src.exists():
+                    storage.move_within(self.root, src, dst)
+            with self.engine.begin() as con:
+                con.execute(update(A).where(A.c.id == asset_id).values(**values))
+            shutil.rmtree(self.root / storage.TRASH_DIR / asset.id, ignore_errors=True)
+        return self.get_asset(asset_id)
+
+    def empty_trash(self) -> int:
+        """Delete every trashed image for good; returns how many."""
+        with self._write_lock:
+            with self.engine.connect() as con:
+                ids = [r.id for r in con.execute(select(A.c.id).where(A.c.trashedAt.is_not(None)))]
+            with self.engine.begin() as con:
+                for start in range(0, len(ids), 500):
+                    con.execute(delete(A).where(A.c.id.in_(ids[start:start + 500])))
+            for asset_id in ids:
+                shutil.rmtree(self.root / storage.TRASH_DIR / asset_id, ignore_errors=True)
+                self.thumbnails.remove(asset_id)
+        return len(ids)
+
+    def _trash_path(self, asset_id: str, rel: str) -> Path:
+        name = rel.rsplit("/", 1)[-1]
+        return self.root / storage.TRASH_DIR / asset_id / storage.safe_file_name(name)
+
+    def export(self, asset_id: str, dest: str | os.PathLike[str], *,
+               strip_metadata: bool = False) -> Path:
+        """Copy an image out of the library (to a folder or a file name)."""
+        asset = self.get_asset(asset_id)
+        data = self.read_bytes(asset)
+        if strip_metadata:
+            data = metadata.strip_metadata(data, asset.fileType)
+        target = Path(dest).expanduser()
+        if target.is_dir():
+            target = target / self.path_of(asset).name
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.part")
+            tmp.write_bytes(data)
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise StorageError(f"Could not write {target}: {exc.strerror or exc}.") from exc
+        return target
+
+    # --- thumbnails ---------------------------------------------------------------------------
+
+    def make_thumbnail(self, asset: AssetInfo) -> Path:
+        cached = self.thumbnails.get(asset.id)
+        if cached is not None:
+            return cached
+        return self.thumbnails.make(asset.id, self.path_of(asset))
+
+    # --- integrity ----------------------------------------------------------------------------
+
+    def reconcile(self, *, repair: bool = False) -> ReconcileReport:
+        """Compare catalog and disk; adopt files our own interrupted saves left behind.
+
+        Always: leftover temporary files are removed; complete files that carry this library's
+        ids but have no row (a crash between writing and committing) are catalogued again;
+        masks of saves that never finished are moved to the trash. Rows whose file is gone
+        are reported (and flagged with `missingAt` when `repair`). With `repair`, other
+        image files found in project folders are imported with their metadata.
+        """
+        report = ReconcileReport()
+        with self.engine.connect() as con:
+            rows = con.execute(select(A.c.id, A.c.filePath, A.c.maskPath, A.c.trashedAt,
+                                      A.c.missingAt, A.c.projectId)).all()
+            folders = {f: pid for pid, f in con.execute(select(P.c.id, P.c.folder)) if f}
+        report.checked_rows = len(rows)
+        referenced: dict[str, str] = {}
+        for row in rows:
+            referenced[row.filePath] = row.id
+            if row.maskPath:
+                referenced[row.maskPath] = row.id
+        on_disk: set[str] = set()
+        base = self.root / storage.PROJECTS_DIR
+        for folder_entry in _scandir(base):
+            if not folder_entry.is_dir():
+                continue
+            for kind in (storage.IMAGES, storage.MASKS):
+                directory = Path(folder_entry.path) / storage.ASSETS_DIR / kind
+                for entry in _scandir(directory):
+                    if not entry.is_file():
+                        continue
+                    rel = f"{storage.PROJECTS_DIR}/{folder_entry.name}/{storage.ASSETS_DIR}/" \
+                          f"{kind}/{entry.name}"
+                    if storage.is_temp_file(entry.name):
+                        Path(entry.path).unlink(missing_ok=True)
+                        report.cleaned.append(rel)
+                        continue
+                    report.checked_files += 1
+                    on_disk.add(rel)
+        ids = {row.id for row in rows}
+        missing_now = []
+        for row in rows:
+            if row.trashedAt is None and row.filePath not in on_disk:
+                report.missing.append(row.id)
+                missing_now.append(row.id)
+        orphans = sorted(p for p in on_disk if p not in referenced)
+        orphan_images = [p for p in orphans if f"/{storage.IMAGES}/" in p]
+        orphan_masks = {p for p in orphans if f"/{storage.MASKS}/" in p}
+        for rel in orphan_images:
+            adopted = self._adopt(rel, folders, ids, orphan_masks, repair)
+            if adopted is not None:
+                report.adopted.append(adopted)
+                ids.add(adopted)
+            else:
+                report.orphans.append(rel)
+        for rel in sorted(orphan_masks):
+            if _carries_own_ids(self.root / rel):
+                self._quarantine(rel)
+                report.quarantined.append(rel)
+            else:
+                report.orphans.append(rel)
+        with self._write_lock, self.engine.begin() as con:
+            if repair and missing_now:
+                con.execute(update(A).where(A.c.id.in_(missing_now), A.c.missingAt.is_(None))
+                            .values(missingAt=utc_now()))
+            back = [r.id for r in rows if r.missingAt is not None and r.filePath in on_disk]
+            if back:
+                con.execute(update(A).where(A.c.id.in_(back)).values(missingAt=None))
+        report.integrity = self._integrity()
+        report.search_repaired = self._repair_search_index()
+        log.info("reconcile: %s", report.summary())
+        return report
+
+    def _adopt(self, rel: str, folders: dict[str, str], ids: set[str], orphan_masks: set[str],
+               repair: bool) -> str | None:
+        path = self.root / rel
+        folder = rel.split("/")[1]
+        project_id = folders.get(folder)
+        try:
+            probe, data = metadata.probe_file(path)
+        except (BadImageFile, OSError):
+            return None
+        own = probe.dlx_ids
+        if project_id is None or (own is None and not repair):
+            return None
+        values: dict[str, Any] = {"kind": "import"}
+        if probe.parameters:
+            info = metadata.parse_infotext(probe.parameters)
+            values.update(prompt=info.prompt, negative=info.negative or None,
+                          model=info.model or "", seed=_int64(info.seed), steps=info.steps,
+                          cfgScale=info.cfg_scale, sampler=info.sampler,
+                          scheduler=info.scheduler, denoisingStrength=info.denoising_strength,
+                          infotext=probe.parameters)
+        asset_id = new_id()
+        if own is not None and own.asset_id not in ids:
+            asset_id = own.asset_id
+            values["parentId"] = own.parent_id
+            values["kind"] = _guess_kind(own.parent_id, None)
+        mask_rel = rel.replace(f"/{storage.IMAGES}/", f"/{storage.MASKS}/", 1)
+        mask_rel = mask_rel.rsplit(".", 1)[0] + "-mask.png"
+        if mask_rel in orphan_masks:
+            orphan_masks.discard(mask_rel)
+            values["kind"] = "inpaint"
+        else:
+            mask_rel = None  # type: ignore[assignment]
+        stat = path.stat()
+        row = {
+            "prompt": "", "negative": None, "model": "", "seed": None, "steps": None,
+            "cfgScale": None, "parentId": None, "sampler": None, "scheduler": None,
+            "denoisingStrength": None, "backend": None, "backendReason": None, "infotext": None,
+            "approximate": False, "isFavorite": False,
+        }
+        row.update(values)
+        row.update(id=asset_id, projectId=project_id, filePath=rel, maskPath=mask_rel,
+                   fileType=_file_type(probe.format), width=probe.width, height=probe.height,
+                   fileSize=len(data), contentHash=content_hash(data),
+                   createdAt=parse_datetime(stat.st_mtime * 1000))
+        with self._write_lock, self.engine.begin() as con:
+            con.execute(insert(A).values(**row))
+        log.info("adopted %s as %s", rel, asset_id)
+        return asset_id
+
+    def _quarantine(self, rel: str) -> None:
+        dst = self.root / storage.TRASH_DIR / "incomplete" / rel.rsplit("/", 1)[-1]
+        storage.move_within(self.root, self.root / rel, dst)
+
+    def _integrity(self) -> str:
+        with self.engine.connect() as con:
+            result = con.exec_driver_sql("PRAGMA quick_check").scalar_one()
+        return str(result)
+
+    def _repair_search_index(self) -> bool:
+        """Rebuild the FTS index if it is out of step with the catalog (e.g. after VACUUM)."""
+        with self.engine.connect() as con:
+            bad = con.exec_driver_sql(
+                'SELECT (SELECT count(*) FROM "ArtAsset") != (SELECT count(*) FROM '
+                '"ArtAssetSearch") OR EXISTS (SELECT 1 FROM "ArtAssetSearch" f JOIN "ArtAsset" a '
+                "ON a.rowid = f.rowid WHERE a.id != f.assetId)"
+            ).scalar_one()
+        if not bad:
+            return False
+        with self._write_lock, self.engine.begin() as con:
+            con.exec_driver_sql('DELETE FROM "ArtAssetSearch"')
+            con.exec_driver_sql(
+                'INSERT INTO "ArtAssetSearch" (rowid, assetId, prompt, negative) '
+                "SELECT rowid, id, prompt, coalesce(negative, '') FROM \"ArtAsset\""
+            )
+        return True
+
+    # --- backups ------------------------------------------------------------------------------
+
+    def backup(self, reason: str = "auto") -> Path:
+        """Copy the catalog with SQLite's backup API into `.backups/`, keeping the newest few."""
+        return _backup_file(self.db_path, self.root / storage.BACKUPS_DIR, reason)
+
+    def backup_if_due(self) -> Path | None:
+        latest = max(self.backups(), default=None, key=lambda p: p.stat().st_mtime)
+        if latest is not None and datetime.now().timestamp() - latest.stat().st_mtime < \
+                BACKUP_EVERY.total_seconds():
+            return None
+        return self.backup()
+
+    def backups(self) -> list[Path]:
+        folder = self.root / storage.BACKUPS_DIR
+        return sorted(folder.glob("library-*.sqlite3")) if folder.is_dir() else []
+
+    @staticmethod
+    def restore_backup(root: str | os.PathLike[str], backup: str | os.PathLike[str]) -> Path:
+        """Replace the catalog of `root` by a backup (the current one is kept aside)."""
+        root = Path(root).resolve()
+        source = Path(backup)
+        if not source.is_absolute():
+            source = root / storage.BACKUPS_DIR / source
+        if not source.is_file():
+            raise NotFound(f"There is no backup {backup}.")
+        target = root / storage.DB_NAME
+        if target.exists():
+            aside = root / storage.BACKUPS_DIR / f"replaced-{_stamp()}.sqlite3"
+            aside.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(target, aside)
+        for suffix in ("-wal", "-shm"):
+            Path(str(target) + suffix).unlink(missing_ok=True)
+        shutil.copyfile(source, target)
+        return target
+
+    # --- rebuild ------------------------------------------------------------------------------
+
+    @classmethod
+    def rebuild(cls, root: str | os.PathLike[str]) -> tuple[Library, ReconcileReport]:
+        """Recreate a lost or damaged catalog from the files alone.
+
+        Projects come from their `project.json` (or the folder name), images from their
+        `dlx-art` ids and A1111 `parameters` chunks; trashed images stay in the trash.
+        The old catalog, if any, is kept in `.backups/`.
+        """
+        root = Path(root).resolve()
+        old = root / storage.DB_NAME
+        if old.exists():
+            aside = root / storage.BACKUPS_DIR / f"before-rebuild-{_stamp()}.sqlite3"
+            aside.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(old, aside)
+            for suffix in ("-wal", "-shm"):
+                src = Path(str(old) + suffix)
+                if src.exists():
+                    os.replace(src, Path(str(aside) + suffix))
+        library = cls.open(root)
+        with library._write_lock, library.engine.begin() as con:
+            for entry in _scandir(root / storage.PROJECTS_DIR):
+                if not entry.is_dir():
+                    continue
+                info = _read_json(Path(entry.path) / PROJECT_FILE)
+                name = str(info.get("name") or entry.name)
+                project_id = str(info.get("id") or new_id())
+                created = parse_datetime(info.get("createdAt")) or utc_now()
+                con.execute(insert(P).values(
+                    id=project_id, name=name, description=info.get("description"),
+                    type=info.get("type") if info.get("type") in PROJECT_TYPES else "art",
+                    status="archived" if info.get("status") == "archived" else "active",
+                    createdAt=created, updatedAt=created, folder=entry.name,
+                    nameKey=name_key(name), lastOpenedAt=None))
+        report = library.reconcile(repair=True)
+        library._rebuild_trash()
+        return library, report
+
+    def _rebuild_trash(self) -> None:
+        trash = self.root / storage.TRASH_DIR
+        with self.engine.connect() as con:
+            folders = {pid: f for pid, f in con.execute(select(P.c.id, P.c.folder))}
+            ids = {i for (i,) in con.execute(select(A.c.id))}
+        for entry in _scandir(trash):
+            if not entry.is_dir() or entry.name in ids or entry.name == "incomplete":
+                continue
+            for file_entry in _scandir(Path(entry.path)):
+                try:
+                    probe, data = metadata.probe_file(Path(file_entry.path))
+                except (BadImageFile, OSError):
+                    continue
+                own = probe.dlx_ids
+                if own is None or own.asset_id != entry.name or own.project_id not in folders \
+                        or file_entry.name.endswith("-mask.png"):
+                    continue
+                info = metadata.parse_infotext(probe.parameters or "")
+                rel = (f"{storage.PROJECTS_DIR}/{folders[own.project_id]}/{storage.ASSETS_DIR}/"
+                       f"{storage.IMAGES}/{file_entry.name}")
+                with self._write_lock, self.engine.begin() as con:
+                    con.execute(insert(A).values(
+                        id=own.asset_id, projectId=own.project_id, filePath=rel,
+                        fileType=_file_type(probe.format), prompt=info.prompt,
+                        negative=info.negative or None, model=info.model or "",
+                        seed=_int64(info.seed), steps=info.steps, cfgScale=info.cfg_scale,
+                        parentId=own.parent_id, isFavorite=False, createdAt=utc_now(),
+                        trashedAt=utc_now(), width=probe.width, height=probe.height,
+                        infotext=probe.parameters, fileSize=len(data),
+                        contentHash=content_hash(data), approximate=False))
+
+    # --- statistics ---------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, int]:
+        with self.engine.connect() as con:
+            return {
+                "projects": int(con.execute(select(func.count()).select_from(P)).scalar_one()),
+                "assets": int(con.execute(select(func.count()).select_from(A)
+                                          .where(A.c.trashedAt.is_(None))).scalar_one()),
+                "trashed": int(con.execute(select(func.count()).select_from(A)
+                                           .where(A.c.trashedAt.is_not(None))).scalar_one()),
+            }
+
+
+# --- module helpers -----------------------------------------------------------------------------
+
+
+_ASSET_FIELDS = set(ArtAsset.model_fields) - {"projectId", "filePath", "fileType", "width",
+                                              "height", "fileSize", "contentHash", "maskPath"}
+
+
+class _Obj:
+    """Attribute access over a dict (builds Info records from values we just inserted)."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+
+
+def _with_defaults(row: dict[str, Any]) -> dict[str, Any]:
+    full = {name: None for name in AssetInfo.__dataclass_fields__}
+    full.update(row)
+    full["isFavorite"] = bool(full.get("isFavorite"))
+    full["approximate"] = bool(full.get("approximate"))
+    return full
+
+
+class _Prepared:
+    """An image (and mask) ready to be written, with the row that will catalogue it."""
+
+    def __init__(self, row: dict[str, Any], image_path: Path, data: bytes,
+                 mask_path: Path | None, mask: bytes | None) -> None:
+        self.row = row
+        self.image_path = image_path
+        self.data = data
+        self.mask_path = mask_path
+        self.mask = mask
+
+    def remove_files(self) -> None:
+        for path in (self.image_path, self.mask_path):
+            if path is not None:
+                try:
+                    path.unlink(missing_ok=True)
+                except OSError:
+                    log.warning("could not remove %s after a failed save", path)
+
+
+def _infotext_from(row: dict[str, Any]) -> str | None:
+    """An A1111-style infotext for an image that came without one (None if too little known).
+
+    A1111's parser only takes the last line as parameters when it holds at least three pairs.
+    """
+    extra: dict[str, object] = {}
+    if row.get("kind") == "inpaint":
+        extra["Inpaint"] = "approximate" if row.get("approximate") else None
+    if row.get("backend"):
+        extra["Backend"] = {"hf": "Hugging Face", "a1111": "A1111"}.get(row["backend"],
+                                                                       row["backend"])
+    params = metadata.build_params(
+        steps=row.get("steps"), sampler=row.get("sampler"),
+        scheduler_label=row.get("scheduler"), cfg_scale=row.get("cfgScale"),
+        seed=row.get("seed"), width=row.get("width"), height=row.get("height"),
+        model_hash=None, model=row.get("model") or None,
+        denoising_strength=row.get("denoisingStrength") if row.get("kind") != "txt2img" else None,
+        extra={k: v for k, v in extra.items() if v is not None},
+    )
+    if len(params) < 3:
+        return None
+    return metadata.format_infotext(row.get("prompt") or "", row.get("negative") or "", params)
+
+
+def _guess_kind(parent_id: str | None, mask: str | None) -> str:
+    if mask:
+        return "inpaint"
+    return "img2img" if parent_id else "txt2img"
+
+
+def _int64(value: int | None) -> int | None:
+    if value is None or not (-(2**63) <= value < 2**63):
+        return None
+    return value
+
+
+def _carries_own_ids(path: Path) -> bool:
+    try:
+        data = path.read_bytes()
+        return metadata.decode_dlx_ids(metadata.read_png_text(data).get(metadata.DLX_CHUNK, "")) \
+            is not None
+    except (OSError, DlxError, ValueError):
+        return False
+
+
+def _expand(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and child.suffix.lower() in IMAGE_SUFFIXES and \
+                        not child.name.startswith("."):
+                    yield child
+        else:
+            yield path
+
+
+def _scandir(path: Path) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(path) as it:
+            return list(it)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _quick_write(path: Path, data: bytes) -> None:
+    """Write without fsync (the batch is flushed as a whole before its rows commit)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        with open(tmp, "xb") as handle:
+            handle.write(data)
+        if path.exists():
+            raise StorageError(f"{path.name} already exists.")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise StorageError(f"Could not save {path.name}: {exc.strerror or exc}.") from exc
+
+
+def _flush_to_disk(paths: list[Path]) -> None:
+    if hasattr(os, "sync"):
+        os.sync()  # one call for the whole batch, far cheaper than one fsync per file
+        return
+    for path in paths:  # pragma: no cover - Windows
+        with open(path, "rb+") as handle:
+            os.fsync(handle.fileno())
+
+
+def _stamp() -> str:
+    return datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+
+
+def _backup_file(path: Path, folder: Path, reason: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"library-{_stamp()}-{reason}.sqlite3"
+    source = sqlite3.connect(path)
+    try:
+        dest = sqlite3.connect(target)
+        try:
+            source.backup(dest)
+        finally:
+            dest.close()
+    finally:
+        source.close()
+    for old in sorted(folder.glob("library-*.sqlite3"))[:-BACKUPS_KEPT]:
+        old.unlink(missing_ok=True)
+    return target
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.part")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, ensure_ascii=False, indent=2)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+class _lazy_thumbnails:
+    """The thumbnail cache, created on first use (keeps Pillow off the start-up path)."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._cache: Any = None
+
+    def _get(self) -> Any:
+        if self._cache is None:
+            from dlx_art.library.thumbnails import ThumbnailCache
+
+            self._cache = ThumbnailCache(self._root)
+        return self._cache
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._get(), name)
+
+
+__all__ = [
+    "ImportReport", "Library", "Lineage", "ReconcileReport", "fts_query", "normalise_name",
+]

@@ -1,0 +1,329 @@
+"""The library service on a real SQLite file and real files in a temporary folder."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from PIL import Image
+
+from dlx_art.errors import InvalidName, NotFound, StorageError
+from dlx_art.library import metadata
+from dlx_art.library.service import Library, fts_query
+from tests.support.images import A1111_INFOTEXT, jpeg_bytes, png_bytes
+
+
+@pytest.fixture
+def library(tmp_path):
+    lib = Library.open(tmp_path / "root")
+    yield lib
+    lib.close()
+
+
+def _add(lib, project, prompt="a red fox", **values):
+    values = {"steps": 20, "cfgScale": 7.0, "seed": 1, **values}
+    return lib.add_image(project.id, png_bytes(), values={"prompt": prompt, **values})
+
+
+def test_create_list_and_unique_names(library):
+    a = library.create_project("Neon City", description="cyberpunk")
+    b = library.create_project("Forest")
+    assert [p.name for p in library.list_projects()][0] == "Forest"  # most recent first
+    with pytest.raises(InvalidName):
+        library.create_project("neon city")
+    with pytest.raises(InvalidName):
+        library.create_project("   ")
+    with pytest.raises(InvalidName):
+        library.create_project("bad\x00name")
+    library.touch_project(a.id)
+    assert library.list_projects()[0].id == a.id
+    assert library.get_project("NEON CITY").id == a.id
+    assert (library.root / "Projects" / "Neon City" / "Assets" / "Images").is_dir()
+    assert (library.root / "Projects" / "Forest" / "Assets" / "Masks").is_dir()
+    assert b.type == "art" and b.status == "active"
+
+
+def test_odd_project_names_stay_inside_the_root(library):
+    for name in ("../../etc", "CON", "a/b\\c", "dots...", "Ünïcödé 🦊", "x" * 200):
+        project = library.create_project(name)
+        folder = library.root / "Projects" / project.folder
+        assert folder.resolve().parent == (library.root / "Projects").resolve()
+        assert folder.is_dir()
+
+
+def test_names_differing_by_case_or_normalisation_get_distinct_folders(library):
+    library.create_project("Cafe\u0301")  # NFD
+    with pytest.raises(InvalidName):
+        library.create_project("Caf\u00e9")  # NFC of the same name
+
+
+def test_add_image_writes_file_row_and_metadata(library):
+    project = library.create_project("P")
+    asset = _add(library, project, seed=42, model="sd15",
+                 negative="blurry")
+    path = library.path_of(asset)
+    assert path.exists() and asset.filePath.startswith("Projects/P/Assets/Images/")
+    data = path.read_bytes()
+    chunks = metadata.read_png_text(data)
+    ids = metadata.decode_dlx_ids(chunks[metadata.DLX_CHUNK])
+    assert ids.asset_id == asset.id and ids.project_id == project.id
+    info = metadata.parse_infotext(chunks["parameters"])
+    assert info.prompt == "a red fox" and info.negative == "blurry" and info.seed == 42
+    with Image.open(path) as image:
+        assert image.info["parameters"] == chunks["parameters"]
+    assert asset.fileSize == len(data) and asset.width == 64 and asset.kind == "txt2img"
+    # the raw row follows the Prisma formats
+    con = sqlite3.connect(library.db_path)
+    created, fav = con.execute('SELECT createdAt, isFavorite FROM "ArtAsset"').fetchone()
+    assert created.endswith("+00:00") and created[19] == "." and fav == 0
+    con.close()
+
+
+def test_existing_a1111_parameters_are_kept_byte_for_byte_in_pixels(library):
+    project = library.create_project("P")
+    original = png_bytes(parameters=A1111_INFOTEXT)
+    asset = library.add_image(project.id, original, values={"prompt": "x"})
+    stored = library.path_of(asset).read_bytes()
+    assert metadata.read_png_text(stored)["parameters"] == A1111_INFOTEXT
+    with Image.open(library.path_of(asset)) as a:
+        pixels = a.tobytes()
+    import io
+
+    with Image.open(io.BytesIO(original)) as b:
+        assert pixels == b.tobytes()
+
+
+def test_failed_row_removes_file(library, monkeypatch):
+    project = library.create_project("P")
+    original_begin = library.engine.begin
+
+    def broken_begin():
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(library.engine, "begin", broken_begin)
+    with pytest.raises(StorageError):
+        _add(library, project)
+    monkeypatch.setattr(library.engine, "begin", original_begin)
+    images = list((library.root / "Projects/P/Assets/Images").iterdir())
+    assert images == []
+
+
+def test_broken_image_is_rejected_before_anything_is_written(library):
+    project = library.create_project("P")
+    from dlx_art.errors import BadImageFile
+
+    with pytest.raises(BadImageFile):
+        library.add_image(project.id, b"not an image", values={})
+    assert library.count_assets(project.id) == 0
+
+
+def test_pages_order_favorites_and_search(library):
+    project = library.create_project("P")
+    assets = [_add(library, project, prompt=f"image {i} {'fox' if i % 3 == 0 else 'owl'}")
+              for i in range(10)]
+    newest = library.assets(project.id, limit=4)
+    assert [a.id for a in newest] == [a.id for a in reversed(assets)][:4]
+    oldest = library.assets(project.id, limit=2, order="oldest")
+    assert [a.id for a in oldest] == [assets[0].id, assets[1].id]
+    second = library.assets(project.id, limit=4, offset=4)
+    assert [a.id for a in second] == [a.id for a in reversed(assets)][4:8]
+    library.set_favorite(assets[2].id)
+    assert [a.id for a in library.assets(project.id, favorites=True)] == [assets[2].id]
+    assert library.assets(project.id, order="favorites")[0].id == assets[2].id
+    foxes = library.assets(project.id, search="FOX")
+    assert {a.id for a in foxes} == {assets[i].id for i in (0, 3, 6, 9)}
+    assert library.count_assets(project.id, search="fo") == 4  # prefix search
+    assert library.count_assets(project.id, search='"; DROP TABLE') == 0
+    assert library.count_assets(project.id, search="  ") == 10
+
+
+def test_fts_query_quotes_every_word():
+    assert fts_query('red "fox" OR') == '"red"* "fox"* "OR"*'
+    assert fts_query("!!!") is None
+
+
+def test_trash_restore_and_empty(library):
+    project = library.create_project("P")
+    asset = _add(library, project)
+    original = library.path_of(asset)
+    trashed = library.trash(asset.id)
+    assert trashed.trashedAt is not None and not original.exists()
+    assert library.path_of(trashed).exists()
+    assert library.count_assets(project.id) == 0
+    assert library.count_assets(project.id, trashed=True) == 1
+    restored = library.restore(asset.id)
+    assert restored.trashedAt is None and original.exists()
+    library.trash(asset.id)
+    assert library.empty_trash() == 1
+    with pytest.raises(NotFound):
+        library.get_asset(asset.id)
+    assert not list((library.root / ".trash").glob(f"{asset.id}*"))
+
+
+def test_rename_moves_folder_and_paths(library):
+    project = library.create_project("Old Name")
+    asset = _add(library, project)
+    mask_asset = library.add_image(project.id, png_bytes(), values={"kind": "inpaint",
+                                   "parentId": asset.id}, mask=png_bytes(color=(255, 255, 255)))
+    renamed = library.rename_project("old name", "New: Name?")
+    assert renamed.name == "New: Name?" and renamed.folder == "New_ Name_"
+    for a in (library.get_asset(asset.id), library.get_asset(mask_asset.id)):
+        assert a.filePath.startswith("Projects/New_ Name_/")
+        assert library.path_of(a).exists()
+    assert library.mask_path_of(library.get_asset(mask_asset.id)).exists()
+    assert not (library.root / "Projects" / "Old Name").exists()
+
+
+def test_rename_interrupted_by_crash_is_finished_on_open(tmp_path):
+    root = tmp_path / "root"
+    lib = Library.open(root)
+    project = lib.create_project("Before")
+    asset = _add(lib, project)
+    # simulate a crash right after the journal was written and the folder renamed
+    import json
+
+    (root / ".pending-rename.json").write_text(json.dumps(
+        {"projectId": project.id, "name": "After", "old": "Before", "new": "After"}))
+    (root / "Projects" / "Before").rename(root / "Projects" / "After")
+    lib.close()
+    lib = Library.open(root)
+    moved = lib.get_asset(asset.id)
+    assert moved.filePath.startswith("Projects/After/") and lib.path_of(moved).exists()
+    assert lib.get_project(project.id).name == "After"
+    assert not (root / ".pending-rename.json").exists()
+    lib.close()
+
+
+def test_lineage_chain(library):
+    project = library.create_project("P")
+    root_asset = _add(library, project, prompt="root")
+    child = _add(library, project, prompt="child", parentId=root_asset.id, kind="img2img")
+    grandchild = _add(library, project, prompt="grandchild", parentId=child.id, kind="inpaint")
+    sibling = _add(library, project, prompt="sibling", parentId=root_asset.id, kind="img2img")
+    lineage = library.lineage(grandchild.id)
+    assert [a.id for a in lineage.ancestors] == [child.id, root_asset.id]
+    down = library.lineage(root_asset.id).descendants
+    assert [(a.id, d) for a, d in down] == [(child.id, 1), (grandchild.id, 2), (sibling.id, 1)]
+
+
+def test_import_keeps_metadata_and_rejects_bad_files(library, tmp_path):
+    project = library.create_project("P")
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    (src / "good.png").write_bytes(png_bytes(parameters=A1111_INFOTEXT))
+    (src / "sub" / "photo.jpg").write_bytes(jpeg_bytes())
+    (src / "empty.png").write_bytes(b"")
+    (src / "text.png").write_bytes(b"hello, not an image")
+    (src / "cut.png").write_bytes(png_bytes(noise=True)[:300])
+    (src / "notes.txt").write_text("ignored: not an image suffix")
+    report = library.import_paths(project.id, [src])
+    assert len(report.imported) == 2
+    rejected = dict(report.rejected)
+    assert set(rejected) == {str(src / "empty.png"), str(src / "text.png"), str(src / "cut.png")}
+    for path, reason in rejected.items():
+        assert path.rsplit("/", 1)[-1] in reason  # the message names the file
+    good = next(a for a in report.imported if a.fileType == "png")
+    assert good.prompt == "a lighthouse in a storm, dramatic"
+    assert good.negative == "blurry, low quality" and good.seed == 1234567
+    assert good.steps == 28 and good.cfgScale == 6.5 and good.sampler == "DPM++ 2M"
+    assert good.model == "v1-5-pruned-emaonly" and good.kind == "import"
+    assert metadata.read_png_text(library.path_of(good).read_bytes())["parameters"] == \
+        A1111_INFOTEXT
+    again = library.import_paths(project.id, [src / "good.png"])
+    assert again.imported == [] and again.duplicates == [str(src / "good.png")]
+
+
+def test_export_with_and_without_metadata(library, tmp_path):
+    project = library.create_project("P")
+    asset = _add(library, project)
+    kept = library.export(asset.id, tmp_path / "out")
+    assert metadata.read_png_text(kept.read_bytes()).get("parameters")
+    stripped = library.export(asset.id, tmp_path / "bare.png", strip_metadata=True)
+    assert metadata.read_png_text(stripped.read_bytes()) == {}
+
+
+def test_reconcile_reports_missing_and_orphans_and_repair_adopts(library):
+    project = library.create_project("P")
+    kept = _add(library, project)
+    gone = _add(library, project)
+    library.path_of(gone).unlink()
+    stray = library.root / "Projects/P/Assets/Images/dropped-in.png"
+    stray.write_bytes(png_bytes(parameters=A1111_INFOTEXT))
+    (library.root / "Projects/P/Assets/Images/.x.png.123.part").write_bytes(b"partial")
+    report = library.reconcile()
+    assert report.missing == [gone.id]
+    assert report.orphans == ["Projects/P/Assets/Images/dropped-in.png"]
+    assert report.cleaned and not report.clean
+    repaired = library.reconcile(repair=True)
+    assert len(repaired.adopted) == 1 and repaired.orphans == []
+    adopted = library.get_asset(repaired.adopted[0])
+    assert adopted.prompt == "a lighthouse in a storm, dramatic"
+    assert library.get_asset(gone.id).missingAt is not None
+    assert library.get_asset(kept.id).missingAt is None
+
+
+def test_own_file_without_row_is_adopted_on_reconcile(library):
+    """The state a crash between file rename and row commit leaves behind."""
+    project = library.create_project("P")
+    asset = _add(library, project, prompt="survivor", seed=7, steps=12, cfgScale=5.0)
+    with library.engine.begin() as con:
+        con.exec_driver_sql('DELETE FROM "ArtAsset"')
+    report = library.reconcile()
+    assert report.adopted == [asset.id] and report.orphans == []
+    back = library.get_asset(asset.id)
+    assert back.prompt == "survivor" and back.seed == 7
+
+
+def test_rebuild_from_files(tmp_path):
+    root = tmp_path / "root"
+    lib = Library.open(root)
+    project = lib.create_project("Rebuilt Project", type="dev", description="d")
+    parent = _add(lib, project, prompt="parent", seed=1)
+    child = _add(lib, project, prompt="child", parentId=parent.id, kind="img2img")
+    trashed = _add(lib, project, prompt="in the trash")
+    lib.trash(trashed.id)
+    lib.close()
+    (root / "library.sqlite3").unlink()
+    for suffix in ("-wal", "-shm"):
+        (root / f"library.sqlite3{suffix}").unlink(missing_ok=True)
+    lib, report = Library.rebuild(root)
+    p = lib.get_project("Rebuilt Project")
+    assert p.id == project.id and p.type == "dev" and p.description == "d"
+    assert lib.get_asset(child.id).parentId == parent.id
+    assert lib.get_asset(parent.id).prompt == "parent"
+    assert lib.get_asset(trashed.id).trashedAt is not None
+    assert sorted(report.adopted) == sorted([parent.id, child.id])
+    lib.close()
+
+
+def test_backups_rotate_and_restore(tmp_path):
+    root = tmp_path / "root"
+    lib = Library.open(root)
+    lib.create_project("Keep me")
+    first = lib.backup("manual")
+    for _ in range(9):
+        lib.backup("manual")
+    assert len(lib.backups()) == 7
+    lib.close()
+    (root / "library.sqlite3").write_bytes(b"garbage" * 1000)
+    for suffix in ("-wal", "-shm"):
+        (root / f"library.sqlite3{suffix}").unlink(missing_ok=True)
+    with pytest.raises(StorageError):
+        Library.open(root)
+    Library.restore_backup(root, lib.backups()[-1].name)
+    lib = Library.open(root)
+    assert lib.get_project("Keep me")
+    assert first.name  # a name usable with `dlx-art backups restore`
+    lib.close()
+
+
+def test_project_made_by_prisma_gets_a_folder(library):
+    with library.engine.begin() as con:
+        con.exec_driver_sql(
+            'INSERT INTO "Project" (id, name, type, status, createdAt, updatedAt) VALUES '
+            "('prisma-1', 'From Another Studio', 'unified', 'active', "
+            "'2026-01-01T00:00:00.000+00:00', '2026-01-01T00:00:00.000+00:00')")
+    project = library.get_project("from another studio")
+    assert project.folder == "From Another Studio"
+    asset = _add(library, project)
+    assert library.path_of(asset).exists()
