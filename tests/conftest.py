@@ -15,6 +15,12 @@ for _var in ("DLX_ART_A1111_URL", "DLX_ART_A1111_AUTH", "DLX_ART_HF_MODEL", "DLX
              "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
     os.environ.pop(_var, None)
 
+# huggingface_hub fixes its token-file path when it is imported: point it at an empty folder
+# before anything imports it, so a real `hf auth login` token on the machine never reaches a test
+import tempfile  # noqa: E402
+
+os.environ["HF_TOKEN_PATH"] = os.path.join(tempfile.mkdtemp(prefix="dlx-hf-"), "token")
+
 import pytest  # noqa: E402
 
 
@@ -25,5 +31,6 @@ def isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("DLX_ART_HOME", str(home))
     hf_home = tmp_path_factory.mktemp("hf-home")
     monkeypatch.setenv("HF_HOME", str(hf_home))
+
     monkeypatch.setenv("HF_HUB_DISABLE_IMPLICIT_TOKEN", "1")
     return home
