@@ -1,0 +1,383 @@
+"""`dlx-art`: the command line other programs and scripts rely on.
+
+With no command it starts the window. Every listing command takes `--json`; errors are one line
+on stderr with a non-zero exit code (2 for usage errors, see `dlx_art.errors` for the others).
+Qt is never imported here unless the window is started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from dlx_art import __version__
+from dlx_art.errors import DlxError, UsageError
+
+log = logging.getLogger("dlx_art.cli")
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argparse parser whose errors are one line on stderr and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"dlx-art: {message} (see `dlx-art --help`)\n")
+
+
+def _json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="print machine-readable JSON")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="dlx-art", description="DLX Art Studio: AI image generation studio.")
+    parser.add_argument("--version", action="version", version=f"dlx-art {__version__}")
+    parser.add_argument("--home", metavar="DIR",
+                        help="keep config, catalog and images under DIR (also DLX_ART_HOME)")
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser.add_argument("--smoke", action="store_true",
+                        help="start the window, let the event loop run, then exit 0")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    projects = commands.add_parser("projects", help="list and manage projects")
+    psub = projects.add_subparsers(dest="action", metavar="ACTION", required=True,
+                                   parser_class=_Parser)
+    p = psub.add_parser("list", help="list projects")
+    p.add_argument("--all", action="store_true", help="include archived projects")
+    _json_flag(p)
+    p = psub.add_parser("create", help="create a project")
+    p.add_argument("name")
+    p.add_argument("--type", default="art", choices=["art", "unified", "dev"])
+    p.add_argument("--description")
+    _json_flag(p)
+    p = psub.add_parser("rename", help="rename a project (and its folder)")
+    p.add_argument("name")
+    p.add_argument("new_name")
+    _json_flag(p)
+    for action in ("archive", "unarchive"):
+        p = psub.add_parser(action, help=f"{action} a project")
+        p.add_argument("name")
+        _json_flag(p)
+
+    assets = commands.add_parser("assets", help="list and manage images")
+    asub = assets.add_subparsers(dest="action", metavar="ACTION", required=True,
+                                 parser_class=_Parser)
+    p = asub.add_parser("list", help="list a project's images, newest first")
+    p.add_argument("--project", required=True)
+    p.add_argument("--favorites", action="store_true")
+    p.add_argument("--search", metavar="TEXT")
+    p.add_argument("--limit", type=_positive_int, default=50)
+    p.add_argument("--trash", action="store_true", help="list the project's trash")
+    _json_flag(p)
+    for action, text in (("show", "show one image"), ("trash", "move an image to the trash"),
+                         ("restore", "restore an image from the trash"),
+                         ("lineage", "show an image's ancestors and descendants")):
+        p = asub.add_parser(action, help=text)
+        p.add_argument("id")
+        _json_flag(p)
+    p = asub.add_parser("favorite", help="mark an image as favorite")
+    p.add_argument("id")
+    p.add_argument("--off", action="store_true", help="remove the mark")
+    _json_flag(p)
+    p = asub.add_parser("empty-trash", help="delete trashed images for good")
+    _json_flag(p)
+
+    p = commands.add_parser("import", help="import images or folders into a project")
+    p.add_argument("--project", required=True)
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    _json_flag(p)
+
+    p = commands.add_parser("export", help="copy an image out of the library")
+    p.add_argument("id")
+    p.add_argument("dest")
+    p.add_argument("--strip-metadata", action="store_true")
+    _json_flag(p)
+
+    p = commands.add_parser("doctor", help="check catalog and files; --repair fixes what it can")
+    p.add_argument("--repair", action="store_true")
+    _json_flag(p)
+
+    p = commands.add_parser("rebuild", help="recreate the catalog from the image files")
+    _json_flag(p)
+
+    backups = commands.add_parser("backups", help="list or restore catalog backups")
+    bsub = backups.add_subparsers(dest="action", metavar="ACTION", required=True,
+                                  parser_class=_Parser)
+    p = bsub.add_parser("list")
+    _json_flag(p)
+    p = bsub.add_parser("create")
+    _json_flag(p)
+    p = bsub.add_parser("restore")
+    p.add_argument("name", help="a backup file name from `backups list`")
+    _json_flag(p)
+
+    _add_generation_commands(commands)
+    return parser
+
+
+def _add_generation_commands(commands: Any) -> None:
+    def backend_flag(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--backend", choices=["auto", "a1111", "hf"], default="auto")
+
+    p = commands.add_parser("generate", help="generate images from a prompt")
+    p.add_argument("--project", required=True)
+    p.add_argument("--prompt", required=True)
+    p.add_argument("--negative", default="")
+    p.add_argument("--model")
+    p.add_argument("--sampler")
+    p.add_argument("--scheduler")
+    p.add_argument("--steps", type=_positive_int, default=20)
+    p.add_argument("--cfg", type=float, default=7.0)
+    p.add_argument("--seed", type=int, default=-1)
+    p.add_argument("--width", type=_positive_int, default=512)
+    p.add_argument("--height", type=_positive_int, default=512)
+    p.add_argument("--batch", type=_positive_int, default=1, help="number of images")
+    backend_flag(p)
+    _json_flag(p)
+
+    p = commands.add_parser("refine", help="img2img or inpaint an image (new image, same lineage)")
+    p.add_argument("id")
+    p.add_argument("--mask", metavar="PNG", help="white = repaint; without it: img2img")
+    p.add_argument("--prompt")
+    p.add_argument("--negative")
+    p.add_argument("--denoise", type=float, default=0.75)
+    p.add_argument("--mask-blur", type=int, default=4)
+    p.add_argument("--inpaint-area", choices=["whole", "masked"], default="whole")
+    p.add_argument("--padding", type=int, default=32)
+    p.add_argument("--masked-content", choices=["fill", "original", "noise", "nothing"],
+                   default="original")
+    p.add_argument("--invert-mask", action="store_true")
+    p.add_argument("--seed", type=int, default=-1)
+    p.add_argument("--steps", type=_positive_int)
+    p.add_argument("--keep-partial", action="store_true", help=argparse.SUPPRESS)
+    backend_flag(p)
+    _json_flag(p)
+
+    p = commands.add_parser("backends", help="configured backends: reachable, busy, models")
+    _json_flag(p)
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return number
+
+
+# --- running ------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        from dlx_art.app import main as app_main
+
+        return app_main(argv)
+    if args.home:
+        os.environ["DLX_ART_HOME"] = str(Path(args.home).expanduser().resolve())
+    from dlx_art.log import setup_logging
+
+    setup_logging(console=False)
+    try:
+        return _run(args)
+    except DlxError as exc:
+        print(f"dlx-art: {_one_line(exc.user_message)}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("dlx-art: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: keep the traceback in the log, one line for the person
+        log.exception("command %s failed", args.command)
+        print(f"dlx-art: unexpected error: {_one_line(str(exc)) or type(exc).__name__} "
+              "(details in the log)", file=sys.stderr)
+        return 1
+
+
+def gui_main() -> int:
+    """Entry point of the GUI script (double-click on Windows: no console window)."""
+    from dlx_art.app import main as app_main
+
+    return app_main(sys.argv[1:])
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _run(args: argparse.Namespace) -> int:
+    from dlx_art.config import load_context
+
+    context = load_context()
+    if args.command == "rebuild":
+        from dlx_art.library.service import Library
+
+        library, report = Library.rebuild(context.storage_root)
+        library.close()
+        return _emit(args, report.to_json(), "Catalog rebuilt: " + report.summary())
+    if args.command == "backups" and args.action == "restore":
+        from dlx_art.library.service import Library
+
+        path = Library.restore_backup(context.storage_root, args.name)
+        return _emit(args, {"restored": str(path)}, f"Restored the catalog from {args.name}.")
+    library = context.open_library()
+    try:
+        handler = _HANDLERS[args.command]
+        return handler(args, library, context)
+    finally:
+        library.close()
+
+
+def _emit(args: argparse.Namespace, data: object, text: str) -> int:
+    if getattr(args, "json", False):
+        print(json.dumps(data, ensure_ascii=False, indent=None))
+    else:
+        print(text)
+    return 0
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    if not rows:
+        return ""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(v).ljust(w) for v, w in zip(header, widths, strict=True)).rstrip()]
+    lines += ["  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
+              for r in rows]
+    return "\n".join(lines)
+
+
+def _projects(args: argparse.Namespace, library: Any, _context: Any) -> int:
+    if args.action == "list":
+        projects = library.list_projects(include_archived=args.all)
+        data = []
+        for project in projects:
+            item = project.to_json()
+            item["assetCount"] = library.count_assets(project.id)
+            data.append(item)
+        text = _table([[p["name"], p["type"], p["status"], str(p["assetCount"])] for p in data],
+                      ["NAME", "TYPE", "STATUS", "IMAGES"]) or "No projects yet."
+        return _emit(args, data, text)
+    if args.action == "create":
+        project = library.create_project(args.name, type=args.type, description=args.description)
+        return _emit(args, project.to_json(),
+                     f"Created project {project.name!r} in Projects/{project.folder}.")
+    if args.action == "rename":
+        project = library.rename_project(args.name, args.new_name)
+        return _emit(args, project.to_json(), f"Renamed to {project.name!r}.")
+    project = library.set_archived(args.name, args.action == "archive")
+    return _emit(args, project.to_json(), f"Project {project.name!r} is now {project.status}.")
+
+
+def _asset_line(asset: Any) -> list[str]:
+    prompt = asset.prompt.replace("\n", " ")
+    return [asset.id, asset.createdAt.strftime("%Y-%m-%d %H:%M"),
+            "*" if asset.isFavorite else "", f"{asset.width}x{asset.height}",
+            prompt[:60] + ("…" if len(prompt) > 60 else "")]
+
+
+def _assets(args: argparse.Namespace, library: Any, _context: Any) -> int:
+    if args.action == "list":
+        project = library.get_project(args.project)
+        assets = library.assets(project.id, limit=args.limit, favorites=args.favorites,
+                                search=args.search, trashed=args.trash)
+        text = _table([_asset_line(a) for a in assets], ["ID", "CREATED", "FAV", "SIZE",
+                                                          "PROMPT"]) or "No images."
+        return _emit(args, [a.to_json() for a in assets], text)
+    if args.action == "empty-trash":
+        count = library.empty_trash()
+        return _emit(args, {"deleted": count}, f"Deleted {count} images for good.")
+    if args.action == "lineage":
+        lineage = library.lineage(args.id)
+        data = {"ancestors": [a.to_json() for a in lineage.ancestors],
+                "descendants": [dict(a.to_json(), depth=d) for a, d in lineage.descendants]}
+        lines = [f"{'  ' * i}↑ {a.id}  {a.prompt[:50]}" for i, a in
+                 enumerate(reversed(lineage.ancestors))]
+        lines.append(f"{'  ' * len(lineage.ancestors)}• {args.id}")
+        lines += [f"{'  ' * (len(lineage.ancestors) + d)}↓ {a.id}  {a.prompt[:50]}"
+                  for a, d in lineage.descendants]
+        return _emit(args, data, "\n".join(lines))
+    if args.action == "show":
+        asset = library.get_asset(args.id)
+    elif args.action == "favorite":
+        asset = library.set_favorite(args.id, not args.off)
+    elif args.action == "trash":
+        asset = library.trash(args.id)
+    else:
+        asset = library.restore(args.id)
+    data = asset.to_json()
+    if args.action == "show":
+        text = "\n".join(f"{k}: {v}" for k, v in data.items() if v not in (None, ""))
+    else:
+        text = {"favorite": "Marked as favorite." if not args.off else "Favorite mark removed.",
+                "trash": "Moved to the trash.", "restore": "Restored."}[args.action]
+    return _emit(args, data, text)
+
+
+def _import(args: argparse.Namespace, library: Any, _context: Any) -> int:
+    project = library.get_project(args.project)
+    missing = [p for p in args.paths if not Path(p).exists()]
+    report = library.import_paths(project.id, [p for p in args.paths if p not in missing])
+    report.rejected[:0] = [(p, f"{p} does not exist.") for p in missing]
+    for _path, reason in report.rejected:
+        print(f"dlx-art: skipped: {_one_line(reason)}", file=sys.stderr)
+    text = f"Imported {len(report.imported)} images into {project.name!r}"
+    if report.duplicates:
+        text += f", {len(report.duplicates)} already there"
+    if report.rejected:
+        text += f", {len(report.rejected)} rejected"
+    _emit(args, report.to_json(), text + ".")
+    return 1 if report.rejected and not report.imported else 0
+
+
+def _export(args: argparse.Namespace, library: Any, _context: Any) -> int:
+    target = library.export(args.id, args.dest, strip_metadata=args.strip_metadata)
+    return _emit(args, {"path": str(target)}, f"Exported to {target}.")
+
+
+def _doctor(args: argparse.Namespace, library: Any, _context: Any) -> int:
+    report = library.reconcile(repair=args.repair)
+    _emit(args, report.to_json(), report.summary())
+    if report.integrity != "ok":
+        return 1
+    return 0 if report.clean or args.repair else 1
+
+
+def _backups(args: argparse.Namespace, library: Any, _context: Any) -> int:
+    if args.action == "create":
+        path = library.backup("manual")
+        return _emit(args, {"path": str(path)}, f"Backed up to {path.name}.")
+    backups = library.backups()
+    data = [{"name": p.name, "size": p.stat().st_size} for p in backups]
+    return _emit(args, data, "\n".join(p.name for p in backups) or "No backups yet.")
+
+
+def _generation(args: argparse.Namespace, library: Any, context: Any) -> int:
+    from dlx_art.generation.commands import run_generation_command
+
+    return run_generation_command(args, library, context, _emit)
+
+
+_HANDLERS = {
+    "projects": _projects,
+    "assets": _assets,
+    "import": _import,
+    "export": _export,
+    "doctor": _doctor,
+    "backups": _backups,
+    "generate": _generation,
+    "refine": _generation,
+    "backends": _generation,
+}
+
+
+def require(condition: bool, message: str) -> None:
+    if not condition:
+        raise UsageError(message)
