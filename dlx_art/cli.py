@@ -316,7 +316,8 @@ def _assets(args: argparse.Namespace, library: Any, _context: Any) -> int:
     if args.action == "show":
         text = "\n".join(f"{k}: {v}" for k, v in data.items() if v not in (None, ""))
     else:
-        text = {"favorite": "Marked as favorite." if not args.off else "Favorite mark removed.",
+        text = {"favorite": "Favorite mark removed." if getattr(args, "off", False)
+                else "Marked as favorite.",
                 "trash": "Moved to the trash.", "restore": "Restored."}[args.action]
     return _emit(args, data, text)
 
@@ -359,10 +360,136 @@ def _backups(args: argparse.Namespace, library: Any, _context: Any) -> int:
     return _emit(args, data, "\n".join(p.name for p in backups) or "No backups yet.")
 
 
-def _generation(args: argparse.Namespace, library: Any, context: Any) -> int:
-    from dlx_art.generation.commands import run_generation_command
+def _status_json(status: Any) -> dict[str, object]:
+    return {"name": status.name, "label": status.label, "state": status.state,
+            "detail": status.detail, "models": status.models, "samplers": status.samplers,
+            "schedulers": status.schedulers, "currentModel": status.current_model}
 
-    return run_generation_command(args, library, context, _emit)
+
+def _generation(args: argparse.Namespace, library: Any, context: Any) -> int:
+    from dlx_art.generation.router import BackendRouter
+
+    router = BackendRouter.from_settings(context.effective)
+    if args.command == "backends":
+        statuses = router.statuses()
+        lines = []
+        for status in statuses:
+            line = f"{status.label}: {status.state}"
+            if status.detail:
+                line += f" ({status.detail})"
+            if status.models:
+                line += f"\n  models: {', '.join(status.models)}"
+            lines.append(line)
+        return _emit(args, [_status_json(s) for s in statuses], "\n".join(lines))
+    request = _generate_request(args, library) if args.command == "generate" else \
+        _refine_request(args, library)
+    outcome = _run_job(request, router, library)
+    text = "\n".join(f"{a.id}  {library.path_of(a)}" for a in outcome.assets)
+    if outcome.fallback_reason:
+        print(f"dlx-art: {outcome.fallback_reason}", file=sys.stderr)
+    return _emit(args, outcome.to_json(), text or "No images were returned.")
+
+
+def _round8(value: int) -> int:
+    return max(64, int(value) // 8 * 8)
+
+
+def _generate_request(args: argparse.Namespace, library: Any) -> Any:
+    from dlx_art.generation.types import BackendChoice, GenerationRequest, Kind
+
+    project = library.get_project(args.project)
+    if project.archived:
+        raise UsageError(f"Project {project.name!r} is archived; unarchive it first.")
+    if args.width % 8 or args.height % 8:
+        raise UsageError("Width and height must be multiples of 8 (e.g. 512, 768, 1024).")
+    return GenerationRequest(
+        project_id=project.id, prompt=args.prompt, kind=Kind.txt2img, negative=args.negative,
+        model=args.model, sampler=args.sampler, scheduler=args.scheduler, steps=args.steps,
+        cfg_scale=args.cfg, seed=args.seed, width=args.width, height=args.height,
+        batch_count=args.batch, backend=BackendChoice(args.backend),
+    )
+
+
+def _refine_request(args: argparse.Namespace, library: Any) -> Any:
+    from dlx_art.generation.types import (
+        BackendChoice,
+        GenerationRequest,
+        InpaintArea,
+        Kind,
+        MaskedContent,
+    )
+    from dlx_art.library import metadata
+
+    parent = library.get_asset(args.id)
+    if parent.projectId is None:
+        raise UsageError("This image belongs to no project; import it into one first.")
+    image = library.read_bytes(parent)
+    mask = None
+    if args.mask:
+        probe, mask = metadata.probe_file(Path(args.mask))
+        if (probe.width, probe.height) != (parent.width, parent.height):
+            raise UsageError(f"The mask is {probe.width}x{probe.height} but the image is "
+                             f"{parent.width}x{parent.height}; a mask must have the image's size.")
+    if not 0.0 <= args.denoise <= 1.0:
+        raise UsageError("--denoise must be between 0 and 1.")
+    return GenerationRequest(
+        project_id=parent.projectId,
+        prompt=parent.prompt if args.prompt is None else args.prompt,
+        negative=(parent.negative or "") if args.negative is None else args.negative,
+        kind=Kind.inpaint if mask is not None else Kind.img2img,
+        model=parent.model or None, sampler=parent.sampler, scheduler=parent.scheduler,
+        steps=args.steps or parent.steps or 20, cfg_scale=parent.cfgScale or 7.0,
+        seed=args.seed, width=_round8(parent.width or 512), height=_round8(parent.height or 512),
+        backend=BackendChoice(args.backend), parent_id=parent.id, init_image=image, mask=mask,
+        denoising_strength=args.denoise, mask_blur=args.mask_blur,
+        masked_content=MaskedContent(args.masked_content),
+        inpaint_area=InpaintArea(args.inpaint_area), padding=args.padding,
+        invert_mask=args.invert_mask, keep_partial=args.keep_partial,
+    )
+
+
+def _run_job(request: Any, router: Any, library: Any) -> Any:
+    """Run the job in a worker thread so Ctrl+C can cancel it on the server."""
+    import threading
+
+    from dlx_art.errors import Cancelled
+    from dlx_art.generation import pipeline
+    from dlx_art.generation.types import CancelToken
+
+    token = CancelToken()
+    box: dict[str, Any] = {}
+    show = sys.stderr.isatty()
+
+    def progress(p: Any) -> None:
+        if show:
+            steps = f" step {p.step}/{p.steps}" if p.step and p.steps else ""
+            eta = f" ETA {p.eta_seconds:.0f}s" if p.eta_seconds else ""
+            print(f"\r{p.fraction * 100:5.1f}%{steps}{eta} {p.message}   ", end="",
+                  file=sys.stderr, flush=True)
+
+    def work() -> None:
+        try:
+            box["outcome"] = pipeline.run(request, router, library, on_progress=progress,
+                                          cancel=token)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=work, name="dlx-art-job", daemon=True)
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(0.2)
+    except KeyboardInterrupt:
+        print("\ndlx-art: cancelling…", file=sys.stderr)
+        token.cancel()
+        thread.join(30)
+        raise Cancelled() from None
+    finally:
+        if show:
+            print(file=sys.stderr)
+    if "error" in box:
+        raise box["error"]
+    return box["outcome"]
 
 
 _HANDLERS = {
