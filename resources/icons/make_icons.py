@@ -57,10 +57,17 @@ def main() -> int:
         image.save(HERE / f"dlx-art-{size}.png", optimize=True)
 
     largest_ico = renders[max(ICO_SIZES)]
-    largest_ico.save(HERE / "dlx-art.ico", format="ICO", sizes=[(s, s) for s in ICO_SIZES],
-                     append_images=[renders[s] for s in ICO_SIZES if s != max(ICO_SIZES)])
-    renders[1024].save(HERE / "dlx-art.icns", format="ICNS",
-                       append_images=[renders[s] for s in ICNS_SIZES if s != 1024])
+    largest_ico.save(
+        HERE / "dlx-art.ico",
+        format="ICO",
+        sizes=[(s, s) for s in ICO_SIZES],
+        append_images=[renders[s] for s in ICO_SIZES if s != max(ICO_SIZES)],
+    )
+    renders[1024].save(
+        HERE / "dlx-art.icns",
+        format="ICNS",
+        append_images=[renders[s] for s in ICNS_SIZES if s != 1024],
+    )
     print(f"make_icons: wrote {len(SIZES)} PNGs, dlx-art.ico and dlx-art.icns in {HERE}")
     return 0
 
