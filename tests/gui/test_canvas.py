@@ -10,7 +10,6 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, Qt
 from PySide6.QtGui import (
     QColor,
     QImage,
-    QInputDevice,
     QMouseEvent,
     QNativeGestureEvent,
     QPointingDevice,
@@ -47,14 +46,27 @@ def vp(view: CanvasView, x: float, y: float) -> QPointF:
     return view.viewportTransform().map(QPointF(x, y))
 
 
-def mouse(view: CanvasView, kind: QEvent.Type, x: float, y: float, button=Qt.MouseButton.LeftButton, buttons=None):
+def mouse(
+    view: CanvasView,
+    kind: QEvent.Type,
+    x: float,
+    y: float,
+    button=Qt.MouseButton.LeftButton,
+    buttons=None,
+):
     pos = vp(view, x, y)
     if buttons is None:
         buttons = Qt.MouseButton.NoButton if kind == QEvent.Type.MouseButtonRelease else button
     if kind == QEvent.Type.MouseMove:
         button = Qt.MouseButton.NoButton
-    event = QMouseEvent(kind, pos, QPointF(view.viewport().mapToGlobal(pos.toPoint())), button, buttons,
-                        Qt.KeyboardModifier.NoModifier)
+    event = QMouseEvent(
+        kind,
+        pos,
+        QPointF(view.viewport().mapToGlobal(pos.toPoint())),
+        button,
+        buttons,
+        Qt.KeyboardModifier.NoModifier,
+    )
     QApplication.sendEvent(view.viewport(), event)
 
 
@@ -106,7 +118,10 @@ def test_load_fits_image_and_focuses_canvas(qtbot):
     view = canvas.view
     shown = view.mapFromScene(view.image_rect()).boundingRect()
     assert view.viewport().rect().contains(shown)
-    assert shown.width() > view.viewport().width() * 0.9 or shown.height() > view.viewport().height() * 0.9
+    assert (
+        shown.width() > view.viewport().width() * 0.9
+        or shown.height() > view.viewport().height() * 0.9
+    )
     assert canvas.focusWidget() is view
     assert canvas.panel.prompt_edit.toPlainText() == "a red fox"
     assert canvas.panel.negative_edit.toPlainText() == "blurry"
@@ -198,7 +213,9 @@ def test_undo_redo_restore_exact_pixels(qtbot):
     QTest.keyClick(view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert mask_bytes(canvas) == empty
     assert not canvas.panel.inpaint_button.isEnabled()
-    QTest.keyClick(view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    QTest.keyClick(
+        view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    )
     assert mask_bytes(canvas) == after_one
     QTest.keyClick(view, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
     assert mask_bytes(canvas) == after_two
@@ -313,16 +330,32 @@ def test_zoom_keys_wheel_and_pinch(qtbot):
 
     # the wheel zooms about the cursor: the image point under it stays put
     anchor = vp(view, 400, 300)
-    event = QWheelEvent(anchor, QPointF(view.viewport().mapToGlobal(anchor.toPoint())), QPoint(), QPoint(0, 120),
-                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    event = QWheelEvent(
+        anchor,
+        QPointF(view.viewport().mapToGlobal(anchor.toPoint())),
+        QPoint(),
+        QPoint(0, 120),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
     QApplication.sendEvent(view.viewport(), event)
     assert view.zoom == pytest.approx(fitted * 1.25)
     assert (vp(view, 400, 300) - anchor).manhattanLength() < 2
 
     device = QPointingDevice.primaryPointingDevice()
     anchor = vp(view, 1200, 900)
-    pinch = QNativeGestureEvent(Qt.NativeGestureType.ZoomNativeGesture, device, 2, anchor, anchor,
-                                QPointF(view.viewport().mapToGlobal(anchor.toPoint())), 0.5, QPointF())
+    pinch = QNativeGestureEvent(
+        Qt.NativeGestureType.ZoomNativeGesture,
+        device,
+        2,
+        anchor,
+        anchor,
+        QPointF(view.viewport().mapToGlobal(anchor.toPoint())),
+        0.5,
+        QPointF(),
+    )
     QApplication.sendEvent(view.viewport(), pinch)
     assert view.zoom == pytest.approx(fitted * 1.25 * 1.5)
     assert (vp(view, 1200, 900) - anchor).manhattanLength() < 2
@@ -365,7 +398,9 @@ def test_padding_box_follows_the_mask(qtbot):
     view.set_brush_size(20)
     stroke(view, [(100, 100), (160, 120)])
     bbox = view.mask.bbox()
-    assert bbox == QRect(90, 90, 81, 41) or bbox.adjusted(-1, -1, 1, 1).contains(QRect(91, 91, 79, 39))
+    assert bbox == QRect(90, 90, 81, 41) or bbox.adjusted(-1, -1, 1, 1).contains(
+        QRect(91, 91, 79, 39)
+    )
     assert view.padding_rect() is None and not view.padding_box.edges[0].isVisible()
 
     canvas.panel.masked_radio.setChecked(True)
@@ -375,7 +410,9 @@ def test_padding_box_follows_the_mask(qtbot):
     assert all(edge.isVisible() for edge in view.padding_box.edges)
 
     canvas.panel.padding_spin.setValue(120)  # clamped to the image
-    assert view.padding_rect() == bbox.adjusted(-120, -120, 120, 120).intersected(QRect(0, 0, 400, 300))
+    assert view.padding_rect() == bbox.adjusted(-120, -120, 120, 120).intersected(
+        QRect(0, 0, 400, 300)
+    )
     assert view.padding_rect().topLeft() == QPoint(0, 0)
 
     stroke(view, [(380, 280)])  # grows with the mask
@@ -402,14 +439,18 @@ def test_inpaint_button_needs_a_mask_and_is_disabled_while_busy(qtbot):
 
 
 def test_inpaint_request_carries_settings_image_and_mask(qtbot):
-    canvas = open_canvas(qtbot, 333, 517, asset_id="parent-42", prompt="castle", negative="text", seed=7)
+    canvas = open_canvas(
+        qtbot, 333, 517, asset_id="parent-42", prompt="castle", negative="text", seed=7
+    )
     panel = canvas.panel
     canvas.view.set_brush_size(30)
     stroke(canvas.view, [(100, 100), (200, 300)])
     panel.prompt_edit.setPlainText("a stone castle at dusk")
     panel.denoise_spin.setValue(0.6)
     panel.mask_blur_spin.setValue(8)
-    panel.masked_content_combo.setCurrentIndex(panel.masked_content_combo.findData(MaskedContent.noise))
+    panel.masked_content_combo.setCurrentIndex(
+        panel.masked_content_combo.findData(MaskedContent.noise)
+    )
     panel.masked_radio.setChecked(True)
     panel.padding_spin.setValue(48)
 
@@ -419,8 +460,14 @@ def test_inpaint_request_carries_settings_image_and_mask(qtbot):
     assert isinstance(data, InpaintRequestData)
     assert data.asset_id == "parent-42"
     assert data.settings == InpaintSettings(
-        prompt="a stone castle at dusk", negative="text", denoising_strength=0.6, mask_blur=8,
-        masked_content=MaskedContent.noise, inpaint_area=InpaintArea.masked, padding=48, seed=7,
+        prompt="a stone castle at dusk",
+        negative="text",
+        denoising_strength=0.6,
+        mask_blur=8,
+        masked_content=MaskedContent.noise,
+        inpaint_area=InpaintArea.masked,
+        padding=48,
+        seed=7,
         whole_image=False,
     )
     image = Image.open(io.BytesIO(data.image_png))
@@ -458,7 +505,9 @@ def test_progress_preview_and_result_comparison(qtbot):
     assert view.preview_item.sceneBoundingRect() == view.image_rect()
     shot = view.viewport().grab().toImage()
     assert shot.pixelColor(vp(view, 300, 250).toPoint()).red() > 180  # preview drawn over the image
-    assert shot.pixelColor(view.viewport().width() // 3, 1) != shot.pixelColor(view.viewport().width() - 2, 1)
+    assert shot.pixelColor(view.viewport().width() // 3, 1) != shot.pixelColor(
+        view.viewport().width() - 2, 1
+    )
 
     result = make_image(400, 300)
     result.fill(QColor(200, 30, 30))
@@ -467,7 +516,10 @@ def test_progress_preview_and_result_comparison(qtbot):
     assert view.progress is None and not view.preview_item.isVisible()
     assert view.comparing and canvas.compare_bar.isVisible()
     shot = view.viewport().grab().toImage()
-    left, right = shot.pixelColor(vp(view, 50, 250).toPoint()), shot.pixelColor(vp(view, 350, 250).toPoint())
+    left, right = (
+        shot.pixelColor(vp(view, 50, 250).toPoint()),
+        shot.pixelColor(vp(view, 350, 250).toPoint()),
+    )
     assert left.blue() > 120 and right.red() > 180  # original left of the line, result right
     # drag the split line
     stroke(view, [(200, 150), (40, 150)])

@@ -17,21 +17,56 @@ _CAPS = (
     | QInputDevice.Capability.XTilt
     | QInputDevice.Capability.YTilt
 )
-PEN = QPointingDevice("test stylus", 1, QInputDevice.DeviceType.Stylus, QPointingDevice.PointerType.Pen, _CAPS, 1, 2)
+PEN = QPointingDevice(
+    "test stylus", 1, QInputDevice.DeviceType.Stylus, QPointingDevice.PointerType.Pen, _CAPS, 1, 2
+)
 ERASER = QPointingDevice(
-    "test stylus eraser", 2, QInputDevice.DeviceType.Stylus, QPointingDevice.PointerType.Eraser, _CAPS, 1, 2
+    "test stylus eraser",
+    2,
+    QInputDevice.DeviceType.Stylus,
+    QPointingDevice.PointerType.Eraser,
+    _CAPS,
+    1,
+    2,
 )
 
 
-def tablet(view: CanvasView, kind: QEvent.Type, x: float, y: float, pressure: float, *, device=PEN,
-           tilt=(0.0, 0.0), rotation=0.0, buttons=None) -> QTabletEvent:
+def tablet(
+    view: CanvasView,
+    kind: QEvent.Type,
+    x: float,
+    y: float,
+    pressure: float,
+    *,
+    device=PEN,
+    tilt=(0.0, 0.0),
+    rotation=0.0,
+    buttons=None,
+) -> QTabletEvent:
     pos = vp(view, x, y)
     left = Qt.MouseButton.LeftButton
-    button = left if kind in (QEvent.Type.TabletPress, QEvent.Type.TabletRelease) else Qt.MouseButton.NoButton
+    button = (
+        left
+        if kind in (QEvent.Type.TabletPress, QEvent.Type.TabletRelease)
+        else Qt.MouseButton.NoButton
+    )
     if buttons is None:
         buttons = Qt.MouseButton.NoButton if kind == QEvent.Type.TabletRelease else left
-    event = QTabletEvent(kind, device, pos, QPointF(view.viewport().mapToGlobal(pos.toPoint())), pressure,
-                         tilt[0], tilt[1], 0.0, rotation, 0.0, Qt.KeyboardModifier.NoModifier, button, buttons)
+    event = QTabletEvent(
+        kind,
+        device,
+        pos,
+        QPointF(view.viewport().mapToGlobal(pos.toPoint())),
+        pressure,
+        tilt[0],
+        tilt[1],
+        0.0,
+        rotation,
+        0.0,
+        Qt.KeyboardModifier.NoModifier,
+        button,
+        buttons,
+    )
     QApplication.sendEvent(view.viewport(), event)
     return event
 

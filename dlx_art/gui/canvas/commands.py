@@ -104,7 +104,9 @@ class TileRecorder:
             after = read_region(self._image, rect)
             if after != before:
                 regions.append(
-                    Region(rect, zlib.compress(before, _ZLIB_LEVEL), zlib.compress(after, _ZLIB_LEVEL))
+                    Region(
+                        rect, zlib.compress(before, _ZLIB_LEVEL), zlib.compress(after, _ZLIB_LEVEL)
+                    )
                 )
         self._before.clear()
         return MaskEdit(text, tuple(regions)) if regions else None

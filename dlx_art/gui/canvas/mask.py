@@ -27,12 +27,18 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
-from dlx_art.gui.canvas.commands import MaskEdit, TileRecorder, read_region, restore, whole_image_edit
+from dlx_art.gui.canvas.commands import (
+    MaskEdit,
+    TileRecorder,
+    read_region,
+    restore,
+    whole_image_edit,
+)
 
 SPACING = 0.1  # dab spacing as a fraction of the diameter (the brief allows up to 0.25)
 MIN_STEP = 0.5  # px, for tiny brushes
 MASK_COLOR = QColor(255, 64, 48)
-MASK_OPACITY = 0.45
+MASK_OPACITY = 0.5
 
 
 def _png_chunk(tag: bytes, data: bytes) -> bytes:
@@ -55,7 +61,12 @@ def encode_gray_png(image: QImage) -> bytes:
     deflate = zlib.compressobj(1, zlib.DEFLATED, 15, 9, zlib.Z_RLE)
     idat = deflate.compress(raw) + deflate.flush()
     header = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)  # 8 bits, grayscale, no interlace
-    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", idat)
+        + _png_chunk(b"IEND", b"")
+    )
 
 
 @dataclass(frozen=True)
@@ -100,7 +111,7 @@ class MaskLayer(QObject):
     changed = Signal(QRect)
     edited = Signal()
 
-    def __init__(self, size: QSize = QSize(1, 1), parent: QObject | None = None) -> None:
+    def __init__(self, size: QSize | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.hardness = 1.0
         self._image = QImage()
@@ -111,7 +122,7 @@ class MaskLayer(QObject):
         self._erase = False
         self._stroke_rect = QRect()
         self._bbox_before_stroke: QRect | None = None
-        self.reset(size)
+        self.reset(size if size is not None else QSize(1, 1))
 
     # --- state -------------------------------------------------------------------------------
 
@@ -119,7 +130,9 @@ class MaskLayer(QObject):
         """Start over with an empty mask of `size`, or with a copy of grayscale `image`."""
         if image is not None:
             self._image = image.convertToFormat(QImage.Format.Format_Grayscale8).scaled(
-                size, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation
+                size,
+                Qt.AspectRatioMode.IgnoreAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
             )
         else:
             self._image = QImage(size, QImage.Format.Format_Grayscale8)
@@ -177,7 +190,9 @@ class MaskLayer(QObject):
     def stroking(self) -> bool:
         return self._last is not None
 
-    def begin_stroke(self, pos: QPointF, radius: float, opacity: float = 1.0, *, erase: bool = False) -> None:
+    def begin_stroke(
+        self, pos: QPointF, radius: float, opacity: float = 1.0, *, erase: bool = False
+    ) -> None:
         if self.stroking:
             self.end_stroke()
         self._erase = erase
@@ -202,7 +217,12 @@ class MaskLayer(QObject):
             t = offset / length if length else 1.0
             r = last.radius + (end.radius - last.radius) * t
             dabs.append(
-                _Point(last.x + dx * t, last.y + dy * t, r, last.opacity + (end.opacity - last.opacity) * t)
+                _Point(
+                    last.x + dx * t,
+                    last.y + dy * t,
+                    r,
+                    last.opacity + (end.opacity - last.opacity) * t,
+                )
             )
             offset += self._step(r)
         self._next_offset = offset - length
@@ -238,7 +258,12 @@ class MaskLayer(QObject):
         for dab in dabs:
             r = dab.radius + 1.5  # antialiased rim
             rect = rect.united(
-                QRect(math.floor(dab.x - r), math.floor(dab.y - r), math.ceil(2 * r) + 1, math.ceil(2 * r) + 1)
+                QRect(
+                    math.floor(dab.x - r),
+                    math.floor(dab.y - r),
+                    math.ceil(2 * r) + 1,
+                    math.ceil(2 * r) + 1,
+                )
             )
         rect = rect.intersected(bounds)
         if rect.isEmpty():
@@ -328,7 +353,9 @@ class MaskOverlayItem(QGraphicsItem):
 
     def set_color(self, color: QColor, opacity: float) -> None:
         alpha = min(1.0, max(0.0, opacity))
-        self._table = [qRgba(color.red(), color.green(), color.blue(), round(i * alpha)) for i in range(256)]
+        self._table = [
+            qRgba(color.red(), color.green(), color.blue(), round(i * alpha)) for i in range(256)
+        ]
         if not self._cache.isNull():
             self.refresh(self._cache.rect())
 
@@ -355,12 +382,18 @@ class MaskOverlayItem(QGraphicsItem):
         painter.end()
         self.update(QRectF(rect))
 
-    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
         if self._cache.isNull():
             return
         # Grow the exposed area by two pixels so smooth scaling samples real neighbours at its
         # edges; the view's clip keeps the drawing inside what is really exposed.
-        rect = option.exposedRect.toAlignedRect().adjusted(-2, -2, 2, 2).intersected(self._cache.rect())
+        rect = (
+            option.exposedRect.toAlignedRect()
+            .adjusted(-2, -2, 2, 2)
+            .intersected(self._cache.rect())
+        )
         if rect.isEmpty():
             return
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.smooth)

@@ -81,7 +81,9 @@ def encode_png(image: QImage, compress_level: int = 1) -> bytes:
     else:
         image, mode = image.convertToFormat(QImage.Format.Format_RGB888), "RGB"
     size = (image.width(), image.height())
-    pil = Image.frombuffer(mode, size, bytes(image.constBits()), "raw", mode, image.bytesPerLine(), 1)
+    pil = Image.frombuffer(
+        mode, size, bytes(image.constBits()), "raw", mode, image.bytesPerLine(), 1
+    )
     out = io.BytesIO()
     pil.save(out, "PNG", compress_level=compress_level)
     return out.getvalue()
@@ -119,7 +121,9 @@ class InpaintPanel(QWidget):
         self.denoise_spin.setSingleStep(0.05)
         self.denoise_spin.setDecimals(2)
         self.denoise_spin.setValue(0.75)
-        self.denoise_spin.setToolTip("How much the masked area may change: 0 keeps it, 1 ignores it.")
+        self.denoise_spin.setToolTip(
+            "How much the masked area may change: 0 keeps it, 1 ignores it."
+        )
         form.addRow("Denoising", self.denoise_spin)
 
         self.mask_blur_spin = QSpinBox()
@@ -134,7 +138,9 @@ class InpaintPanel(QWidget):
         self.masked_content_combo.setObjectName("maskedContentCombo")
         for content, label in MASKED_CONTENT_LABELS.items():
             self.masked_content_combo.addItem(label, content)
-        self.masked_content_combo.setCurrentIndex(list(MASKED_CONTENT_LABELS).index(MaskedContent.original))
+        self.masked_content_combo.setCurrentIndex(
+            list(MASKED_CONTENT_LABELS).index(MaskedContent.original)
+        )
         self.masked_content_combo.setToolTip(
             "What the masked area starts from: colours filled in from around it, the original\n"
             "pixels, fresh noise, or nothing (flat)."
@@ -208,14 +214,19 @@ class InpaintPanel(QWidget):
         self.gamma_spin.setRange(0.2, 5.0)
         self.gamma_spin.setSingleStep(0.1)
         self.gamma_spin.setValue(1.0)
-        self.gamma_spin.setToolTip("Pressure curve: below 1 a light touch paints wide sooner, above 1 needs a firmer press.")
+        self.gamma_spin.setToolTip(
+            "Pressure curve: below 1 a light touch paints wide sooner,\n"
+            "above 1 it needs a firmer press."
+        )
         pen_form.addRow("Pressure curve", self.gamma_spin)
         self.min_size_spin = QSpinBox()
         self.min_size_spin.setObjectName("pressureMinSizeSpin")
         self.min_size_spin.setRange(0, 100)
         self.min_size_spin.setValue(10)
         self.min_size_spin.setSuffix(" %")
-        self.min_size_spin.setToolTip("Brush size at the lightest touch, as a share of the brush size.")
+        self.min_size_spin.setToolTip(
+            "Brush size at the lightest touch, as a share of the brush size."
+        )
         pen_form.addRow("Minimum size", self.min_size_spin)
         self.pressure_opacity_check = QCheckBox("Pressure controls opacity")
         self.pressure_opacity_check.setObjectName("pressureOpacityCheck")
@@ -245,7 +256,9 @@ class InpaintPanel(QWidget):
         )
 
     def pressure_curve(self) -> PressureCurve:
-        return PressureCurve(gamma=self.gamma_spin.value(), min_size=self.min_size_spin.value() / 100)
+        return PressureCurve(
+            gamma=self.gamma_spin.value(), min_size=self.min_size_spin.value() / 100
+        )
 
 
 class CanvasWidget(QWidget):
@@ -328,11 +341,23 @@ class CanvasWidget(QWidget):
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
 
         view = self.view
-        self.brush_action = self._action("Brush", "Paint the mask (X swaps with the eraser)", checkable=True)
-        self.eraser_action = self._action("Eraser", "Erase the mask (X; or turn the pen over)", checkable=True)
-        self.pan_action = self._action("Pan", "Drag to move the image (or hold Space, or drag with the middle button)", checkable=True)
+        self.brush_action = self._action(
+            "Brush", "Paint the mask (X swaps with the eraser)", checkable=True
+        )
+        self.eraser_action = self._action(
+            "Eraser", "Erase the mask (X; or turn the pen over)", checkable=True
+        )
+        self.pan_action = self._action(
+            "Pan",
+            "Drag to move the image (or hold Space, or drag with the middle button)",
+            checkable=True,
+        )
         group = QActionGroup(self)
-        for action, tool in ((self.brush_action, Tool.brush), (self.eraser_action, Tool.eraser), (self.pan_action, Tool.pan)):
+        for action, tool in (
+            (self.brush_action, Tool.brush),
+            (self.eraser_action, Tool.eraser),
+            (self.pan_action, Tool.pan),
+        ):
             group.addAction(action)
             action.setData(tool.value)
             bar.addAction(action)
@@ -361,11 +386,15 @@ class CanvasWidget(QWidget):
         self.hardness_slider.setRange(0, 100)
         self.hardness_slider.setValue(100)
         self.hardness_slider.setFixedWidth(80)
-        self.hardness_slider.setToolTip("Hardness: 100 % is a crisp edge, lower values fade the edge out")
+        self.hardness_slider.setToolTip(
+            "Hardness: 100 % is a crisp edge, lower values fade the edge out"
+        )
         bar.addWidget(self.hardness_slider)
         bar.addSeparator()
 
-        self.show_mask_action = self._action("Mask", "Show or hide the mask overlay (H)", view.set_overlay_visible, checkable=True)
+        self.show_mask_action = self._action(
+            "Mask", "Show or hide the mask overlay (H)", view.set_overlay_visible, checkable=True
+        )
         self.show_mask_action.setChecked(True)
         bar.addAction(self.show_mask_action)
         bar.addAction(self._action("Clear", "Clear the mask", view.clear_mask))
@@ -454,7 +483,9 @@ class CanvasWidget(QWidget):
 
     # --- public API --------------------------------------------------------------------------
 
-    def load_image(self, image: QImage, *, asset_id: str, prompt: str = "", negative: str = "", seed: int = -1) -> None:
+    def load_image(
+        self, image: QImage, *, asset_id: str, prompt: str = "", negative: str = "", seed: int = -1
+    ) -> None:
         """Open `image` for refinement: fitted, empty mask, prompt fields prefilled."""
         self._asset_id = asset_id
         self._result = None
@@ -472,7 +503,7 @@ class CanvasWidget(QWidget):
         return self._asset_id
 
     def set_busy(self, busy: bool) -> None:
-        """While busy, Inpaint and Refine are disabled; leaving busy removes the progress display."""
+        """Disable Inpaint and Refine while a job runs; leaving busy removes the progress."""
         self._busy = busy
         if not busy:
             self.view.clear_progress()
@@ -563,7 +594,9 @@ class CanvasWidget(QWidget):
         inpaint.setToolTip(tip)
         refine = self.panel.refine_button
         refine.setEnabled(has_image and not self._busy)
-        refine.setToolTip(BUSY_TIP if self._busy else "Image to image on the whole picture, without a mask.")
+        refine.setToolTip(
+            BUSY_TIP if self._busy else "Image to image on the whole picture, without a mask."
+        )
         if self._busy:
             hint = "Generating… the result will open here for comparison."
         elif has_image and empty:

@@ -95,7 +95,9 @@ class BrushOutlineItem(_CosmeticItem):
         r = self.radius + 3 * self.pixel
         return QRectF(-r, -r, 2 * r, 2 * r)
 
-    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         dark = QPen(QColor(0, 0, 0, 170), 3)
@@ -128,7 +130,9 @@ class _EdgeItem(_CosmeticItem):
         m = 3 * self.pixel
         return QRectF(self.a, self.b).normalized().adjusted(-m, -m, m, m)
 
-    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
         dark = QPen(QColor(0, 0, 0, 160), 3)
         dark.setCosmetic(True)
         light = QPen(QColor(255, 255, 255, 230), 1, Qt.PenStyle.DashLine)
@@ -194,20 +198,31 @@ class ComparisonItem(_CosmeticItem):
         self.split = split
         new = self.split_x()
         m = 14 * self.pixel
-        self.update(QRectF(min(old, new) - m, self.target.top() - m, abs(new - old) + 2 * m, self.target.height() + 2 * m))
+        self.update(
+            QRectF(
+                min(old, new) - m,
+                self.target.top() - m,
+                abs(new - old) + 2 * m,
+                self.target.height() + 2 * m,
+            )
+        )
 
     def boundingRect(self) -> QRectF:
         m = 14 * self.pixel
         return self.target.adjusted(-m, -m, m, m)
 
-    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
         if self.image.isNull():
             return
         x = self.split_x()
         right = QRectF(x, self.target.top(), self.target.right() - x, self.target.height())
         if right.width() > 0:
             sx = self.image.width() / self.target.width()
-            source = QRectF((x - self.target.left()) * sx, 0, right.width() * sx, self.image.height())
+            source = QRectF(
+                (x - self.target.left()) * sx, 0, right.width() * sx, self.image.height()
+            )
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.smooth)
             painter.drawImage(right, self.image, source)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -272,7 +287,13 @@ class CanvasView(QGraphicsView):
         self.overlay.setZValue(30)
         self.outline = BrushOutlineItem()
         self.outline.hide()
-        for item in (self.image_item, self.preview_item, self.comparison, self.overlay, self.outline):
+        for item in (
+            self.image_item,
+            self.preview_item,
+            self.comparison,
+            self.overlay,
+            self.outline,
+        ):
             scene.addItem(item)
         self.padding_box = PaddingBox(scene)
         self._padding: int | None = None  # None: no box ("whole picture")
@@ -385,7 +406,11 @@ class CanvasView(QGraphicsView):
         self.padding_box.set_pixel(pixel)
         # Show real pixels from 200 % up; smooth below.
         smooth = scale < 2.0
-        mode = Qt.TransformationMode.SmoothTransformation if smooth else Qt.TransformationMode.FastTransformation
+        mode = (
+            Qt.TransformationMode.SmoothTransformation
+            if smooth
+            else Qt.TransformationMode.FastTransformation
+        )
         self.image_item.setTransformationMode(mode)
         self.overlay.smooth = smooth
         self.comparison.smooth = smooth
@@ -469,7 +494,9 @@ class CanvasView(QGraphicsView):
 
     def _update_padding_box(self) -> None:
         rect = self.padding_rect()
-        self.padding_box.set_rect(QRectF(rect) if rect is not None and not self._comparing else None)
+        self.padding_box.set_rect(
+            QRectF(rect) if rect is not None and not self._comparing else None
+        )
 
     def undo(self) -> None:
         if not self.mask.stroking:
@@ -502,10 +529,14 @@ class CanvasView(QGraphicsView):
 
     # --- progress, preview, comparison -------------------------------------------------------
 
-    def show_progress(self, fraction: float, preview: QImage | None = None, target: QRectF | None = None) -> None:
+    def show_progress(
+        self, fraction: float, preview: QImage | None = None, target: QRectF | None = None
+    ) -> None:
         self._progress = min(1.0, max(0.0, fraction))
         if preview is not None and not preview.isNull():
-            target = QRectF(target) if target is not None and not target.isEmpty() else self.image_rect()
+            target = (
+                QRectF(target) if target is not None and not target.isEmpty() else self.image_rect()
+            )
             pixmap = QPixmap.fromImage(preview)
             # fit inside the target, keeping the preview's aspect ratio
             size = QSizeF(pixmap.size()).scaled(target.size(), Qt.AspectRatioMode.KeepAspectRatio)
@@ -600,7 +631,8 @@ class CanvasView(QGraphicsView):
         track.setAlpha(200)
         painter.fillRect(QRect(0, 0, width, 4), track)
         painter.fillRect(
-            QRect(0, 0, round(width * self._progress), 4), self.palette().color(QPalette.ColorRole.Highlight)
+            QRect(0, 0, round(width * self._progress), 4),
+            self.palette().color(QPalette.ColorRole.Highlight),
         )
         text = f"Generating… {round(self._progress * 100)} %"
         metrics = painter.fontMetrics()
@@ -677,7 +709,9 @@ class CanvasView(QGraphicsView):
 
     def _begin_stroke(self, pos: QPointF, pressure: float, source: str, erase: bool) -> None:
         self._stroke_source = source
-        self.mask.begin_stroke(self.to_scene(pos), self._radius(pressure), self._opacity(pressure), erase=erase)
+        self.mask.begin_stroke(
+            self.to_scene(pos), self._radius(pressure), self._opacity(pressure), erase=erase
+        )
 
     def _continue_stroke(self, pos: QPointF, pressure: float) -> None:
         self.mask.stroke_to(self.to_scene(pos), self._radius(pressure), self._opacity(pressure))
@@ -688,7 +722,9 @@ class CanvasView(QGraphicsView):
         if edit is not None:
             self.history.push(edit)
 
-    def _press(self, pos: QPointF, button: Qt.MouseButton, pressure: float, source: str, erase: bool) -> bool:
+    def _press(
+        self, pos: QPointF, button: Qt.MouseButton, pressure: float, source: str, erase: bool
+    ) -> bool:
         if not self.has_image():
             return False
         if button == Qt.MouseButton.MiddleButton or (
@@ -841,13 +877,18 @@ class CanvasView(QGraphicsView):
         return (
             event.matches(QKeySequence.StandardKey.Redo)
             or (combo.key() == Qt.Key.Key_Y and combo.keyboardModifiers() == ctrl)
-            or (combo.key() == Qt.Key.Key_Z and combo.keyboardModifiers() == ctrl | Qt.KeyboardModifier.ShiftModifier)
+            or (
+                combo.key() == Qt.Key.Key_Z
+                and combo.keyboardModifiers() == ctrl | Qt.KeyboardModifier.ShiftModifier
+            )
         )
 
     def _owns_key(self, event: QKeyEvent) -> bool:
         if self._is_undo(event) or self._is_redo(event):
             return True
-        mods = event.modifiers() & ~(Qt.KeyboardModifier.KeypadModifier | Qt.KeyboardModifier.ShiftModifier)
+        mods = event.modifiers() & ~(
+            Qt.KeyboardModifier.KeypadModifier | Qt.KeyboardModifier.ShiftModifier
+        )
         return mods == Qt.KeyboardModifier.NoModifier and event.key() in self._KEYS
 
     def event(self, event: QEvent) -> bool:
