@@ -565,3 +565,42 @@ def test_closed_signal(qtbot):
     close = next(a for a in canvas.toolbar.actions() if a.text() == "Close")
     with qtbot.waitSignal(canvas.closed):
         close.trigger()
+
+
+def test_continue_from_a_result_of_another_size_scales_the_mask(qtbot):
+    canvas = open_canvas(qtbot, 400, 300)
+    view = canvas.view
+    view.set_brush_size(20)
+    stroke(view, [(100, 100), (200, 100)])
+    canvas.show_result(make_image(800, 600), "bigger")
+    canvas.continue_from_result()
+    mask = canvas.mask_image()
+    assert (mask.width(), mask.height()) == (800, 600)
+    assert value(canvas, 300, 200) == 255 and value(canvas, 300, 400) == 0
+    assert canvas.undo_stack.count() == 0  # the old strokes belong to the old size
+    assert Image.open(io.BytesIO(canvas.mask_png())).size == (800, 600)
+
+
+def test_loading_another_image_resets_mask_history_and_comparison(qtbot):
+    canvas = open_canvas(qtbot, 400, 300)
+    view = canvas.view
+    stroke(view, [(100, 100), (200, 100)])
+    canvas.show_result(make_image(400, 300), "child")
+    canvas.load_image(make_image(640, 480), asset_id="other", prompt="p2")
+    assert view.mask.is_empty() and canvas.undo_stack.count() == 0
+    assert not view.comparing and not canvas.compare_bar.isVisible()
+    assert canvas.mask_image().size().toTuple() == (640, 480)
+    assert canvas.asset_id == "other" and canvas.panel.prompt_edit.toPlainText() == "p2"
+    assert not canvas.panel.inpaint_button.isEnabled()
+
+
+def test_image_with_alpha_is_sent_as_rgba(qtbot):
+    canvas = CanvasWidget()
+    qtbot.addWidget(canvas)
+    image = QImage(64, 48, QImage.Format.Format_ARGB32)
+    image.fill(QColor(10, 20, 30, 128))
+    canvas.load_image(image, asset_id="a")
+    with qtbot.waitSignal(canvas.inpaint_requested) as blocker:
+        canvas.panel.refine_button.click()
+    decoded = Image.open(io.BytesIO(blocker.args[0].image_png))
+    assert decoded.mode == "RGBA" and decoded.getpixel((5, 5)) == (10, 20, 30, 128)

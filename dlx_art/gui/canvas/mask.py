@@ -45,22 +45,33 @@ def _png_chunk(tag: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
 
 
-def encode_gray_png(image: QImage) -> bytes:
-    """Encode a Format_Grayscale8 image as an 8-bit grayscale PNG, fast.
+def encode_png(image: QImage) -> bytes:
+    """Encode a QImage as PNG quickly: 8-bit grayscale, RGB, or RGBA when it has alpha.
 
-    Rows are stored unfiltered and deflated at level 1 with run-length matching: masks are
-    flat, so this is small and about 2.5x faster than Pillow or Qt, which try every row
-    filter (55 ms against 140 ms for a 4096² mask).
+    Rows are stored unfiltered and deflated at level 1 (run-length matching for grayscale).
+    Pillow and Qt try every row filter at any level, which is 3-10x slower: a 4096² mask takes
+    about 50 ms here against 140 ms or more, a 1024² picture 30 ms against 360 ms. Masks are
+    flat, so their files stay small; pictures come out somewhat larger, which only matters
+    for the loopback request.
     """
+    if image.format() == QImage.Format.Format_Grayscale8:
+        color_type, channels, strategy = 0, 1, zlib.Z_RLE
+    elif image.hasAlphaChannel():
+        image = image.convertToFormat(QImage.Format.Format_RGBA8888)
+        color_type, channels, strategy = 6, 4, zlib.Z_DEFAULT_STRATEGY
+    else:
+        image = image.convertToFormat(QImage.Format.Format_RGB888)
+        color_type, channels, strategy = 2, 3, zlib.Z_DEFAULT_STRATEGY
     w, h, bpl = image.width(), image.height(), image.bytesPerLine()
+    row = w * channels
     bits = image.constBits()
-    raw = bytearray(h * (w + 1))  # each row: filter byte 0 ("none"), then the pixels
+    raw = bytearray(h * (row + 1))  # each row: filter byte 0 ("none"), then the pixels
     for y in range(h):
-        start = y * (w + 1) + 1
-        raw[start : start + w] = bits[y * bpl : y * bpl + w]
-    deflate = zlib.compressobj(1, zlib.DEFLATED, 15, 9, zlib.Z_RLE)
+        start = y * (row + 1) + 1
+        raw[start : start + row] = bits[y * bpl : y * bpl + row]
+    deflate = zlib.compressobj(1, zlib.DEFLATED, 15, 9, strategy)
     idat = deflate.compress(raw) + deflate.flush()
-    header = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)  # 8 bits, grayscale, no interlace
+    header = struct.pack(">IIBBBBB", w, h, 8, color_type, 0, 0, 0)  # 8 bits, no interlace
     return (
         b"\x89PNG\r\n\x1a\n"
         + _png_chunk(b"IHDR", header)
@@ -162,7 +173,7 @@ class MaskLayer(QObject):
 
     def png_bytes(self) -> bytes:
         """The mask as a grayscale ("L") PNG of the image's exact size."""
-        return encode_gray_png(self._image)
+        return encode_png(self._image)
 
     def _exact_bbox(self, rect: QRect) -> QRect | None:
         """Bounding box of the non-zero pixels inside `rect`."""

@@ -7,7 +7,6 @@ listens to `inpaint_requested`, and reports the job back with `set_busy`, `show_
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 from PySide6.QtCore import QRectF, QSignalBlocker, Qt, Signal, Slot
@@ -37,7 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from dlx_art.generation.types import InpaintArea, MaskedContent
-from dlx_art.gui.canvas.mask import PressureCurve
+from dlx_art.gui.canvas.mask import PressureCurve, encode_png
 from dlx_art.gui.canvas.view import MAX_BRUSH, MIN_BRUSH, CanvasView, Tool
 
 MASKED_CONTENT_LABELS = {
@@ -70,23 +69,6 @@ class InpaintRequestData:
     image_png: bytes
     mask_png: bytes | None  # None for "Refine whole image"
     asset_id: str
-
-
-def encode_png(image: QImage, compress_level: int = 1) -> bytes:
-    """Encode a QImage as PNG in memory (RGB, or RGBA when it has an alpha channel)."""
-    from PIL import Image
-
-    if image.hasAlphaChannel():
-        image, mode = image.convertToFormat(QImage.Format.Format_RGBA8888), "RGBA"
-    else:
-        image, mode = image.convertToFormat(QImage.Format.Format_RGB888), "RGB"
-    size = (image.width(), image.height())
-    pil = Image.frombuffer(
-        mode, size, bytes(image.constBits()), "raw", mode, image.bytesPerLine(), 1
-    )
-    out = io.BytesIO()
-    pil.save(out, "PNG", compress_level=compress_level)
-    return out.getvalue()
 
 
 class InpaintPanel(QWidget):
