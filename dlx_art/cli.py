@@ -467,22 +467,28 @@ def _run_job(request: Any, router: Any, library: Any) -> Any:
             print(f"\r{p.fraction * 100:5.1f}%{steps}{eta} {p.message}   ", end="",
                   file=sys.stderr, flush=True)
 
+    finished = threading.Event()
+
     def work() -> None:
         try:
             box["outcome"] = pipeline.run(request, router, library, on_progress=progress,
                                           cancel=token)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
             box["error"] = exc
+        finally:
+            finished.set()
 
-    thread = threading.Thread(target=work, name="dlx-art-job", daemon=True)
-    thread.start()
+    # Wait on an Event, not Thread.join(): a join interrupted by Ctrl+C can leave the thread
+    # marked as stopped while it still runs, and the process would exit before the server
+    # got its interrupt.
+    threading.Thread(target=work, name="dlx-art-job", daemon=True).start()
     try:
-        while thread.is_alive():
-            thread.join(0.2)
+        while not finished.wait(0.2):
+            pass
     except KeyboardInterrupt:
         print("\ndlx-art: cancelling…", file=sys.stderr)
         token.cancel()
-        thread.join(30)
+        finished.wait(30)
         raise Cancelled() from None
     finally:
         if show:

@@ -1,0 +1,120 @@
+"""Which backend makes an image, and why.
+
+Order: the configured A1111 servers (the first that is up and idle), then Hugging Face. The
+router falls back only when a backend could not take the job at all (not running, API off,
+busy beyond the wait); never after a rejected request, wrong credentials, a failure during the
+job, or a cancel. The reason for a fallback is returned as a sentence for the person.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from dlx_art.errors import BackendError, NoBackend
+from dlx_art.generation.types import (
+    BackendChoice,
+    BackendResult,
+    BackendStatus,
+    CancelToken,
+    GenerationRequest,
+    ProgressCallback,
+)
+
+log = logging.getLogger("dlx_art.generation.router")
+
+
+class Backend(Protocol):
+    label: str
+
+    def status(self) -> BackendStatus: ...
+
+    def generate(self, request: GenerationRequest, *, on_progress: ProgressCallback | None = ...,
+                 cancel: CancelToken | None = ..., **kwargs: Any) -> BackendResult: ...
+
+
+@dataclass(frozen=True)
+class Routed:
+    result: BackendResult
+    fallback_reason: str | None
+
+
+class BackendRouter:
+    """Holds the clients built from the settings and routes each job."""
+
+    def __init__(self, a1111: list[Any], hf: Any | None, *, fallback: bool = True) -> None:
+        self.a1111 = a1111
+        self.hf = hf
+        self.fallback = fallback
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> BackendRouter:
+        from dlx_art.generation.a1111 import A1111Client
+        from dlx_art.generation.hf import HFClient, find_token
+
+        clients = [
+            A1111Client(s.url, auth=s.auth, connect_timeout=settings.connect_timeout,
+                        read_timeout=settings.read_timeout, busy_wait=settings.busy_wait)
+            for s in settings.a1111_servers
+        ]
+        hf = None
+        token = find_token(settings.hf_token)
+        if token or settings.hf_endpoint:
+            hf = HFClient(model=settings.hf_model, token=token, provider=settings.hf_provider,
+                          endpoint=settings.hf_endpoint, timeout=settings.hf_timeout)
+        return cls(clients, hf, fallback=settings.hf_fallback)
+
+    def statuses(self) -> list[BackendStatus]:
+        result = [client.status() for client in self.a1111]
+        if self.hf is not None:
+            result.append(self.hf.status())
+        else:
+            result.append(BackendStatus(
+                "hf", "Hugging Face", "unavailable",
+                "No Hugging Face token: sign in with `hf auth login` or set HF_TOKEN."))
+        return result
+
+    def generate(
+        self,
+        request: GenerationRequest,
+        *,
+        on_progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+        want_preview: Callable[[], bool] | None = None,
+    ) -> Routed:
+        cancel = cancel or CancelToken()
+        choice = BackendChoice(request.backend)
+        reasons: list[str] = []
+        if choice in (BackendChoice.auto, BackendChoice.a1111):
+            for client in self.a1111:
+                cancel.raise_if_cancelled()
+                try:
+                    result = client.generate(request, on_progress=on_progress, cancel=cancel,
+                                             want_preview=want_preview)
+                except BackendError as exc:
+                    if not exc.fallback_ok:
+                        raise
+                    log.info("%s cannot take the job: %s", client.label, exc.user_message)
+                    reasons.append(exc.user_message)
+                    continue
+                return Routed(result, _sentence(reasons, client.label) if reasons else None)
+            if choice is BackendChoice.a1111:
+                raise NoBackend(" ".join(reasons) or "No AUTOMATIC1111 server is configured.")
+        if choice is BackendChoice.auto and not self.fallback:
+            raise NoBackend(" ".join(reasons) + " The Hugging Face fallback is turned off.")
+        if self.hf is None:
+            raise NoBackend(
+                (" ".join(reasons) + " " if reasons else "")
+                + "No Hugging Face token is available for the fallback: sign in with "
+                "`hf auth login`, set HF_TOKEN, or enter a token in Settings."
+            )
+        cancel.raise_if_cancelled()
+        result = self.hf.generate(request, on_progress=on_progress, cancel=cancel)
+        return Routed(result, _sentence(reasons, self.hf.label) if reasons else None)
+
+
+def _sentence(reasons: list[str], used: str) -> str:
+    why = " ".join(r.rstrip(".") + "." for r in reasons)
+    return f"{why} Used {used} instead."
