@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from dlx_art.errors import BackendError, NoBackend
+from dlx_art.errors import BackendError, DlxError, NoBackend
 from dlx_art.generation.types import (
     BackendChoice,
     BackendResult,
@@ -44,30 +44,38 @@ class Routed:
 class BackendRouter:
     """Holds the clients built from the settings and routes each job."""
 
-    def __init__(self, a1111: list[Any], hf: Any | None, *, fallback: bool = True) -> None:
+    def __init__(self, a1111: list[Any], hf: Any | None, *, fallback: bool = True,
+                 invalid: list[BackendStatus] | None = None) -> None:
         self.a1111 = a1111
         self.hf = hf
         self.fallback = fallback
+        self.invalid = invalid or []  # configured servers that cannot even be addressed
 
     @classmethod
     def from_settings(cls, settings: Any) -> BackendRouter:
         from dlx_art.generation.a1111 import A1111Client
         from dlx_art.generation.hf import HFClient, find_token
 
-        clients = [
-            A1111Client(s.url, auth=s.auth, connect_timeout=settings.connect_timeout,
-                        read_timeout=settings.read_timeout, busy_wait=settings.busy_wait)
-            for s in settings.a1111_servers
-        ]
+        clients = []
+        invalid = []
+        for server in settings.a1111_servers:
+            try:
+                clients.append(A1111Client(
+                    server.url, auth=server.auth, connect_timeout=settings.connect_timeout,
+                    read_timeout=settings.read_timeout, busy_wait=settings.busy_wait))
+            except DlxError as exc:  # a URL or credentials that cannot be used at all
+                log.warning("A1111 server %r skipped: %s", server.url, exc.user_message)
+                invalid.append(BackendStatus("a1111", f"A1111 at {server.url}", "down",
+                                             exc.user_message))
         hf = None
         token = find_token(settings.hf_token)
         if token or settings.hf_endpoint:
             hf = HFClient(model=settings.hf_model, token=token, provider=settings.hf_provider,
                           endpoint=settings.hf_endpoint, timeout=settings.hf_timeout)
-        return cls(clients, hf, fallback=settings.hf_fallback)
+        return cls(clients, hf, fallback=settings.hf_fallback, invalid=invalid)
 
     def statuses(self) -> list[BackendStatus]:
-        result = [client.status() for client in self.a1111]
+        result = [client.status() for client in self.a1111] + list(self.invalid)
         if self.hf is not None:
             result.append(self.hf.status())
         else:
@@ -100,6 +108,7 @@ class BackendRouter:
                     reasons.append(exc.user_message)
                     continue
                 return Routed(result, _sentence(reasons, client.label) if reasons else None)
+            reasons += [f"{s.label}: {s.detail}" for s in self.invalid]
             if choice is BackendChoice.a1111:
                 raise NoBackend(" ".join(reasons) or "No AUTOMATIC1111 server is configured.")
         if choice is BackendChoice.auto and not self.fallback:

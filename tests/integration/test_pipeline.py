@@ -310,3 +310,17 @@ def test_cli_ctrl_c_cancels_on_the_server(tmp_path, fake_a1111):
     assert process.returncode == 5, err
     assert fake_a1111.interrupts == 1
     assert not list(Path(tmp_path / "home" / "Projects" / "P" / "Assets" / "Images").iterdir())
+
+
+def test_unusable_server_url_is_reported_and_does_not_block_fallback(library, project, fake_hf,
+                                                                      monkeypatch):
+    from dlx_art.settings import A1111Server, Settings
+
+    settings = Settings(a1111_servers=[A1111Server("http://bad host:99999")],
+                        hf_token="hf_testtoken123456",
+                        hf_endpoint=fake_hf.model_url(HF_MODEL), hf_timeout=10)
+    router = BackendRouter.from_settings(settings)
+    assert [s.state for s in router.statuses()][0] == "down"
+    outcome = pipeline.run(GenerationRequest(project.id, "x", steps=2, width=64, height=64),
+                           router, library)
+    assert outcome.backend == "hf" and "bad host" in outcome.fallback_reason
