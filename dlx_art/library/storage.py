@@ -1,0 +1,659 @@
+"""The library's layout on disk: safe names, containment in the storage root, atomic writes.
+
+```
+<root>/library.sqlite3
+<root>/Projects/<Project Folder>/Assets/Images/<file>
+<root>/Projects/<Project Folder>/Assets/Masks/<file>
+<root>/.thumbnails/   <root>/.trash/   <root>/.backups/
+```
+
+Everything here is about one promise: no project name, imported file name or path read back
+from the catalog can make the app read or write outside the storage root. Names are made safe
+for Windows, macOS and Linux at once, so a library can be copied or synced between them, and
+catalog paths (`filePath`) are relative, `/`-separated and checked before use.
+
+No Qt here; the functions are plain and thread-safe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+import secrets
+import shutil
+import sys
+import unicodedata
+from collections.abc import Iterable
+from itertools import count
+from pathlib import Path, PurePosixPath
+
+from dlx_art.errors import StorageError
+
+__all__ = [
+    "ASSETS_DIR",
+    "BACKUPS_DIR",
+    "DB_NAME",
+    "IMAGES",
+    "MASKS",
+    "MAX_FOLDER_BYTES",
+    "PROJECTS_DIR",
+    "THUMBNAILS_DIR",
+    "TRASH_DIR",
+    "asset_dir",
+    "atomic_write",
+    "disk_free",
+    "ensure_dir",
+    "is_inside",
+    "is_temp_file",
+    "move_within",
+    "project_dir",
+    "resolve_inside",
+    "safe_file_name",
+    "safe_folder_name",
+    "to_relative",
+    "unique_file_path",
+    "unique_folder_name",
+    "write_new_file",
+]
+
+DB_NAME = "library.sqlite3"
+PROJECTS_DIR = "Projects"
+ASSETS_DIR = "Assets"
+IMAGES = "Images"
+MASKS = "Masks"
+THUMBNAILS_DIR = ".thumbnails"
+TRASH_DIR = ".trash"
+BACKUPS_DIR = ".backups"
+#: Longest folder or file name we create, in UTF-8 bytes. Well under every file system's limit
+#: (255 bytes on Linux, 255 UTF-16 units on Windows and macOS), leaving room for the
+#: `.<name>.<random>.part` temporary names and for deep storage roots on Windows.
+MAX_FOLDER_BYTES = 120
+
+_WINDOWS = sys.platform == "win32"
+_FORBIDDEN = frozenset('<>:"/\\|?*')
+_WHITESPACE = re.compile(r"\s+")
+_EXTENSION = re.compile(r"[A-Za-z0-9]{1,5}")
+_DRIVE = re.compile(r"^[A-Za-z]:")
+# `.<final name>.<token>.part`; the token is ours (hex) or another writer's (e.g. a pid).
+_TEMP_NAME = re.compile(r"\.(?P<final>.+)\.(?P<token>[0-9A-Za-z_-]{1,32})\.part", re.DOTALL)
+_RESERVED = frozenset(
+    {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
+    | {f"{prefix}{digit}" for prefix in ("COM", "LPT") for digit in "0123456789\u00b9\u00b2\u00b3"}
+)
+_DEFAULT_FOLDER = "Project"
+_DEFAULT_STEM = "image"
+
+
+# --- safe names ---------------------------------------------------------------------------------
+
+
+def _bad_char(char: str) -> bool:
+    if char in _FORBIDDEN:
+        return True
+    if char.isascii():
+        return char < " " or char == "\x7f"
+    if unicodedata.category(char) in ("Cc", "Cs"):
+        return True
+    # macOS stores names decomposed: "≮" becomes "<" + U+0338 there, so refuse those too.
+    return any(part in _FORBIDDEN for part in unicodedata.normalize("NFD", char))
+
+
+def _clean_chars(text: str) -> str:
+    text = unicodedata.normalize("NFC", text)
+    text = _WHITESPACE.sub(" ", text)
+    return "".join("_" if _bad_char(char) else char for char in text)
+
+
+def _truncate_utf8(text: str, limit: int) -> str:
+    encoded = text.encode("utf-8")
+    if len(encoded) <= limit:
+        return text
+    # "ignore" drops a character cut in half; a zero-width joiner left dangling is dropped too.
+    return encoded[:limit].decode("utf-8", "ignore").rstrip("\u200d")
+
+
+def _reserved_stem(name: str) -> str | None:
+    """The Windows device name `name` starts with (`con`, `con.txt`, `LPT1 .log`), if any."""
+    stem = name.split(".", 1)[0].rstrip(" ")
+    return stem if stem.upper() in _RESERVED else None
+
+
+def _clean_stem(text: str, limit: int) -> str:
+    """Strip, truncate and de-reserve an already character-cleaned name; may return ''."""
+    text = text.strip(" .")
+    text = _truncate_utf8(text, limit).rstrip(" .")
+    stem = _reserved_stem(text)
+    if stem is not None:
+        text = f"{text[: len(stem)]}_{text[len(stem) :]}"
+        text = _truncate_utf8(text, limit).rstrip(" .")
+    return text
+
+
+def _name_key(name: str) -> str:
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+def safe_folder_name(name: str) -> str:
+    """Turn a project name into a folder name valid on Windows, macOS and Linux.
+
+    The name is NFC-normalised; control characters and ``<>:"/\\|?*`` become ``_``; runs of
+    whitespace become one space; leading and trailing spaces and dots go (no hidden folders, no
+    trailing dot or space); Windows device names (``CON``, ``com1.txt``, ``LPT¹``, ...) get a
+    ``_`` after the device name; the result is cut to `MAX_FOLDER_BYTES` UTF-8 bytes on a
+    character boundary. An empty result becomes ``"Project"``.
+
+    Args:
+        name: What the person typed, any text.
+
+    Returns:
+        A single path component: never ``"."``, ``".."`` or anything with a separator.
+    """
+    return _clean_stem(_clean_chars(name), MAX_FOLDER_BYTES) or _DEFAULT_FOLDER
+
+
+def unique_folder_name(name: str, taken: Iterable[str]) -> str:
+    """`safe_folder_name`, made distinct from `taken` ignoring case and normalisation.
+
+    Clashes add `` (2)``, `` (3)``, ... while keeping the byte limit, so two projects never
+    share a folder even on case-insensitive file systems (Windows, macOS).
+
+    Args:
+        name: The project name.
+        taken: Folder names already in use (existing folders and other projects' folders).
+
+    Returns:
+        A safe folder name whose case-folded NFC form is not among `taken`'s.
+    """
+    base = safe_folder_name(name)
+    keys = {_name_key(t) for t in taken}
+    if _name_key(base) not in keys:
+        return base
+    for number in count(2):
+        suffix = f" ({number})"
+        stem = _truncate_utf8(base, MAX_FOLDER_BYTES - len(suffix.encode())).rstrip(" .")
+        candidate = (stem or _DEFAULT_FOLDER) + suffix
+        if _name_key(candidate) not in keys:
+            return candidate
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _split_extension(text: str) -> tuple[str, str]:
+    stem, dot, ext = text.rpartition(".")
+    if dot and _EXTENSION.fullmatch(ext):
+        return stem, ext.lower()
+    return text, ""
+
+
+def safe_file_name(name: str, default_stem: str = _DEFAULT_STEM) -> str:
+    """Turn a file name from outside (an import, a download) into a safe file name.
+
+    The same rules as `safe_folder_name`, applied to the stem. A short extension (1 to 5 ASCII
+    letters or digits) is kept, lowercased; anything else after the last dot stays in the stem.
+
+    Args:
+        name: The original file name (only the name; a path's separators become ``_``).
+        default_stem: Used when nothing usable is left of the stem (e.g. ``".png"``).
+
+    Returns:
+        A single path component of at most `MAX_FOLDER_BYTES` UTF-8 bytes.
+    """
+    stem, ext = _split_extension(_clean_chars(name).strip(" ").rstrip("."))
+    suffix = f".{ext}" if ext else ""
+    limit = MAX_FOLDER_BYTES - len(suffix)
+    stem = _clean_stem(stem, limit)
+    if not stem:
+        stem = _clean_stem(_clean_chars(default_stem), limit) or _DEFAULT_STEM
+    if not ext and _split_extension(stem)[1]:
+        # Cutting a long name exposed something that looks like an extension ("x.PNG"):
+        # treat it as one, so that the result is stable when cleaned again.
+        return safe_file_name(stem, default_stem)
+    return stem + suffix
+
+
+# --- containment --------------------------------------------------------------------------------
+
+
+def _resolve(path: Path) -> Path:
+    try:
+        return Path(path).resolve()
+    except (OSError, RuntimeError, ValueError) as exc:  # symlink loops, NUL bytes
+        raise StorageError(f"Cannot use the path {str(path)!r}: {exc}.") from exc
+
+
+def _inside(root_resolved: Path, path: Path) -> bool:
+    try:
+        real = Path(path).resolve()
+    except (OSError, RuntimeError, ValueError):
+        return False
+    return real != root_resolved and real.is_relative_to(root_resolved)
+
+
+def is_inside(root: Path, path: Path) -> bool:
+    """Whether `path`, with symlinks resolved, lies strictly below `root` (resolved).
+
+    Args:
+        root: The storage root.
+        path: Any path; relative paths are taken from the working directory.
+
+    Returns:
+        False for the root itself, for anything outside it and for paths that cannot be
+        resolved (symlink loops, NUL bytes).
+    """
+    try:
+        root_resolved = Path(root).resolve()
+    except (OSError, RuntimeError, ValueError):
+        return False
+    return _inside(root_resolved, path)
+
+
+def _component_problem(part: str) -> str | None:
+    """Why `part` cannot be one component of a catalog path, or None if it can."""
+    if part == "":
+        return "it has an empty component"
+    if part in (".", ".."):
+        return f"it contains {part!r}"
+    if any(_bad_char(char) for char in part):
+        return f"the name {part!r} contains characters that are not allowed"
+    if part.endswith((" ", ".")):
+        return f"the name {part!r} ends with a space or a dot"
+    if _reserved_stem(part) is not None:
+        return f"the name {part!r} is reserved on Windows"
+    return None
+
+
+def _relative_problem(relative: str) -> str | None:
+    """Why `relative` is not a valid catalog path, or None if it is (lexical checks only)."""
+    if not isinstance(relative, str):
+        return "it is not text"
+    if relative == "":
+        return "it is empty"
+    if "\x00" in relative:
+        return "it contains a NUL character"
+    if any(unicodedata.category(char) == "Cs" for char in relative):
+        return "it is not valid Unicode"
+    if "\\" in relative:
+        return "it contains backslashes (catalog paths use /)"
+    if relative.startswith("//"):
+        return "it is a network (UNC) path"
+    if relative.startswith("/"):
+        return "it is absolute"
+    if _DRIVE.match(relative):
+        return "it starts with a drive letter"
+    if ":" in relative:
+        return "it contains ':'"
+    for part in relative.split("/"):
+        problem = _component_problem(part)
+        if problem:
+            return problem
+    return None
+
+
+def resolve_inside(root: Path, relative: str) -> Path:
+    """Turn a catalog path (``filePath``) into an absolute path inside `root`.
+
+    Refused: absolute paths, drive letters, UNC paths, backslashes, ``:``, NUL, empty, ``.`` or
+    ``..`` components, components that Windows would silently change (trailing dot or space,
+    device names), and anything that leaves the root once symlinks are resolved.
+
+    Args:
+        root: The storage root.
+        relative: A relative path with ``/`` separators, e.g. ``Projects/Cats/Assets/Images/a.png``.
+
+    Returns:
+        ``root.resolve()`` joined with the components of `relative` (the final component is not
+        dereferenced, so moving or deleting the result acts on the catalogued entry).
+
+    Raises:
+        StorageError: If the path is invalid or escapes the root; the message names the path.
+    """
+    problem = _relative_problem(relative)
+    if problem is None:
+        root_resolved = _resolve(root)
+        candidate = root_resolved.joinpath(*relative.split("/"))
+        if _inside(root_resolved, candidate):
+            return candidate
+        problem = f"it points outside the library folder {root_resolved}"
+    raise StorageError(f"Refusing to use the library path {relative!r}: {problem}.")
+
+
+def to_relative(root: Path, path: Path) -> str:
+    """The catalog form of `path`: relative to `root`, with ``/`` separators.
+
+    The inverse of `resolve_inside`: ``resolve_inside(root, to_relative(root, p))`` names `p`.
+
+    Args:
+        root: The storage root.
+        path: A path inside the root (the final component may not exist yet).
+
+    Returns:
+        For example ``"Projects/Cats/Assets/Images/a.png"``.
+
+    Raises:
+        StorageError: If `path` is not inside the root, or has a name `resolve_inside` would
+            refuse (so nothing unreadable ever gets into the catalog).
+    """
+    root_resolved = _resolve(root)
+    absolute = Path(path).absolute()
+    if absolute.name in ("", ".", "..") or not _inside(root_resolved, absolute):
+        raise StorageError(f"{str(path)!r} is not inside the library folder {root_resolved}.")
+    located = _resolve(absolute.parent) / absolute.name
+    if not located.is_relative_to(root_resolved):
+        raise StorageError(f"{str(path)!r} is not inside the library folder {root_resolved}.")
+    relative = PurePosixPath(*located.relative_to(root_resolved).parts).as_posix()
+    problem = _relative_problem(relative)
+    if problem:
+        raise StorageError(f"Cannot store the path {relative!r} in the library: {problem}.")
+    return relative
+
+
+# --- layout -------------------------------------------------------------------------------------
+
+
+def _check_folder(folder: str) -> None:
+    problem = _component_problem(folder) if isinstance(folder, str) else "it is not text"
+    if problem is None and len(folder.encode("utf-8")) > 255:
+        problem = "it is too long"
+    if problem:
+        raise StorageError(f"Invalid project folder name {folder!r}: {problem}.")
+
+
+def project_dir(root: Path, folder: str) -> Path:
+    """``<root>/Projects/<folder>``; does not create it.
+
+    Raises:
+        StorageError: If `folder` is not a single safe path component.
+    """
+    _check_folder(folder)
+    return Path(root) / PROJECTS_DIR / folder
+
+
+def asset_dir(root: Path, folder: str, kind: str) -> Path:
+    """``<root>/Projects/<folder>/Assets/<kind>``; does not create it.
+
+    Args:
+        root: The storage root.
+        folder: The project's folder name (a single safe component).
+        kind: `IMAGES` or `MASKS`.
+
+    Raises:
+        StorageError: If `folder` is not a single safe path component.
+        ValueError: If `kind` is neither `IMAGES` nor `MASKS` (a bug).
+    """
+    if kind not in (IMAGES, MASKS):
+        raise ValueError(f"asset kind must be {IMAGES!r} or {MASKS!r}, not {kind!r}")
+    return project_dir(root, folder) / ASSETS_DIR / kind
+
+
+def ensure_dir(path: Path) -> Path:
+    """Create `path` and its parents if needed.
+
+    Returns:
+        `path`, for chaining.
+
+    Raises:
+        StorageError: If the folder cannot be created (or a file is in the way).
+    """
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as exc:
+        raise StorageError(f"Cannot create the folder {path}: a file is in the way.") from exc
+    except OSError as exc:
+        raise _os_error("create the folder", path, exc) from exc
+    return path
+
+
+def disk_free(path: Path | str) -> int:
+    """Free bytes on the drive holding `path` (or its nearest existing parent).
+
+    Raises:
+        StorageError: If the drive cannot be queried.
+    """
+    probe = Path(path).absolute()
+    try:
+        while not probe.exists() and probe.parent != probe:
+            probe = probe.parent
+        return shutil.disk_usage(probe).free
+    except OSError as exc:
+        raise _os_error("check the free space of", probe, exc) from exc
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+
+def _os_error(action: str, path: Path, exc: OSError) -> StorageError:
+    """A StorageError a person can act on, for an OSError while doing `action` on `path`."""
+    name, folder = path.name or str(path), path.parent
+    code = exc.errno
+    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        message = (
+            f"Not enough disk space to {action} {name}. Free some space on the drive "
+            f"holding {folder} and try again."
+        )
+    elif code in (errno.EACCES, errno.EPERM):
+        message = (
+            f"No permission to {action} {name} in {folder}. Check the folder's "
+            f"permissions, or choose another storage folder in Settings."
+        )
+    elif code == errno.EROFS:
+        message = f"Cannot {action} {name}: {folder} is on a read-only drive."
+    elif code == errno.ENOENT:
+        message = f"Cannot {action} {name}: the folder {folder} does not exist."
+    elif code == errno.ENOTDIR:
+        message = f"Cannot {action} {name}: part of the path {folder} is a file, not a folder."
+    elif code == errno.ENAMETOOLONG:
+        message = f"Cannot {action} {name}: the path is too long for this file system."
+    elif code == errno.EEXIST:
+        message = f"Not saving {name}: a file with that name already exists in {folder}."
+    else:
+        message = f"Cannot {action} {name} in {folder}: {exc.strerror or exc}."
+    return StorageError(message)
+
+
+def is_temp_file(name: str) -> bool:
+    """Whether `name` is a leftover temporary file of an interrupted write (``.<name>.<x>.part``).
+
+    Reconciliation deletes these: their final file was never completed.
+    """
+    return _TEMP_NAME.fullmatch(name) is not None
+
+
+def _temp_path(path: Path) -> Path:
+    # Keep the temporary name within 255 bytes even for long final names ("surrogatepass":
+    # POSIX names that are not valid UTF-8 arrive as lone surrogates).
+    hint = path.name
+    while len(hint.encode("utf-8", "surrogatepass")) > 200:
+        hint = hint[:-1]
+    return path.with_name(f".{hint}.{secrets.token_hex(6)}.part")
+
+
+def _fsync_dir(folder: Path) -> None:
+    if _WINDOWS:  # no directory handles to fsync; NTFS journals the rename
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems (e.g. network shares) refuse; the data is already synced
+        pass
+    finally:
+        os.close(fd)
+
+
+def _commit_new(tmp: Path, path: Path) -> None:
+    """Give `tmp` the name `path`, failing with FileExistsError if `path` exists."""
+    if _WINDOWS:
+        os.rename(tmp, path)  # MoveFileEx without REPLACE_EXISTING: refuses to overwrite
+        return
+    try:
+        os.link(tmp, path)  # atomic and refuses to overwrite
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        # File systems without hard links (FAT, exFAT, some network shares): check, then rename.
+        if exc.errno not in (
+            errno.EPERM,
+            errno.ENOTSUP,
+            errno.EOPNOTSUPP,
+            errno.EMLINK,
+            errno.ENOSYS,
+        ):
+            raise
+        if os.path.lexists(path):
+            raise FileExistsError(errno.EEXIST, "File exists", str(path)) from exc
+        os.replace(tmp, path)
+        return
+    with contextlib.suppress(OSError):  # saved; a stray .part is cleaned by reconciliation
+        os.unlink(tmp)
+
+
+def _write(path: Path, data: bytes, *, overwrite: bool, durable: bool) -> None:
+    """Atomic write that raises plain OSErrors (FileExistsError when refusing to overwrite)."""
+    tmp = _temp_path(path)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(tmp, flags, 0o666)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            if durable:
+                os.fsync(handle.fileno())
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            _commit_new(tmp, path)
+        if durable:
+            _fsync_dir(path.parent)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write(path: Path, data: bytes, *, overwrite: bool = False, durable: bool = True) -> None:
+    """Write `data` to `path` so that `path` either does not exist or is complete.
+
+    The bytes go to ``.<name>.<random>.part`` in the same folder, are flushed and fsynced, and
+    the file is then given its final name; the folder is fsynced (POSIX) so the name survives
+    a power cut. On any failure the temporary file is removed.
+
+    Args:
+        path: The final file; its folder must exist (see `ensure_dir`).
+        data: The complete contents.
+        overwrite: Replace an existing file instead of refusing (for caches).
+        durable: fsync file and folder; False for disposable data such as thumbnails.
+
+    Raises:
+        StorageError: If `path` exists (unless `overwrite`), or the write fails; the message
+            says what to do (e.g. "Not enough disk space to save a.png. ...").
+    """
+    path = Path(path)
+    try:
+        _write(path, data, overwrite=overwrite, durable=durable)
+    except OSError as exc:
+        raise _os_error("save", path, exc) from exc
+
+
+def unique_file_path(folder: Path, stem: str, ext: str) -> Path:
+    """A free path ``folder/stem.ext``, else ``stem-2.ext``, ``stem-3.ext``, ...
+
+    Names are compared ignoring case and Unicode normalisation, so the folder stays valid when
+    synced to a case-insensitive file system. The stem is made safe (see `safe_file_name`) and
+    shortened if the number would push it over `MAX_FOLDER_BYTES`.
+
+    This only picks a name; `atomic_write` still refuses to overwrite if another writer takes
+    it first. `write_new_file` does both and retries.
+
+    Args:
+        folder: The folder (it need not exist yet).
+        stem: The name without extension.
+        ext: The extension with or without its dot (``"png"``, ``".png"``), or ``""``.
+
+    Raises:
+        ValueError: If `ext` is not 1 to 5 ASCII letters or digits (a bug in the caller).
+        StorageError: If the folder cannot be listed.
+    """
+    folder = Path(folder)
+    ext = ext.removeprefix(".").lower()
+    if ext and not _EXTENSION.fullmatch(ext):
+        raise ValueError(f"not a usable file extension: {ext!r}")
+    suffix = f".{ext}" if ext else ""
+    try:
+        taken = {_name_key(name) for name in os.listdir(folder)}
+    except FileNotFoundError:
+        taken = set()
+    except OSError as exc:
+        raise _os_error("list", folder, exc) from exc
+    clean = _clean_chars(stem)
+    for number in count(1):
+        tail = "" if number == 1 else f"-{number}"
+        limit = MAX_FOLDER_BYTES - len(tail) - len(suffix)
+        base = _clean_stem(clean, limit) or _DEFAULT_STEM
+        name = f"{base}{tail}{suffix}"
+        if _name_key(name) not in taken and not os.path.lexists(folder / name):
+            return folder / name
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def write_new_file(folder: Path, stem: str, ext: str, data: bytes, *, durable: bool = True) -> Path:
+    """`unique_file_path` + `atomic_write`, retrying if another writer takes the name first.
+
+    Returns:
+        The path written.
+
+    Raises:
+        StorageError: If the write fails.
+    """
+    for _attempt in range(100):
+        path = unique_file_path(folder, stem, ext)
+        try:
+            _write(path, data, overwrite=False, durable=durable)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise _os_error("save", path, exc) from exc
+        return path
+    raise StorageError(f"Could not find a free file name for {stem!r} in {folder}.")
+
+
+def move_within(root: Path, src: Path, dst: Path) -> None:
+    """Rename a file or folder to another place inside the storage root.
+
+    Parent folders of `dst` are created. An existing `dst` is never overwritten (except that a
+    case-only rename of the same entry is allowed on case-insensitive file systems).
+
+    Raises:
+        StorageError: If either path is outside the root, `src` is missing, `dst` exists, or the
+            rename fails.
+    """
+    src, dst = Path(src), Path(dst)
+    root_resolved = _resolve(root)
+    for path in (src, dst):
+        if not _inside(root_resolved, path):
+            raise StorageError(
+                f"Refusing to move {str(path)!r}: it is outside the library folder {root_resolved}."
+            )
+    if not os.path.lexists(src):
+        raise StorageError(f"Cannot move {src.name}: it no longer exists.")
+    if os.path.lexists(dst) and not _same_entry(src, dst):
+        raise StorageError(f"Cannot move {src.name}: {dst} already exists.")
+    ensure_dir(dst.parent)
+    try:
+        os.rename(src, dst)
+    except OSError as exc:
+        raise _os_error("move", src, exc) from exc
+
+
+def _same_entry(a: Path, b: Path) -> bool:
+    try:
+        return (
+            _name_key(a.name) == _name_key(b.name)
+            and os.path.samefile(a, b)
+            and a.parent.resolve() == b.parent.resolve()
+        )
+    except OSError:
+        return False
