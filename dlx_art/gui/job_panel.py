@@ -1,0 +1,314 @@
+"""The job queue panel: queued / running / finished jobs with progress, preview and retry."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, QPoint, QRect, QSize, Qt, Signal, Slot
+from PySide6.QtGui import QAction, QColor, QGuiApplication, QPainter, QPalette, QPen
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QMenu,
+    QPushButton,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from dlx_art.gui.jobs import STATE_LABELS, Job, JobController, JobRole, JobState
+
+log = logging.getLogger("dlx_art.gui.job_panel")
+
+ROW_HEIGHT = 64
+THUMB = 48
+STATE_COLORS = {
+    JobState.queued: "#8a9099",
+    JobState.running: "#4c8dff",
+    JobState.done: "#3fb96b",
+    JobState.failed: "#e05757",
+    JobState.cancelled: "#8a9099",
+}
+
+
+class JobDelegate(QStyledItemDelegate):
+    """Paints a job: preview thumbnail, prompt, state badge, progress bar and status line."""
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
+        return QSize(max(option.rect.width(), 200), ROW_HEIGHT)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        job: Job | None = index.data(JobRole.job)
+        if job is None:
+            return
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        palette: QPalette = option.palette
+        rect: QRect = option.rect
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        if selected:
+            highlight = palette.color(QPalette.ColorRole.Highlight)
+            painter.fillRect(rect, highlight.darker(160) if _is_dark(palette)
+                             else highlight.lighter(180))
+        elif option.state & QStyle.StateFlag.State_MouseOver:
+            painter.fillRect(rect, palette.color(QPalette.ColorRole.AlternateBase))
+        # separator
+        painter.setPen(QPen(palette.color(QPalette.ColorRole.Mid), 1))
+        painter.drawLine(rect.left() + 8, rect.bottom(), rect.right() - 8, rect.bottom())
+
+        pad = 8
+        thumb_rect = QRect(rect.left() + pad, rect.top() + (rect.height() - THUMB) // 2,
+                           THUMB, THUMB)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(palette.color(QPalette.ColorRole.Base))
+        painter.drawRoundedRect(thumb_rect, 4, 4)
+        if job.pixmap is not None and not job.pixmap.isNull():
+            scaled = job.pixmap.scaled(thumb_rect.size(), Qt.AspectRatioMode.KeepAspectRatio,
+                                       Qt.TransformationMode.SmoothTransformation)
+            x = thumb_rect.left() + (THUMB - scaled.width()) // 2
+            y = thumb_rect.top() + (THUMB - scaled.height()) // 2
+            painter.drawPixmap(x, y, scaled)
+        else:
+            painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
+            glyph = {JobState.queued: "…", JobState.running: "◔", JobState.failed: "!",
+                     JobState.cancelled: "×", JobState.done: "✓"}[job.state]
+            painter.drawText(thumb_rect, Qt.AlignmentFlag.AlignCenter, glyph)
+
+        text_left = thumb_rect.right() + 10
+        text_right = rect.right() - pad
+        fm = option.fontMetrics
+        line_h = fm.height()
+
+        # state badge (right-aligned on the first line)
+        badge = STATE_LABELS[job.state]
+        badge_font = painter.font()
+        badge_font.setPointSizeF(max(7.0, badge_font.pointSizeF() * 0.85))
+        badge_font.setBold(True)
+        painter.setFont(badge_font)
+        bfm = painter.fontMetrics()
+        badge_w = bfm.horizontalAdvance(badge) + 12
+        badge_rect = QRect(text_right - badge_w, rect.top() + 7, badge_w, bfm.height() + 2)
+        color = QColor(STATE_COLORS[job.state])
+        fill = QColor(color)
+        fill.setAlpha(48)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(fill)
+        painter.drawRoundedRect(badge_rect, badge_rect.height() / 2, badge_rect.height() / 2)
+        painter.setPen(color if _is_dark(palette) else color.darker(130))
+        painter.drawText(badge_rect, Qt.AlignmentFlag.AlignCenter, badge)
+        painter.setFont(option.font)
+
+        # title (prompt)
+        title_rect = QRect(text_left, rect.top() + 6, badge_rect.left() - 8 - text_left, line_h)
+        painter.setPen(palette.color(QPalette.ColorRole.HighlightedText if selected
+                                     else QPalette.ColorRole.Text))
+        painter.drawText(title_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                         fm.elidedText(job.title, Qt.TextElideMode.ElideRight, title_rect.width()))
+
+        # progress bar (running) or summary line
+        mid_y = title_rect.bottom() + 5
+        if job.state is JobState.running:
+            bar = QRect(text_left, mid_y + 2, text_right - text_left, 5)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(palette.color(QPalette.ColorRole.Base))
+            painter.drawRoundedRect(bar, 2.5, 2.5)
+            if job.fraction > 0:
+                done = QRect(bar)
+                done.setWidth(max(5, int(bar.width() * job.fraction)))
+                painter.setBrush(QColor(STATE_COLORS[JobState.running]))
+                painter.drawRoundedRect(done, 2.5, 2.5)
+            status_top = bar.bottom() + 4
+        else:
+            status_top = mid_y
+        secondary = palette.color(QPalette.ColorRole.PlaceholderText)
+        if job.state is JobState.failed:
+            secondary = QColor(STATE_COLORS[JobState.failed])
+            if not _is_dark(palette):
+                secondary = secondary.darker(120)
+        painter.setPen(secondary)
+        small = painter.font()
+        small.setPointSizeF(max(7.0, small.pointSizeF() * 0.92))
+        painter.setFont(small)
+        sfm = painter.fontMetrics()
+        if job.state is JobState.running or job.state is JobState.failed:
+            line = job.status_text
+        elif job.state is JobState.done:
+            line = f"{job.summary} · {job.status_text}"
+        else:
+            line = job.summary
+        status_rect = QRect(text_left, status_top, text_right - text_left, sfm.height())
+        painter.drawText(status_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                         sfm.elidedText(line, Qt.TextElideMode.ElideRight, status_rect.width()))
+        painter.restore()
+
+
+def _is_dark(palette: QPalette) -> bool:
+    return palette.color(QPalette.ColorRole.Window).lightness() < 128
+
+
+class JobPanel(QWidget):
+    """List of jobs plus Cancel / Cancel all / Retry / Clear finished.
+
+    Signals:
+        show_assets(object): the person double-clicked a finished job (list of AssetInfo).
+    """
+
+    show_assets = Signal(object)
+
+    def __init__(self, controller: JobController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("jobPanel")
+        self.controller = controller
+
+        self.view = QListView()
+        self.view.setObjectName("jobList")
+        self.view.setModel(controller.model)
+        self.view.setItemDelegate(JobDelegate(self.view))
+        self.view.setUniformItemSizes(True)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.view.setMouseTracking(True)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.setAccessibleName("Jobs")
+        self.view.customContextMenuRequested.connect(self._on_view_context_menu)
+        self.view.doubleClicked.connect(self._on_view_double_clicked)
+
+        self.empty_label = QLabel("No jobs yet. Write a prompt and press Generate (Ctrl+Enter).")
+        self.empty_label.setObjectName("jobsEmpty")
+        self.empty_label.setProperty("role", "hint")
+        self.empty_label.setWordWrap(True)
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("cancelButton")
+        self.cancel_button.setToolTip("Cancel the running job (Esc)")
+        self.cancel_all_button = QPushButton("Cancel All")
+        self.cancel_all_button.setObjectName("cancelAllButton")
+        self.cancel_all_button.setToolTip("Cancel the running job and every queued one")
+        self.retry_button = QPushButton("Retry")
+        self.retry_button.setObjectName("retryButton")
+        self.retry_button.setToolTip("Run the selected job again")
+        self.clear_button = QPushButton("Clear Finished")
+        self.clear_button.setObjectName("clearJobsButton")
+        self.clear_button.setToolTip("Remove finished, failed and cancelled jobs from the list")
+        for button in (self.cancel_button, self.cancel_all_button, self.retry_button,
+                       self.clear_button):
+            button.setAutoDefault(False)
+
+        buttons = QHBoxLayout()
+        buttons.setContentsMargins(8, 6, 8, 8)
+        buttons.setSpacing(6)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.cancel_all_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.retry_button)
+        buttons.addWidget(self.clear_button)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.empty_label, 1)
+        layout.addLayout(buttons)
+
+        self.cancel_button.clicked.connect(self._on_cancel_clicked)
+        self.cancel_all_button.clicked.connect(self._on_cancel_all_clicked)
+        self.retry_button.clicked.connect(self._on_retry_clicked)
+        self.clear_button.clicked.connect(self._on_clear_clicked)
+        model = controller.model
+        model.rowsInserted.connect(self._update)
+        model.rowsRemoved.connect(self._update)
+        model.dataChanged.connect(self._update)
+        self.view.selectionModel().currentChanged.connect(self._update)
+        controller.busy_changed.connect(self._update)
+        self._update()
+
+    # --- queries ------------------------------------------------------------------------------
+
+    def selected_job(self) -> Job | None:
+        index = self.view.currentIndex()
+        return index.data(JobRole.job) if index.isValid() else None
+
+    def select_job(self, job_id: str) -> None:
+        row = self.controller.model.row_of(job_id)
+        if row >= 0:
+            self.view.setCurrentIndex(self.controller.model.index(row, 0))
+
+    # --- slots --------------------------------------------------------------------------------
+
+    @Slot()
+    def _update(self, *_args: Any) -> None:
+        has_jobs = self.controller.model.rowCount() > 0
+        self.view.setVisible(has_jobs)
+        self.empty_label.setVisible(not has_jobs)
+        selected = self.selected_job()
+        target = selected if selected is not None and not selected.state.finished else None
+        self.cancel_button.setEnabled(target is not None or self.controller.running_job is not None)
+        self.cancel_all_button.setEnabled(self.controller.is_busy())
+        self.retry_button.setEnabled(selected is not None and selected.state in
+                                     (JobState.failed, JobState.cancelled, JobState.done))
+        self.retry_button.setText("Run Again" if selected is not None
+                                  and selected.state is JobState.done else "Retry")
+        self.clear_button.setEnabled(any(j.state.finished for j in self.controller.model.jobs()))
+
+    @Slot()
+    def _on_cancel_clicked(self) -> None:
+        job = self.selected_job()
+        if job is not None and not job.state.finished:
+            self.controller.cancel(job.id)
+        else:
+            self.controller.cancel_running()
+
+    @Slot()
+    def _on_cancel_all_clicked(self) -> None:
+        self.controller.cancel_all()
+
+    @Slot()
+    def _on_retry_clicked(self) -> None:
+        job = self.selected_job()
+        if job is not None:
+            new = self.controller.retry(job.id)
+            if new is not None:
+                self.select_job(new.id)
+
+    @Slot()
+    def _on_clear_clicked(self) -> None:
+        self.controller.clear_finished()
+
+    @Slot(QModelIndex)
+    def _on_view_double_clicked(self, index: QModelIndex) -> None:
+        job: Job | None = index.data(JobRole.job)
+        if job is not None and job.state is JobState.done and job.assets:
+            self.show_assets.emit(list(job.assets))
+
+    @Slot(QPoint)
+    def _on_view_context_menu(self, pos: QPoint) -> None:
+        index = self.view.indexAt(pos)
+        job: Job | None = index.data(JobRole.job) if index.isValid() else None
+        if job is None:
+            return
+        self.view.setCurrentIndex(index)
+        menu = QMenu(self)
+        if not job.state.finished:
+            menu.addAction("Cancel", lambda: self.controller.cancel(job.id))
+        else:
+            menu.addAction("Retry" if job.state is not JobState.done else "Run Again",
+                           lambda: self.controller.retry(job.id))
+            if job.state is JobState.done and job.assets:
+                menu.addAction("Show in Gallery", lambda: self.show_assets.emit(list(job.assets)))
+            menu.addAction("Remove from List", lambda: self.controller.remove(job.id))
+        menu.addSeparator()
+        copy_prompt = QAction("Copy Prompt", menu)
+        copy_prompt.triggered.connect(
+            lambda: QGuiApplication.clipboard().setText(job.request.prompt))
+        menu.addAction(copy_prompt)
+        if job.error:
+            menu.addAction("Copy Error Message",
+                           lambda: QGuiApplication.clipboard().setText(job.error))
+        menu.exec(self.view.viewport().mapToGlobal(pos))
+
