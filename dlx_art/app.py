@@ -1,0 +1,172 @@
+"""The GUI entry point: `dlx_art.app.main(argv)`.
+
+Behaviour (the same whether `main` created the QApplication or found one):
+
+* `main` returns when the window has closed, with 0 (or 1 when the window could not be
+  opened: library locked by another instance, unreadable catalog, ...).
+* With a QApplication it created itself, it runs `app.exec()`. With one that already exists
+  (tests, an embedding program) it runs a local `QEventLoop` until the window closes instead,
+  so it never calls `exec()` twice and never leaves a window behind.
+* `--smoke` opens the full window on the real library, shows it, lets the event loop run
+  (a `QTimer.singleShot` after the first events), then closes it cleanly and returns 0; it
+  returns 1 when anything failed, including an uncaught exception in a slot.
+* A library is opened by one process at a time (`.dlx-art.lock` in its storage root). A second
+  start on the same library shows a message (on stderr with `--smoke` or a headless platform)
+  and returns 1. Different libraries can be open in one process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from dlx_art import APP_NAME, ORG_NAME, __version__
+
+log = logging.getLogger("dlx_art.app")
+
+SMOKE_DELAY_MS = 300
+HEADLESS = {"offscreen", "minimal", "vnc"}
+
+
+def _parse(argv: Sequence[str]) -> argparse.Namespace:
+    from dlx_art.cli import build_parser
+
+    return build_parser().parse_args(list(argv))
+
+
+def _set_app_identity(app: object) -> None:
+    from PySide6.QtGui import QGuiApplication, QIcon
+
+    from dlx_art.paths import resources_dir
+
+    QGuiApplication.setApplicationName(APP_NAME)
+    QGuiApplication.setApplicationDisplayName(APP_NAME)
+    QGuiApplication.setOrganizationName(ORG_NAME)
+    QGuiApplication.setApplicationVersion(__version__)
+    QGuiApplication.setDesktopFileName("dlx-art")
+    icons = resources_dir() / "icons"
+    icon = QIcon()
+    svg = icons / "dlx-art.svg"
+    if svg.is_file():
+        icon.addFile(str(svg))
+    for png in sorted(icons.glob("dlx-art-*.png")) if icons.is_dir() else []:
+        icon.addFile(str(png))
+    if not icon.isNull():
+        QGuiApplication.setWindowIcon(icon)
+
+
+def _report(message: str, *, headless: bool, title: str = APP_NAME) -> None:
+    """A problem that stops the start: a dialog, or stderr when nobody can see a dialog."""
+    log.error("%s", message)
+    if headless:
+        print(f"dlx-art: {message}", file=sys.stderr)
+        return
+    from PySide6.QtWidgets import QMessageBox
+
+    QMessageBox.warning(None, title, message)
+
+
+def main(argv: Sequence[str]) -> int:
+    """Start the studio window; see the module docstring. `argv` excludes the program name."""
+    args = _parse(argv)
+    if args.command is not None:  # a CLI command: not the window's business
+        from dlx_art.cli import main as cli_main
+
+        return cli_main(list(argv))
+    if args.home:
+        os.environ["DLX_ART_HOME"] = str(Path(args.home).expanduser().resolve())
+
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from dlx_art.config import load_context
+    from dlx_art.errors import DlxError
+    from dlx_art.log import setup_logging
+
+    context = load_context(args.home)
+    log_file = setup_logging(paths=context.paths)
+    log.info("starting %s %s (smoke=%s)", APP_NAME, __version__, args.smoke)
+
+    app = QApplication.instance()
+    created = app is None
+    if created:
+        app = QApplication([sys.argv[0] if sys.argv else "dlx-art"])
+        from dlx_art.gui.crash import install_crash_handler, uncaught_count
+
+        install_crash_handler(log_file)
+    else:
+        uncaught_count = None  # type: ignore[assignment]
+    assert isinstance(app, QApplication)
+    _set_app_identity(app)
+    headless = args.smoke or QApplication.platformName() in HEADLESS
+    before = uncaught_count() if uncaught_count is not None else 0
+
+    from dlx_art.gui import theme
+    from dlx_art.gui.main_window import LibraryLock, MainWindow
+
+    theme.apply_theme(app, context.settings.theme)
+    lock = LibraryLock(context.storage_root)
+    try:
+        lock.acquire()
+    except DlxError as exc:
+        _report(exc.user_message, headless=headless, title="Library in use")
+        return 1
+    except OSError as exc:
+        _report(f"Cannot use the library folder {context.storage_root}: {exc.strerror or exc}",
+                headless=headless)
+        return 1
+
+    window = None
+    try:
+        try:
+            library = context.open_library()
+        except DlxError as exc:
+            _report(exc.user_message, headless=headless)
+            return 1
+        window = MainWindow(context, library, lock=lock)
+        result = {"closed": False}
+        loop = QEventLoop()
+
+        def on_closed() -> None:
+            result["closed"] = True
+            if not created:
+                loop.quit()
+
+        window.closed.connect(on_closed)
+        window.show()
+        if args.smoke:
+            QTimer.singleShot(SMOKE_DELAY_MS, window.close)
+        if created:
+            code = app.exec()
+        else:
+            if not result["closed"]:
+                loop.exec()
+            code = 0
+        if not result["closed"]:  # e.g. the event loop was quit from elsewhere
+            window.shutdown()
+        failed = uncaught_count is not None and uncaught_count() > before
+        if args.smoke:
+            ok = code == 0 and not failed
+            print("dlx-art: smoke test passed" if ok else "dlx-art: smoke test failed",
+                  file=sys.stderr)
+            return 0 if ok else 1
+        return int(code)
+    except Exception:
+        log.exception("the window failed")
+        if args.smoke or headless:
+            print("dlx-art: the window failed to start; see the log", file=sys.stderr)
+        return 1
+    finally:
+        if window is not None:
+            try:
+                window.library.close()
+            except Exception:  # closing must not hide the real outcome
+                log.exception("closing the library failed")
+            lock = window.lock or lock
+            window.deleteLater()
+        lock.release()
+        log.info("%s stopped", APP_NAME)
