@@ -1,0 +1,818 @@
+"""The gallery: a project's images as a grid, with search, sort, favourites, trash and DnD.
+
+`GalleryWidget` is what the main window embeds. It owns the model, the view, the thumbnail
+loader and two small pools for the work that must not run on the GUI thread: catalog writes
+and file copies (`io`, one thread, so writes stay in order) and imports (one thread, so a long
+import does not hold up a favourite toggle). Call `shutdown()` before the library closes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import (
+    QItemSelectionModel,
+    QModelIndex,
+    QObject,
+    QPoint,
+    QSignalBlocker,
+    Qt,
+    QThreadPool,
+    QTimer,
+    QUrl,
+    Signal,
+    Slot,
+)
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QImage, QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QPushButton,
+    QSlider,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+from shiboken6 import isValid
+
+from dlx_art.errors import DlxError, NotFound
+from dlx_art.gui.gallery.delegate import DEFAULT_TILE, MAX_TILE, MIN_TILE
+from dlx_art.gui.gallery.mime import clipboard_mime
+from dlx_art.gui.gallery.model import GalleryModel, GalleryQuery, Role
+from dlx_art.gui.gallery.thumbnails import ThumbnailLoader
+from dlx_art.gui.gallery.view import GalleryView
+from dlx_art.gui.tasks import run_task
+
+if TYPE_CHECKING:
+    from dlx_art.library.models import AssetInfo
+    from dlx_art.library.service import ImportReport, Library
+
+def _guard_singleton_refcounts() -> None:
+    """Work around PySide6 6.12 (abi3) on Python 3.11 dropping references to None and True.
+
+    Every C++ -> Python call that returns None (a model's `data()`, any slot) drops a reference
+    to None, and every Python `signal.emit()` drops one to True: the build assumes Python
+    3.12's immortal singletons. A scrolling gallery makes thousands of such calls a second and
+    the process aborts ("deallocating None"). Give the singletons a count no program can use up,
+    as Python 3.12 does. Idempotent and process-wide; the same guard is in `gui.canvas`, and
+    it belongs in one shared place (application start-up).
+    """
+    if sys.version_info >= (3, 12):
+        return
+    for obj in (None, True, False):
+        refcount = ctypes.c_ssize_t.from_address(id(obj))
+        if refcount.value < 1 << 40:
+            refcount.value += 1 << 40
+
+
+_guard_singleton_refcounts()
+
+GIL_SWITCH_INTERVAL = 0.001
+
+
+def prefer_gui_responsiveness() -> None:
+    """Let the GUI thread get the GIL back within 1 ms (Python's default is 5 ms).
+
+    Thumbnail, import and preview workers run Python code beside the GUI thread; each time
+    the GUI thread returns from Qt it must win the GIL back, and with two busy workers it can
+    lose that race several switch intervals in a row. Process-wide; costs a little
+    throughput. Idempotent; application start-up may call it instead.
+    """
+    if sys.getswitchinterval() > GIL_SWITCH_INTERVAL:
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL)
+
+
+__all__ = ["GalleryModel", "GalleryView", "GalleryWidget", "Role", "ThumbnailLoader",
+           "import_summary"]
+
+log = logging.getLogger("dlx_art.gui.gallery")
+
+SEARCH_DEBOUNCE_MS = 250
+ZOOM_STEP = 16
+SELECT_FETCH_LIMIT = 20_000  # rows `select_asset` may page through to find an image
+ORDER_LABELS = {"newest": "Newest first", "oldest": "Oldest first",
+                "favorites": "Favorites first"}
+NAMES_IN_SUMMARY = 5
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+def import_summary(report: ImportReport) -> str:
+    """One line for the status bar naming every file that was skipped (up to a few)."""
+    parts = [f"Imported {_plural(len(report.imported), 'image')}"]
+    if report.duplicates:
+        parts.append(f"{len(report.duplicates):,} already in the project")
+    text = "; ".join(parts) + "."
+    if report.rejected:
+        names = [Path(path).name for path, _ in report.rejected]
+        shown = ", ".join(names[:NAMES_IN_SUMMARY])
+        more = len(names) - NAMES_IN_SUMMARY
+        if more > 0:
+            shown += f" and {more:,} more"
+        text += f" Skipped {_plural(len(names), 'unusable file')}: {shown}."
+    return text
+
+
+def ask_export_target(parent: QWidget, assets: Sequence[AssetInfo], library: Library) \
+        -> str | None:
+    """Ask where to export (a file for one image, a folder for several); None if cancelled."""
+    if len(assets) == 1:
+        source = library.path_of(assets[0])
+        path, _ = QFileDialog.getSaveFileName(
+            parent, "Export image", str(Path.home() / source.name),
+            f"Images (*{source.suffix});;All files (*)")
+        return path or None
+    folder = QFileDialog.getExistingDirectory(
+        parent, f"Export {len(assets)} images to folder", str(Path.home()))
+    return folder or None
+
+
+def ask_import_paths(parent: QWidget) -> list[str]:
+    paths, _ = QFileDialog.getOpenFileNames(
+        parent, "Import images", str(Path.home()),
+        "Images (*.png *.jpg *.jpeg *.webp *.gif *.bmp *.tif *.tiff);;All files (*)")
+    return list(paths)
+
+
+def open_url(url: QUrl) -> bool:
+    return QDesktopServices.openUrl(url)
+
+
+class _ImportProgress(QObject):
+    """Carries progress from the import thread to the GUI thread (queued)."""
+
+    progress = Signal(int, int)
+
+
+class GalleryWidget(QWidget):
+    """The active project's images.
+
+    Signals:
+        current_changed(object): the current `AssetInfo`, or None.
+        open_in_canvas(object): an `AssetInfo` to edit (double-click, Enter, "Edit / Refine").
+        reuse_parameters(object): an `AssetInfo` whose parameters should fill the prompt panel.
+        import_finished(object): the `ImportReport` of a finished import.
+        status_message(str): a line for the status bar.
+        trash_shown(bool): the trash view was opened or closed.
+        lineage_requested(object): "Show lineage" on an `AssetInfo`.
+        thumbnail_size_changed(int): the tile size changed (to remember it).
+    """
+
+    current_changed = Signal(object)
+    open_in_canvas = Signal(object)
+    reuse_parameters = Signal(object)
+    import_finished = Signal(object)
+    status_message = Signal(str)
+    trash_shown = Signal(bool)
+    lineage_requested = Signal(object)
+    thumbnail_size_changed = Signal(int)
+
+    def __init__(self, library: Library, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        prefer_gui_responsiveness()
+        self.setObjectName("gallery")
+        self._library = library
+        self._query = GalleryQuery()
+        self._closed = False
+        self._imports_running = 0
+        self._stop_imports = False
+        self._lineage_dialog: QDialog | None = None
+        #: Show "Show lineage" in a small dialog of our own; the window may set this to
+        #: False and handle `lineage_requested` itself.
+        self.lineage_in_dialog = True
+
+        self.loader = ThumbnailLoader(library, self)
+        self.model = GalleryModel(library, self.loader, self)
+        self.view = GalleryView(self.loader, self)
+        self.view.setModel(self.model)
+        self._io_pool = QThreadPool(self)
+        self._io_pool.setMaxThreadCount(1)
+        self._import_pool = QThreadPool(self)
+        self._import_pool.setMaxThreadCount(1)
+        self._import_progress = _ImportProgress(self)
+        self._import_progress.progress.connect(self._on_import_progress)
+
+        self._build_header()
+        self._build_trash_bar()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self._header)
+        layout.addWidget(self._trash_bar)
+        layout.addWidget(self.view, 1)
+
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(SEARCH_DEBOUNCE_MS)
+        self._search_timer.timeout.connect(self._apply_search)
+
+        self.view.selectionModel().currentChanged.connect(self._on_view_current_changed)
+        self.view.selectionModel().selectionChanged.connect(self._update_actions)
+        self.view.doubleClicked.connect(self._on_view_double_clicked)
+        self.view.key_action.connect(self._on_view_key_action)
+        self.view.zoom_requested.connect(self._on_view_zoom_requested)
+        self.view.customContextMenuRequested.connect(self._on_view_context_menu)
+        self.model.files_dropped.connect(self.import_files)
+        self.model.total_changed.connect(self._on_model_total_changed)
+        self.model.dataChanged.connect(self._on_model_data_changed)
+        self.set_thumbnail_size(DEFAULT_TILE)
+        self._update_empty_text()
+        self._update_actions()
+
+    # --- construction -------------------------------------------------------------------------
+
+    def _build_header(self) -> None:
+        self._header = QFrame(self)
+        self._header.setObjectName("galleryHeader")
+        row = QHBoxLayout(self._header)
+        row.setContentsMargins(8, 6, 8, 6)
+        row.setSpacing(8)
+        self.search_edit = QLineEdit(self._header)
+        self.search_edit.setObjectName("gallerySearch")
+        self.search_edit.setPlaceholderText("Search prompts")
+        self.search_edit.setClearButtonEnabled(True)
+        self.search_edit.setMinimumWidth(160)
+        self.search_edit.textChanged.connect(self._on_search_text_changed)
+        self.search_edit.returnPressed.connect(self._apply_search)
+        self.favorites_button = QToolButton(self._header)
+        self.favorites_button.setObjectName("galleryFavoritesFilter")
+        self.favorites_button.setText("★ Favorites")
+        self.favorites_button.setCheckable(True)
+        self.favorites_button.setToolTip("Show only favorites")
+        self.favorites_button.toggled.connect(self._on_favorites_toggled)
+        self.order_combo = QComboBox(self._header)
+        self.order_combo.setObjectName("galleryOrder")
+        for key, label in ORDER_LABELS.items():
+            self.order_combo.addItem(label, key)
+        self.order_combo.currentIndexChanged.connect(self._on_order_changed)
+        self.count_label = QLabel(self._header)
+        self.count_label.setObjectName("galleryCount")
+        self.count_label.setEnabled(False)  # muted text colour from the palette
+        self.size_slider = QSlider(Qt.Orientation.Horizontal, self._header)
+        self.size_slider.setObjectName("gallerySizeSlider")
+        self.size_slider.setRange(MIN_TILE, MAX_TILE)
+        self.size_slider.setSingleStep(ZOOM_STEP)
+        self.size_slider.setPageStep(ZOOM_STEP * 2)
+        self.size_slider.setFixedWidth(110)
+        self.size_slider.setToolTip("Thumbnail size (Ctrl+wheel)")
+        self.size_slider.valueChanged.connect(self.set_thumbnail_size)
+        row.addWidget(self.search_edit, 1)
+        row.addWidget(self.favorites_button)
+        row.addWidget(self.order_combo)
+        row.addStretch(0)
+        row.addWidget(self.count_label)
+        row.addWidget(self.size_slider)
+
+    def _build_trash_bar(self) -> None:
+        self._trash_bar = QFrame(self)
+        self._trash_bar.setObjectName("galleryTrashBar")
+        self._trash_bar.setFrameShape(QFrame.Shape.StyledPanel)
+        row = QHBoxLayout(self._trash_bar)
+        row.setContentsMargins(10, 4, 8, 4)
+        label = QLabel("Trash: images here are kept until the trash is emptied.",
+                       self._trash_bar)
+        self.restore_button = QPushButton("Restore", self._trash_bar)
+        self.restore_button.setObjectName("galleryRestoreButton")
+        self.restore_button.clicked.connect(self.restore_selected)
+        close = QPushButton("Back to images", self._trash_bar)
+        close.setObjectName("galleryTrashClose")
+        close.clicked.connect(lambda: self.show_trash(False))
+        row.addWidget(label, 1)
+        row.addWidget(self.restore_button)
+        row.addWidget(close)
+        self._trash_bar.hide()
+
+    # --- public API ---------------------------------------------------------------------------
+
+    @property
+    def library(self) -> Library:
+        return self._library
+
+    @property
+    def project_id(self) -> str | None:
+        return self._query.project_id
+
+    def set_project(self, project_id: str | None) -> None:
+        """Show another project (None: nothing). The first page is read at once."""
+        self._search_timer.stop()
+        self.loader.cancel_pending()
+        was_trash = self._query.trashed
+        self._set_query(GalleryQuery(project_id, self._query.order, self._query.favorites,
+                                     self._query.search, False))
+        if was_trash:
+            self._trash_bar.hide()
+            self.trash_shown.emit(False)
+
+    def add_assets(self, assets: list[AssetInfo]) -> None:
+        """New images (a finished job, an import): shown at the top if they match."""
+        self.model.add_assets(assets)
+        self._update_empty_text()
+
+    def current_asset(self) -> AssetInfo | None:
+        index = self.view.currentIndex()
+        return index.data(Role.asset) if index.isValid() else None
+
+    def selected_assets(self) -> list[AssetInfo]:
+        rows = sorted(i.row() for i in self.view.selectionModel().selectedIndexes())
+        return [a for a in (self.model.asset_at(r) for r in rows) if a is not None]
+
+    def select_asset(self, asset_id: str) -> bool:
+        """Make an image current and selected, paging it in if needed; False if not shown."""
+        row = self.model.row_of(asset_id)
+        if row < 0:
+            try:
+                asset = self._library.get_asset(asset_id)
+            except (NotFound, DlxError):
+                return False
+            if not self.model.accepts(asset):
+                return False
+            limit = self.model.rowCount() + SELECT_FETCH_LIMIT
+            row = self.model.fetch_all_loaded_until(asset_id, limit)
+            if row < 0:
+                return False
+        index = self.model.index(row, 0)
+        self.view.selectionModel().setCurrentIndex(
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self.view.scrollTo(index, GalleryView.ScrollHint.PositionAtCenter)
+        return True
+
+    def refresh(self) -> None:
+        """Read the catalog again, keeping the selection and the scroll position."""
+        current = self.current_asset()
+        selected = [a.id for a in self.selected_assets()]
+        scroll = self.view.verticalScrollBar().value()
+        self.model.refresh()
+        self._restore_selection(selected, current.id if current else None)
+        self.view.verticalScrollBar().setValue(scroll)
+        self._update_empty_text()
+
+    def show_trash(self, on: bool) -> None:
+        if on == self._query.trashed:
+            return
+        self._search_timer.stop()
+        self.loader.cancel_pending()
+        self._set_query(GalleryQuery(self._query.project_id, self._query.order,
+                                     self._query.favorites, self._query.search, on))
+        self._trash_bar.setVisible(on)
+        self.trash_shown.emit(on)
+
+    def is_showing_trash(self) -> bool:
+        return self._query.trashed
+
+    def set_thumbnail_size(self, px: int) -> None:
+        px = max(MIN_TILE, min(MAX_TILE, int(px)))
+        with QSignalBlocker(self.size_slider):
+            self.size_slider.setValue(px)
+        if px != self.view.tile_size or not self.view.gridSize().isValid():
+            self.view.set_tile_size(px)
+            self.thumbnail_size_changed.emit(px)
+
+    def thumbnail_size(self) -> int:
+        return self.view.tile_size
+
+    def import_files(self, paths: list[str]) -> None:
+        """Import files and folders into the shown project, in the background."""
+        project_id = self._query.project_id
+        if project_id is None:
+            self.status_message.emit("Choose a project before importing images.")
+            return
+        paths = [str(p) for p in paths if str(p)]
+        if not paths:
+            return
+        self._imports_running += 1
+        self.status_message.emit(f"Importing {_plural(len(paths), 'item')}…")
+        progress = self._import_progress.progress
+        run_task(self._library.import_paths, project_id, paths,
+                 on_progress=lambda done, total: progress.emit(done, total),
+                 should_stop=lambda: self._stop_imports,
+                 pool=self._import_pool,
+                 on_done=lambda report: self._on_import_done(project_id, report),
+                 on_error=self._on_import_failed)
+
+    def is_importing(self) -> bool:
+        return self._imports_running > 0
+
+    def is_busy(self) -> bool:
+        """Background work still running (imports, writes); thumbnails not included."""
+        return self._imports_running > 0 or self._io_pool.activeThreadCount() > 0
+
+    def shutdown(self, timeout_ms: int = 10_000) -> None:
+        """Stop background work and wait for it (call before the library closes)."""
+        self._closed = True
+        self._stop_imports = True
+        self._search_timer.stop()
+        self.loader.shutdown(timeout_ms)
+        self._import_pool.waitForDone(timeout_ms)
+        self._io_pool.waitForDone(timeout_ms)
+        if self._lineage_dialog is not None:
+            self._lineage_dialog.close()
+
+    # --- actions on the selection -------------------------------------------------------------
+
+    def _targets(self) -> list[AssetInfo]:
+        selected = self.selected_assets()
+        if selected:
+            return selected
+        current = self.current_asset()
+        return [current] if current is not None else []
+
+    def toggle_favorite(self) -> None:
+        assets = self._targets()
+        if not assets or self._query.trashed:
+            return
+        on = not all(a.isFavorite for a in assets)
+        for asset in assets:
+            self.model.set_favorite_local(asset.id, on)
+        ids = [a.id for a in assets]
+
+        def save() -> list[AssetInfo]:
+            return [self._library.set_favorite(i, on) for i in ids]
+
+        self._run_io(save, self._on_favorites_saved)
+        self.status_message.emit(
+            f"{'Added' if on else 'Removed'} {_plural(len(ids), 'image')} "
+            f"{'to' if on else 'from'} favorites.")
+
+    def trash_selected(self) -> None:
+        assets = self._targets()
+        if not assets:
+            return
+        if self._query.trashed:
+            self.status_message.emit("These images are already in the trash; use Restore.")
+            return
+        ids = [a.id for a in assets]
+        self._remove_rows_keep_position(ids)
+
+        def move() -> int:
+            for asset_id in ids:
+                self._library.trash(asset_id)
+            return len(ids)
+
+        self._run_io(move, lambda n: self.status_message.emit(
+            f"Moved {_plural(n, 'image')} to the trash."))
+
+    def restore_selected(self) -> None:
+        assets = self._targets()
+        if not assets or not self._query.trashed:
+            return
+        ids = [a.id for a in assets]
+        self._remove_rows_keep_position(ids)
+
+        def restore() -> list[AssetInfo]:
+            return [self._library.restore(i) for i in ids]
+
+        def done(restored: list[AssetInfo]) -> None:
+            for asset in restored:
+                self.loader.forget(asset.id)
+            self.status_message.emit(f"Restored {_plural(len(restored), 'image')}.")
+
+        self._run_io(restore, done)
+
+    favorite_selected = toggle_favorite  # the main window's Edit menu looks for `<name>_selected`
+
+    def zoom(self, steps: int) -> None:
+        """Bigger (+) or smaller (-) thumbnails by `steps` notches."""
+        self.set_thumbnail_size(self.view.tile_size + steps * ZOOM_STEP)
+
+    def copy_selected(self) -> None:
+        """Image data of the first and the file URLs of all, to the clipboard."""
+        assets = self._targets()
+        if not assets:
+            return
+        paths = [self._library.path_of(a) for a in assets]
+
+        def load() -> QImage:
+            return QImage(str(paths[0]))  # QImage is safe to make in a pool thread
+
+        def done(image: QImage) -> None:
+            QGuiApplication.clipboard().setMimeData(clipboard_mime(paths, image))
+            what = "image" if len(paths) == 1 else _plural(len(paths), "image")
+            self.status_message.emit(f"Copied {what} to the clipboard.")
+
+        self._run_io(load, done)
+
+    def export_selected(self) -> None:
+        assets = self._targets()
+        if not assets:
+            return
+        target = ask_export_target(self, assets, self._library)
+        if not target:
+            return
+        ids = [a.id for a in assets]
+
+        def export() -> list[Path]:
+            return [self._library.export(i, target) for i in ids]
+
+        def done(paths: list[Path]) -> None:
+            where = paths[0] if len(paths) == 1 else Path(target)
+            self.status_message.emit(f"Exported {_plural(len(paths), 'image')} to {where}.")
+
+        self._run_io(export, done)
+
+    def show_in_file_manager(self) -> None:
+        asset = self.current_asset()
+        if asset is not None:
+            # Selecting the file is not portable on Linux: open its folder.
+            open_url(QUrl.fromLocalFile(str(self._library.path_of(asset).parent)))
+
+    def show_lineage(self, asset: AssetInfo | None = None) -> None:
+        asset = asset or self.current_asset()
+        if asset is None:
+            return
+        self.lineage_requested.emit(asset)
+        if not self.lineage_in_dialog:
+            return
+        if self._lineage_dialog is None:
+            from dlx_art.gui.lineage_view import LineageView
+
+            dialog = QDialog(self)
+            dialog.setObjectName("lineageDialog")
+            dialog.setWindowTitle("Lineage")
+            dialog.resize(420, 520)
+            view = LineageView(self._library, dialog)
+            view.open_asset.connect(self._on_lineage_open_asset)
+            box = QVBoxLayout(dialog)
+            box.setContentsMargins(0, 0, 0, 0)
+            box.addWidget(view)
+            dialog.lineage_view = view  # type: ignore[attr-defined]
+            self._lineage_dialog = dialog
+        self._lineage_dialog.lineage_view.show_lineage(asset.id)  # type: ignore[attr-defined]
+        self._lineage_dialog.show()
+        self._lineage_dialog.raise_()
+
+    def build_context_menu(self) -> QMenu:
+        """The menu for the selection (or for the empty grid)."""
+        menu = QMenu(self)
+        assets = self._targets()
+        single = assets[0] if len(assets) == 1 else None
+
+        def add(text: str, slot: Callable[[], Any], shortcut: str | None = None,
+                enabled: bool = True, name: str = "") -> QAction:
+            action = menu.addAction(text)
+            action.setObjectName(name)
+            if shortcut:
+                # Shown as a hint only; the view handles the keys itself.
+                action.setShortcut(QKeySequence(shortcut))
+                action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+            action.setEnabled(enabled)
+            action.triggered.connect(slot)
+            return action
+
+        if not assets:
+            add("Import images…", self._import_with_dialog, name="importAction",
+                enabled=self._query.project_id is not None and not self._query.trashed)
+            return menu
+        trashed = self._query.trashed
+        if not trashed:
+            add("Edit / Refine", lambda: self._emit_for_current(self.open_in_canvas), "Return",
+                single is not None, "editAction")
+            add("Reuse parameters", lambda: self._emit_for_current(self.reuse_parameters),
+                enabled=single is not None, name="reuseAction")
+            add("Show lineage", lambda: self.show_lineage(single), enabled=single is not None,
+                name="lineageAction")
+            menu.addSeparator()
+            all_favorite = all(a.isFavorite for a in assets)
+            add("Remove from favorites" if all_favorite else "Add to favorites",
+                self.toggle_favorite, "F", name="favoriteAction")
+        add("Copy image", self.copy_selected, "Ctrl+C", name="copyAction")
+        add("Export…", self.export_selected, name="exportAction")
+        add("Show in file manager", self.show_in_file_manager, enabled=single is not None,
+            name="showInFolderAction")
+        menu.addSeparator()
+        if trashed:
+            add("Restore", self.restore_selected, name="restoreAction")
+        else:
+            add("Move to trash", self.trash_selected, "Del", name="trashAction")
+        return menu
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _set_query(self, query: GalleryQuery) -> None:
+        self._query = query
+        self.model.set_query(query)
+        self.view.scrollToTop()
+        self._update_empty_text()
+        self._update_actions()
+        self.current_changed.emit(None)
+
+    def _restore_selection(self, ids: list[str], current_id: str | None) -> None:
+        selection = self.view.selectionModel()
+        for asset_id in ids:
+            index = self.model.index_of(asset_id)
+            if index.isValid():
+                selection.select(index, QItemSelectionModel.SelectionFlag.Select)
+        if current_id is not None:
+            index = self.model.index_of(current_id)
+            if index.isValid():
+                selection.setCurrentIndex(index, QItemSelectionModel.SelectionFlag.NoUpdate)
+                self.current_changed.emit(index.data(Role.asset))
+                return
+        self.current_changed.emit(None)
+
+    def _remove_rows_keep_position(self, ids: list[str]) -> None:
+        """Remove rows and select what took the place of the current one (Del, Del, ...)."""
+        current_row = self.view.currentIndex().row()
+        for asset_id in ids:
+            self.loader.forget(asset_id)
+        self.model.remove_ids(ids)
+        count = self.model.rowCount()
+        if count and current_row >= 0:
+            index = self.model.index(min(current_row, count - 1), 0)
+            self.view.selectionModel().setCurrentIndex(
+                index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        elif not count:
+            self.current_changed.emit(None)
+        self._update_empty_text()
+
+    def _run_io(self, fn: Callable[[], Any], on_done: Callable[[Any], None]) -> None:
+        def done(result: Any) -> None:
+            if isValid(self) and not self._closed:
+                on_done(result)
+
+        run_task(fn, pool=self._io_pool, on_done=done, on_error=self._on_io_failed)
+
+    def _on_io_failed(self, exc: BaseException) -> None:
+        if not isValid(self) or self._closed:
+            return
+        message = exc.user_message if isinstance(exc, DlxError) else \
+            "Something went wrong; see the log for details."
+        self.status_message.emit(message)
+        self.refresh()  # show the catalog as it really is
+
+    def _on_favorites_saved(self, assets: list[AssetInfo]) -> None:
+        for asset in assets:
+            self.model.update_asset(asset)
+
+    def _emit_for_current(self, signal: Any) -> None:
+        asset = self.current_asset()
+        if asset is not None:
+            signal.emit(asset)
+
+    def _import_with_dialog(self) -> None:
+        paths = ask_import_paths(self)
+        if paths:
+            self.import_files(paths)
+
+    def _update_empty_text(self) -> None:
+        q = self._query
+        if q.project_id is None:
+            text = "No project selected.\nCreate or choose a project to see its images."
+        elif self.model.rowCount():
+            text = ""
+        elif q.trashed:
+            text = "The trash is empty."
+        elif q.search or q.favorites:
+            text = "No images match the search or the favorites filter."
+        else:
+            text = ("No images in this project yet.\nGenerate one, or drop image files or "
+                    "folders here to import them.")
+        self.view.empty_text = text
+        self.view.viewport().update()
+        total = self.model.total
+        if q.project_id is None:
+            self.count_label.setText("")
+        elif q.trashed:
+            self.count_label.setText(f"{_plural(total, 'image')} in the trash")
+        else:
+            self.count_label.setText(_plural(total, "image"))
+
+    @Slot()
+    def _update_actions(self, *_: object) -> None:
+        self.restore_button.setEnabled(bool(self.selected_assets()) and self._query.trashed)
+
+    # --- slots --------------------------------------------------------------------------------
+
+    @Slot(QModelIndex, QModelIndex)
+    def _on_view_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        self.current_changed.emit(current.data(Role.asset) if current.isValid() else None)
+
+    @Slot(QModelIndex, QModelIndex, list)
+    def _on_model_data_changed(self, top: QModelIndex, bottom: QModelIndex,
+                               roles: list[int]) -> None:
+        if roles:  # thumbnails only
+            return
+        current = self.view.currentIndex()
+        if current.isValid() and top.row() <= current.row() <= bottom.row():
+            self.current_changed.emit(current.data(Role.asset))
+
+    @Slot(int)
+    def _on_model_total_changed(self, _total: int) -> None:
+        self._update_empty_text()
+
+    @Slot(QModelIndex)
+    def _on_view_double_clicked(self, index: QModelIndex) -> None:
+        asset = index.data(Role.asset)
+        if asset is not None and not self._query.trashed:
+            self.open_in_canvas.emit(asset)
+
+    @Slot(str)
+    def _on_view_key_action(self, action: str) -> None:
+        if action == "open":
+            if not self._query.trashed:
+                self._emit_for_current(self.open_in_canvas)
+        elif action == "favorite":
+            self.toggle_favorite()
+        elif action == "trash":
+            self.trash_selected()
+        elif action == "copy":
+            self.copy_selected()
+
+    @Slot(int)
+    def _on_view_zoom_requested(self, steps: int) -> None:
+        self.zoom(steps)
+
+    @Slot(QPoint)
+    def _on_view_context_menu(self, pos: QPoint) -> None:
+        index = self.view.indexAt(pos)
+        selection = self.view.selectionModel()
+        if index.isValid() and not selection.isSelected(index):
+            selection.setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        elif not index.isValid():
+            selection.clearSelection()
+        menu = self.build_context_menu()
+        menu.exec(self.view.viewport().mapToGlobal(pos))
+        menu.deleteLater()
+
+    @Slot(str)
+    def _on_search_text_changed(self, _text: str) -> None:
+        self._search_timer.start()
+
+    @Slot()
+    def _apply_search(self) -> None:
+        self._search_timer.stop()
+        text = self.search_edit.text().strip()
+        if text != self._query.search:
+            q = self._query
+            self._set_query(GalleryQuery(q.project_id, q.order, q.favorites, text, q.trashed))
+
+    @Slot(bool)
+    def _on_favorites_toggled(self, on: bool) -> None:
+        q = self._query
+        self._set_query(GalleryQuery(q.project_id, q.order, on, q.search, q.trashed))
+
+    @Slot(int)
+    def _on_order_changed(self, _index: int) -> None:
+        q = self._query
+        order = self.order_combo.currentData() or "newest"
+        self._set_query(GalleryQuery(q.project_id, order, q.favorites, q.search, q.trashed))
+
+    def set_order(self, order: str) -> None:
+        index = self.order_combo.findData(order)
+        if index < 0:
+            raise ValueError(f"unknown order {order!r}")
+        self.order_combo.setCurrentIndex(index)
+
+    def set_favorites_only(self, on: bool) -> None:
+        self.favorites_button.setChecked(on)
+
+    def set_search(self, text: str) -> None:
+        """Search now (as if typed and the debounce ran out)."""
+        self.search_edit.setText(text)
+        self._apply_search()
+
+    @Slot(int, int)
+    def _on_import_progress(self, done: int, total: int) -> None:
+        if isValid(self) and not self._closed:
+            self.status_message.emit(f"Importing… {done:,} of {total:,} files")
+
+    def _on_import_done(self, project_id: str, report: ImportReport) -> None:
+        if not isValid(self):
+            return
+        self._imports_running -= 1
+        if self._closed:
+            return
+        if project_id == self._query.project_id:
+            self.add_assets(report.imported)
+        message = import_summary(report)
+        log.info("import: %s", message)
+        self.status_message.emit(message)
+        self.import_finished.emit(report)
+
+    def _on_import_failed(self, exc: BaseException) -> None:
+        if not isValid(self):
+            return
+        self._imports_running -= 1
+        if self._closed:
+            return
+        message = exc.user_message if isinstance(exc, DlxError) else \
+            "The import failed; see the log for details."
+        self.status_message.emit(message)
+        self.refresh()
+
+    def _on_lineage_open_asset(self, asset: AssetInfo) -> None:
+        if not self.select_asset(asset.id):
+            self.status_message.emit("That image is not shown here (other project, filter "
+                                     "or trash).")

@@ -1,0 +1,298 @@
+"""Thumbnails for the gallery: loaded off the GUI thread, kept in a bounded LRU cache.
+
+Only what is painted is asked for. A request names an asset and the box (in device pixels) the
+picture must fit; the loader
+
+* answers at once from its cache when it holds a pixmap made for that box,
+* de-duplicates requests for an asset that is already queued or being loaded,
+* serves the newest requests first (after a fast scroll the rows now on screen go first) and
+  skips queued requests whose row has scrolled away (the `still_wanted` callback),
+* runs `Library.make_thumbnail` (disk + Pillow) and the JPEG decode into a `QImage` in its own
+  small `QThreadPool`; the `QPixmap` is made on the GUI thread in the result slot,
+* remembers assets whose file is broken or missing, so they show a "broken" tile and are not
+  retried on every paint.
+
+Memory stays bounded by `max_bytes` whatever the size of the project.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, QSize, Qt, QThreadPool, Signal
+from PySide6.QtGui import QImage, QImageReader, QPixmap
+from shiboken6 import isValid
+
+from dlx_art.errors import BadImageFile, DlxError
+from dlx_art.gui.tasks import run_task
+
+if TYPE_CHECKING:
+    from dlx_art.library.models import AssetInfo
+    from dlx_art.library.service import Library
+
+log = logging.getLogger("dlx_art.gui.gallery")
+
+DEFAULT_MAX_BYTES = 96 * 1024 * 1024
+MAX_BROKEN_REMEMBERED = 10_000
+
+
+class ThumbState(Enum):
+    none = "none"  # never asked for (or evicted)
+    loading = "loading"
+    ready = "ready"
+    broken = "broken"
+
+
+@dataclass
+class _Request:
+    asset: AssetInfo
+    box: QSize
+    still_wanted: Callable[[], bool] | None
+
+
+@dataclass
+class _Entry:
+    pixmap: QPixmap
+    box: QSize
+    full: bool  # the picture is smaller than the box: no bigger version exists
+    cost: int
+
+
+BACKGROUND_NICENESS = 10
+_niced: set[int] = set()
+
+
+def lower_thread_priority() -> None:
+    """Make the calling worker thread yield the CPU to the GUI thread (Linux: per-thread nice).
+
+    On a busy machine the GUI thread then gets the CPU back within a time slice even while
+    the workers decode. Elsewhere `os.setpriority` would apply to the whole process: skipped.
+    """
+    ident = threading.get_native_id()
+    if ident in _niced or not sys.platform.startswith("linux"):
+        return
+    _niced.add(ident)
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, ident)
+        os.setpriority(os.PRIO_PROCESS, ident, max(current, BACKGROUND_NICENESS))
+    except OSError:  # pragma: no cover - not allowed in some sandboxes; only a nicety
+        pass
+
+
+def load_thumbnail_image(library: Library, asset: AssetInfo, box: tuple[int, int]) \
+        -> tuple[QImage, bool]:
+    """Pool thread: make (or find) the cached JPEG and decode it to fit `box`.
+
+    Returns the image and whether it is the thumbnail's full size.
+    """
+    lower_thread_priority()
+    path = library.make_thumbnail(asset)
+    reader = QImageReader(str(path))
+    size = reader.size()
+    if not size.isValid() or size.isEmpty():
+        raise BadImageFile(f"The thumbnail of {asset.id} cannot be read.")
+    target = QSize(*box)
+    full = size.width() <= target.width() and size.height() <= target.height()
+    if not full:
+        reader.setScaledSize(size.scaled(target, Qt.AspectRatioMode.KeepAspectRatio))
+    image = reader.read()
+    if image.isNull():
+        raise BadImageFile(f"The thumbnail of {asset.id} cannot be read: {reader.errorString()}")
+    if image.format() != QImage.Format.Format_RGB32:
+        image.convertTo(QImage.Format.Format_RGB32)  # JPEG: already RGB32; cheap to upload
+    return image, full
+
+
+class ThumbnailLoader(QObject):
+    """Loads thumbnails in the background and caches them as pixmaps.
+
+    Signals:
+        thumbnail_ready(str): the asset id whose thumbnail arrived (or turned out broken).
+    """
+
+    thumbnail_ready = Signal(str)
+
+    def __init__(self, library: Library, parent: QObject | None = None, *,
+                 max_bytes: int = DEFAULT_MAX_BYTES, threads: int = 2) -> None:
+        super().__init__(parent)
+        self._library = library
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(threads)
+        self._pool.setObjectName("thumbnailPool")
+        self._max_in_flight = threads * 2  # keep the threads busy between two result slots
+        self._max_bytes = max_bytes
+        self._cache: OrderedDict[str, _Entry] = OrderedDict()
+        self._bytes = 0
+        self._broken: OrderedDict[str, str] = OrderedDict()
+        self._queue: OrderedDict[str, _Request] = OrderedDict()
+        self._running: dict[str, _Request] = {}
+        self._deferred: dict[str, _Request] = {}  # asked again, for another box, while running
+        self._closed = False
+        self.loads = 0  # finished loads, for tests and the bench
+
+    # --- queries ------------------------------------------------------------------------------
+
+    def pixmap(self, asset_id: str) -> QPixmap | None:
+        entry = self._cache.get(asset_id)
+        if entry is None:
+            return None
+        self._cache.move_to_end(asset_id)
+        return entry.pixmap
+
+    def state(self, asset_id: str) -> ThumbState:
+        if asset_id in self._cache:
+            return ThumbState.ready
+        if asset_id in self._broken:
+            return ThumbState.broken
+        if asset_id in self._queue or asset_id in self._running:
+            return ThumbState.loading
+        return ThumbState.none
+
+    def error(self, asset_id: str) -> str | None:
+        return self._broken.get(asset_id)
+
+    def is_idle(self) -> bool:
+        return not (self._queue or self._running or self._deferred)
+
+    @property
+    def cache_bytes(self) -> int:
+        return self._bytes
+
+    @property
+    def cache_count(self) -> int:
+        return len(self._cache)
+
+    @property
+    def max_bytes(self) -> int:
+        return self._max_bytes
+
+    # --- requests -----------------------------------------------------------------------------
+
+    def request(self, asset: AssetInfo, box: QSize,
+                still_wanted: Callable[[], bool] | None = None) -> None:
+        """Ask for `asset`'s thumbnail fitted into `box`; `thumbnail_ready` follows."""
+        if self._closed or asset.id in self._broken or box.isEmpty():
+            return
+        entry = self._cache.get(asset.id)
+        if entry is not None and self._fits(entry, box):
+            return
+        running = self._running.get(asset.id)
+        if running is not None:
+            if running.box != box:
+                self._deferred[asset.id] = _Request(asset, QSize(box), still_wanted)
+            return
+        self._queue[asset.id] = _Request(asset, QSize(box), still_wanted)
+        self._queue.move_to_end(asset.id)  # newest first: the rows on screen now
+        self._pump()
+
+    @staticmethod
+    def _fits(entry: _Entry, box: QSize) -> bool:
+        if entry.box == box:
+            return True
+        size = entry.pixmap.size()
+        return entry.full and size.width() <= box.width() and size.height() <= box.height()
+
+    def needs(self, asset_id: str, box: QSize) -> bool:
+        """Whether a paint at `box` should ask for a (better) thumbnail."""
+        entry = self._cache.get(asset_id)
+        return asset_id not in self._broken and (entry is None or not self._fits(entry, box))
+
+    def forget(self, asset_id: str) -> None:
+        """Drop what is known about an asset (its file changed, moved or came back)."""
+        entry = self._cache.pop(asset_id, None)
+        if entry is not None:
+            self._bytes -= entry.cost
+        self._broken.pop(asset_id, None)
+        self._queue.pop(asset_id, None)
+
+    def clear(self) -> None:
+        self._cache.clear()
+        self._bytes = 0
+        self._broken.clear()
+        self._queue.clear()
+        self._deferred.clear()
+
+    def cancel_pending(self) -> None:
+        """Forget queued requests (a new project or filter is shown)."""
+        self._queue.clear()
+        self._deferred.clear()
+
+    def shutdown(self, timeout_ms: int = 5000) -> None:
+        """Stop taking requests and wait for the loads in flight."""
+        self._closed = True
+        self._queue.clear()
+        self._deferred.clear()
+        self._pool.clear()
+        self._pool.waitForDone(timeout_ms)
+
+    # --- work ---------------------------------------------------------------------------------
+
+    def _pump(self) -> None:
+        while self._queue and len(self._running) < self._max_in_flight:
+            asset_id, request = self._queue.popitem(last=True)
+            if request.still_wanted is not None:
+                try:
+                    wanted = request.still_wanted()
+                except RuntimeError:  # its view is gone
+                    wanted = False
+                if not wanted:
+                    continue  # scrolled away; the next paint asks again if it comes back
+            self._running[asset_id] = request
+            box = (request.box.width(), request.box.height())
+            run_task(load_thumbnail_image, self._library, request.asset, box, pool=self._pool,
+                     on_done=lambda result, r=request: self._on_loaded(r, result),
+                     on_error=lambda exc, r=request: self._on_failed(r, exc))
+
+    def _on_loaded(self, request: _Request, result: tuple[QImage, bool]) -> None:
+        if not isValid(self):
+            return
+        asset_id = request.asset.id
+        self._running.pop(asset_id, None)
+        self.loads += 1
+        if not self._closed:
+            image, full = result
+            self._store(asset_id, _Entry(QPixmap.fromImage(image), request.box, full, 0))
+            self.thumbnail_ready.emit(asset_id)
+        self._after(asset_id)
+
+    def _on_failed(self, request: _Request, exc: BaseException) -> None:
+        if not isValid(self):
+            return
+        asset_id = request.asset.id
+        self._running.pop(asset_id, None)
+        self._deferred.pop(asset_id, None)
+        message = exc.user_message if isinstance(exc, DlxError) else \
+            "Unexpected error while loading the thumbnail (see the log)."
+        log.info("no thumbnail for %s: %s", asset_id, message)
+        if not self._closed:
+            self._broken[asset_id] = message
+            while len(self._broken) > MAX_BROKEN_REMEMBERED:
+                self._broken.popitem(last=False)
+            self.thumbnail_ready.emit(asset_id)
+        self._after(asset_id)
+
+    def _after(self, asset_id: str) -> None:
+        again = self._deferred.pop(asset_id, None)
+        if again is not None and not self._closed:
+            self.request(again.asset, again.box, again.still_wanted)
+        self._pump()
+
+    def _store(self, asset_id: str, entry: _Entry) -> None:
+        old = self._cache.pop(asset_id, None)
+        if old is not None:
+            self._bytes -= old.cost
+        size = entry.pixmap.size()
+        entry.cost = max(1, size.width() * size.height() * max(1, entry.pixmap.depth() // 8))
+        self._cache[asset_id] = entry
+        self._bytes += entry.cost
+        while self._bytes > self._max_bytes and len(self._cache) > 1:
+            _, evicted = self._cache.popitem(last=False)
+            self._bytes -= evicted.cost
