@@ -179,6 +179,7 @@ class FakeHF:
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeHF
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # TCP_NODELAY, as uvicorn sets it: no 40 ms stalls
 
     def log_message(self, format: str, *args: Any) -> None:  # keep pytest output clean
         pass
