@@ -117,9 +117,12 @@ def test_parent_and_children_are_links_that_jump(qtbot, panel, library, project,
 
 def test_copy_buttons_and_show_in_file_manager(qtbot, panel, library, family, monkeypatch):
     parent, child, _ = family
-    panel.show_asset(parent)
+    QGuiApplication.clipboard().clear()
+    panel.show_asset(child)
     panel.copy_prompt_button.click()
-    assert QGuiApplication.clipboard().text() == parent.prompt
+    assert QGuiApplication.clipboard().text() == "a lighthouse, refined"
+    panel.show_asset(parent)
+    assert not panel.copy_prompt_button.isEnabled()  # stored without a prompt
     panel.copy_infotext_button.click()
     assert QGuiApplication.clipboard().text() == A1111_INFOTEXT
     opened: list[QUrl] = []

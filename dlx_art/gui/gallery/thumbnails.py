@@ -87,6 +87,15 @@ def lower_thread_priority() -> None:
         pass
 
 
+def warm_up() -> None:
+    """Pool thread: import Pillow's format plugins now, not during the first screen of
+    thumbnails (the imports run Python code for tens of milliseconds, holding the GIL)."""
+    lower_thread_priority()
+    from PIL import Image
+
+    Image.init()
+
+
 def load_thumbnail_image(library: Library, asset: AssetInfo, box: tuple[int, int]) \
         -> tuple[QImage, bool]:
     """Pool thread: make (or find) the cached JPEG and decode it to fit `box`.
@@ -137,6 +146,7 @@ class ThumbnailLoader(QObject):
         self._deferred: dict[str, _Request] = {}  # asked again, for another box, while running
         self._closed = False
         self.loads = 0  # finished loads, for tests and the bench
+        run_task(warm_up, pool=self._pool)
 
     # --- queries ------------------------------------------------------------------------------
 
