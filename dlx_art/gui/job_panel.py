@@ -135,10 +135,8 @@ class JobDelegate(QStyledItemDelegate):
         small.setPointSizeF(max(7.0, small.pointSizeF() * 0.92))
         painter.setFont(small)
         sfm = painter.fontMetrics()
-        if job.state is JobState.running or job.state is JobState.failed:
+        if job.state in (JobState.running, JobState.failed, JobState.done):
             line = job.status_text
-        elif job.state is JobState.done:
-            line = f"{job.summary} · {job.status_text}"
         else:
             line = job.summary
         status_rect = QRect(text_left, status_top, text_right - text_left, sfm.height())

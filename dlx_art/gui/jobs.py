@@ -60,6 +60,8 @@ STATE_LABELS = {
     JobState.cancelled: "Cancelled",
 }
 
+BACKEND_NAMES = {"a1111": "AUTOMATIC1111", "hf": "Hugging Face"}
+
 _ids = itertools.count(1)
 
 
@@ -129,12 +131,14 @@ class Job:
             return " · ".join(parts)
         if self.state is JobState.done:
             count = len(self.assets)
-            text = f"{count} image{'s' if count != 1 else ''}"
-            if self.backend_label:
-                text += f" · {self.backend_label}"
+            parts = [f"{count} image{'s' if count != 1 else ''}",
+                     f"{self.request.width}×{self.request.height}"]
             if self.elapsed is not None:
-                text += f" · {self.elapsed:.1f} s"
-            return text
+                parts.append(f"{self.elapsed:.1f} s")
+            if self.backend:
+                name = BACKEND_NAMES.get(self.backend, self.backend)
+                parts.append(f"{name} (fallback)" if self.fallback_reason else name)
+            return " · ".join(parts)
         if self.state is JobState.failed:
             return self.error or "Failed"
         return "Cancelled"
@@ -332,6 +336,8 @@ class JobListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             lines = [job.request.prompt.strip() or "(no prompt)", job.summary,
                      f"{STATE_LABELS[job.state]}: {job.status_text}"]
+            if job.backend_label:
+                lines.append(f"Made by {job.backend_label}")
             if job.fallback_reason:
                 lines.append(job.fallback_reason)
             return "\n".join(lines)

@@ -51,7 +51,8 @@ from dlx_art.gui.project_bar import ProjectBar
 from dlx_art.gui.prompt_panel import PromptPanel, round8
 from dlx_art.gui.state import UiState
 from dlx_art.gui.status import (
-    NO_BACKEND_HELP,
+    NO_BACKEND_HINT,
+    NO_BACKEND_TITLE,
     BackendMonitor,
     BackendStatusWidget,
     catalogue,
@@ -132,17 +133,20 @@ class _EmptyStatePage(QWidget):
         text.setWordWrap(True)
         text.setAlignment(Qt.AlignmentFlag.AlignCenter)
         text.setProperty("role", "hint")
-        text.setMaximumWidth(460)
+        text.setFixedWidth(440)
+        text.setMinimumHeight(text.heightForWidth(440))
         self.button = QPushButton("Create Your First Project")
         self.button.setObjectName("createFirstProjectButton")
         self.button.setProperty("role", "primary")
         self.button.setMinimumHeight(36)
         box = QVBoxLayout()
         box.setSpacing(14)
-        box.addWidget(title)
-        box.addWidget(text, 0, Qt.AlignmentFlag.AlignHCenter)
-        box.addSpacing(6)
-        box.addWidget(self.button, 0, Qt.AlignmentFlag.AlignHCenter)
+        for widget in (title, text, self.button):
+            row = QHBoxLayout()
+            row.addStretch(1)
+            row.addWidget(widget)
+            row.addStretch(1)
+            box.addLayout(row)
         layout = QVBoxLayout(self)
         layout.addStretch(2)
         layout.addLayout(box)
@@ -156,10 +160,17 @@ class _Banner(QFrame):
         super().__init__(parent)
         self.setObjectName("backendBanner")
         self.setProperty("role", "banner")
+        self.title = QLabel(NO_BACKEND_TITLE)
+        self.title.setObjectName("backendBannerTitle")
+        self.title.setStyleSheet("font-weight: 600;")
         self.label = QLabel()
         self.label.setObjectName("backendBannerText")
         self.label.setWordWrap(True)
         self.label.setTextFormat(Qt.TextFormat.PlainText)
+        text = QVBoxLayout()
+        text.setSpacing(2)
+        text.addWidget(self.title)
+        text.addWidget(self.label)
         self.retry_button = QPushButton("Check Again")
         self.retry_button.setObjectName("bannerRetryButton")
         self.settings_button = QPushButton("Settings…")
@@ -167,7 +178,7 @@ class _Banner(QFrame):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(12, 8, 8, 8)
         layout.setSpacing(8)
-        layout.addWidget(self.label, 1)
+        layout.addLayout(text, 1)
         layout.addWidget(self.retry_button)
         layout.addWidget(self.settings_button)
 
@@ -235,7 +246,7 @@ class MainWindow(QMainWindow):
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
 
         self.prompt_panel = PromptPanel()
-        self.prompt_dock = self._dock("Prompt", "promptDock", self.prompt_panel,
+        self.prompt_dock = self._dock("Generate", "promptDock", self.prompt_panel,
                                       Qt.DockWidgetArea.LeftDockWidgetArea)
 
         self.gallery = _make_gallery(self.library)
@@ -288,8 +299,9 @@ class MainWindow(QMainWindow):
         status = self.statusBar()
         status.setObjectName("statusBar")
         status.setSizeGripEnabled(True)
+        self.backend_status.setMaximumWidth(640)
         status.addPermanentWidget(self.progress_bar)
-        status.addPermanentWidget(self.backend_status, 1)
+        status.addPermanentWidget(self.backend_status)
 
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -383,7 +395,7 @@ class MainWindow(QMainWindow):
         current.setChecked(True)
         self.theme_group.triggered.connect(self._on_theme_group_triggered)
         self.prompt_dock_action = self.prompt_dock.toggleViewAction()
-        self.prompt_dock_action.setText("&Prompt Panel")
+        self.prompt_dock_action.setText("&Generate Panel")
         self.prompt_dock_action.setShortcut("Ctrl+1")
         self.jobs_dock_action = self.jobs_dock.toggleViewAction()
         self.jobs_dock_action.setText("&Jobs Panel")
@@ -618,8 +630,9 @@ class MainWindow(QMainWindow):
         self.prompt_panel.set_hint("")
         self.prompt_panel.save_state(self.state)
         job = self.jobs.submit(request)
-        if self.jobs.active_count() > 1:
-            self.show_message(f"Queued: {self.jobs.active_count() - 1} job(s) ahead of it.")
+        ahead = self.jobs.active_count() - 1
+        if ahead > 0:
+            self.show_message(f"Queued behind {ahead} job{'s' if ahead != 1 else ''}.")
         return job
 
     @Slot()
@@ -716,7 +729,7 @@ class MainWindow(QMainWindow):
         if usable(statuses):
             self.banner.hide()
         else:
-            self.banner.label.setText(NO_BACKEND_HELP)
+            self.banner.label.setText(NO_BACKEND_HINT)
             self.banner.show()
 
     # --- gallery, details, canvas -------------------------------------------------------------

@@ -122,6 +122,7 @@ class ProjectBar(QWidget):
         self.combo.setMinimumContentsLength(22)
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.combo.setAccessibleName("Active project")
+        self.combo.setPlaceholderText("No project yet")
         self.combo.setToolTip("The active project: new images are saved here")
         label.setBuddy(self.combo)
 

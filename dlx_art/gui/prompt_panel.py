@@ -50,10 +50,15 @@ SIZE_PRESETS = [
 ]
 CUSTOM_SIZE = "Custom"
 SEED_MODES = [("random", "Random"), ("fixed", "Fixed"), ("reuse", "Reuse last")]
-BACKENDS = [(BackendChoice.auto, "Automatic (A1111, then Hugging Face)"),
+BACKENDS = [(BackendChoice.auto, "Automatic"),
             (BackendChoice.a1111, "AUTOMATIC1111 only"),
             (BackendChoice.hf, "Hugging Face only")]
-SERVER_MODEL = "Server's current model"
+BACKEND_TIPS = {
+    BackendChoice.auto: "AUTOMATIC1111 first; Hugging Face when it is busy or not reachable",
+    BackendChoice.a1111: "Only AUTOMATIC1111: fail rather than fall back",
+    BackendChoice.hf: "Only the Hugging Face Inference API",
+}
+SERVER_MODEL = "Server default"
 
 
 def round8(value: int) -> int:
@@ -220,6 +225,8 @@ class PromptPanel(QWidget):
         self.backend_combo.setObjectName("backendCombo")
         for choice, label in BACKENDS:
             self.backend_combo.addItem(label, choice.value)
+            self.backend_combo.setItemData(self.backend_combo.count() - 1, BACKEND_TIPS[choice],
+                                           Qt.ItemDataRole.ToolTipRole)
         self.backend_combo.setAccessibleName("Backend")
 
         self.generate_button = QPushButton("Generate")
@@ -293,16 +300,23 @@ class PromptPanel(QWidget):
             item = grid.itemAt(row, QFormLayout.ItemRole.LabelRole)
             if item is not None and isinstance(item.widget(), QLabel):
                 item.widget().setProperty("role", "formLabel")
-        outer.addWidget(_section("Settings"))
+        outer.addWidget(_section("Parameters"))
         outer.addLayout(grid)
         outer.addStretch(0)
 
+        for combo in (self.size_combo, self.seed_mode_combo, self.backend_combo):
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(6)
         scroll = QScrollArea()
         scroll.setObjectName("promptScroll")
         scroll.setWidget(form)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # never narrower than the form: nothing is clipped on the right
+        scroll.setMinimumWidth(form.minimumSizeHint().width()
+                               + scroll.verticalScrollBar().sizeHint().width())
 
         footer = QWidget()
         footer.setObjectName("promptFooter")

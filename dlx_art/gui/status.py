@@ -37,11 +37,12 @@ HF_STATES = {
 LEVEL_COLORS = {"ok": "#3fb96b", "warn": "#e0a43a", "bad": "#e05757", "off": "#7c828c",
                 "busy": "#4c8dff", "unknown": "#7c828c"}
 
-NO_BACKEND_HELP = (
-    "No image backend is reachable. Start AUTOMATIC1111 with --api (for example "
-    "`./webui.sh --api`), or sign in to Hugging Face (`hf auth login`) so the studio can use "
-    "it instead."
+NO_BACKEND_TITLE = "No image backend is reachable."
+NO_BACKEND_HINT = (
+    "Start AUTOMATIC1111 with --api (for example ./webui.sh --api), or sign in to Hugging Face "
+    "with “hf auth login” so the studio can use it instead."
 )
+NO_BACKEND_HELP = f"{NO_BACKEND_TITLE} {NO_BACKEND_HINT}"
 
 
 def usable(statuses: list[BackendStatus]) -> bool:

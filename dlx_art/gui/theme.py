@@ -10,7 +10,7 @@ import logging
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication, QStyleFactory
+from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle, QStyleFactory
 
 from dlx_art.paths import resources_dir
 
@@ -124,23 +124,56 @@ def accent() -> QColor:
     return QColor(ACCENT_DARK if is_dark() else ACCENT_LIGHT)
 
 
-def style_sheet() -> str:
+_TOKENS = {
+    "dark": {
+        "window": "#1f2124", "base": "#17181b", "panel": "#24262a", "border": "#303338",
+        "muted": "#8e949d", "error": "#ff7b7b", "accent": ACCENT_DARK, "accent_hover": "#5e99ff",
+        "accent_pressed": "#3b78e6", "accent_border": "#3f7ff0", "disabled_bg": "#2a2d31",
+        "banner_bg": "#3a2f1c", "banner_border": "#5a4522", "banner_text": "#f3dcb0",
+    },
+    "light": {
+        "window": "#f3f4f6", "base": "#ffffff", "panel": "#e9ebef", "border": "#d3d6dc",
+        "muted": "#646a73", "error": "#c0392b", "accent": ACCENT_LIGHT, "accent_hover": "#3d7cec",
+        "accent_pressed": "#2660c8", "accent_border": "#2a64cc", "disabled_bg": "#e2e4e8",
+        "banner_bg": "#fff4da", "banner_border": "#ecd49a", "banner_text": "#5b4511",
+    },
+}
+
+
+def style_sheet(scheme: str = "dark") -> str:
+    """`resources/style/app.qss` with the @tokens of `scheme` ("dark" | "light") filled in."""
     path = resources_dir() / "style" / "app.qss"
     try:
-        return path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except OSError:
         return ""
+    tokens = _TOKENS["light" if scheme == "light" else "dark"]
+    for name in sorted(tokens, key=len, reverse=True):  # @accent_hover before @accent
+        text = text.replace(f"@{name}", tokens[name])
+    return text
+
+
+class StudioStyle(QProxyStyle):
+    """Fusion without icons on dialog buttons (they come from the desktop's icon theme and
+    look out of place next to the flat palette)."""
+
+    def styleHint(self, hint, option=None, widget=None, data=None):  # noqa: N802
+        if hint == QStyle.StyleHint.SH_DialogButtonBox_ButtonsHaveIcons:
+            return 0
+        return super().styleHint(hint, option, widget, data)
 
 
 def apply_theme(app: QApplication, theme: str) -> None:
     """Fusion + the palette for `theme`; re-applied when the system scheme changes ("system")."""
     global _current, _scheme_hooked
     _current = theme if theme in THEME_LABELS else "dark"
-    fusion = QStyleFactory.create("Fusion")
-    if fusion is not None and app.style().name().lower() != "fusion":
-        app.setStyle(fusion)
-    app.setPalette(dark_palette() if resolved(_current) == "dark" else light_palette())
-    app.setStyleSheet(style_sheet())
+    if not isinstance(app.style(), StudioStyle):
+        fusion = QStyleFactory.create("Fusion")
+        if fusion is not None:
+            app.setStyle(StudioStyle(fusion))
+    scheme = resolved(_current)
+    app.setPalette(dark_palette() if scheme == "dark" else light_palette())
+    app.setStyleSheet(style_sheet(scheme))
     if not _scheme_hooked:
         _scheme_hooked = True
         QGuiApplication.styleHints().colorSchemeChanged.connect(_on_scheme_changed)
