@@ -214,6 +214,9 @@ def test_set_project_add_assets_and_select(qtbot, gallery, library, project):
         gallery.set_project(project.id)
     assert blocker.args == [None]
     assert gallery.model.rowCount() == PAGE_SIZE
+    # the total is counted in the background; paging does not wait for it
+    qtbot.waitUntil(lambda: gallery.count_label.text() == "450 images", timeout=3000)
+    assert gallery.model.total_known and gallery.model.canFetchMore()
     # select_asset pages in an image that is not loaded yet
     assert gallery.select_asset(first.id)
     assert gallery.current_asset().id == first.id

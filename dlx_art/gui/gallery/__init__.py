@@ -195,7 +195,9 @@ class GalleryWidget(QWidget):
         self.lineage_in_dialog = True
 
         self.loader = ThumbnailLoader(library, self)
-        self.model = GalleryModel(library, self.loader, self)
+        self._query_pool = QThreadPool(self)  # counts for the label (reads only)
+        self._query_pool.setMaxThreadCount(1)
+        self.model = GalleryModel(library, self.loader, self, count_pool=self._query_pool)
         self.view = GalleryView(self.loader, self)
         self.view.setModel(self.model)
         self._io_pool = QThreadPool(self)
@@ -417,6 +419,7 @@ class GalleryWidget(QWidget):
         self.loader.shutdown(timeout_ms)
         self._import_pool.waitForDone(timeout_ms)
         self._io_pool.waitForDone(timeout_ms)
+        self._query_pool.waitForDone(timeout_ms)
         if self._lineage_dialog is not None:
             self._lineage_dialog.close()
 
@@ -684,6 +687,8 @@ class GalleryWidget(QWidget):
         total = self.model.total
         if q.project_id is None:
             self.count_label.setText("")
+        elif not self.model.total_known:
+            self.count_label.setText(f"{total:,}+ images")  # counting in the background
         elif q.trashed:
             self.count_label.setText(f"{_plural(total, 'image')} in the trash")
         else:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 import unicodedata
 from collections.abc import Iterable, Sequence
 from enum import IntEnum
@@ -25,12 +26,15 @@ from PySide6.QtCore import (
     QModelIndex,
     QPersistentModelIndex,
     Qt,
+    QThreadPool,
     QTimer,
     Signal,
 )
+from shiboken6 import isValid
 
 from dlx_art.gui.gallery import mime as gallery_mime
 from dlx_art.gui.gallery.thumbnails import ThumbnailLoader, ThumbState
+from dlx_art.gui.tasks import run_task
 
 if TYPE_CHECKING:
     from dlx_art.library.models import AssetInfo
@@ -101,16 +105,20 @@ class GalleryModel(QAbstractListModel):
     total_changed = Signal(int)
 
     def __init__(self, library: Library, loader: ThumbnailLoader | None = None,
-                 parent: Any = None) -> None:
+                 parent: Any = None, *, count_pool: QThreadPool | None = None) -> None:
         super().__init__(parent)
         self._library = library
         self._loader = loader
+        self._count_pool = count_pool  # None: count on the GUI thread (tests, small tools)
         self._query = GalleryQuery()
+        self._generation = 0
         self._rows: list[AssetInfo] = []
         self._row_of: dict[str, int] | None = {}
         self._total = 0
-        self._exhausted = True
+        self._total_known = True
+        self._exhausted = True  # the last page came back short: nothing more to fetch
         self._arrived: set[str] = set()
+        self._last_flush = 0.0
         self._flush_timer = QTimer(self)
         self._flush_timer.setSingleShot(True)
         self._flush_timer.setInterval(THUMBNAIL_FLUSH_MS)
@@ -126,25 +134,48 @@ class GalleryModel(QAbstractListModel):
 
     @property
     def total(self) -> int:
+        """Images matching the query (a lower bound until `total_known`)."""
         return self._total
+
+    @property
+    def total_known(self) -> bool:
+        return self._total_known
 
     def set_query(self, query: GalleryQuery, *, keep_loaded: bool = False) -> None:
         """Show another project, order, filter or the trash (the first page is read now)."""
         if query.order not in ORDERS:
             raise ValueError(f"order must be one of {ORDERS}, not {query.order!r}")
         want = max(PAGE_SIZE, len(self._rows)) if keep_loaded else PAGE_SIZE
+        self._generation += 1
         self.beginResetModel()
         self._query = query
         self._rows = []
         self._row_of = {}
-        if query.project_id is None:
-            self._total, self._exhausted = 0, True
-        else:
-            self._total = self._count()
-            self._rows = self._unique(self._page(0, want))
+        self._total, self._total_known, self._exhausted = 0, True, True
+        if query.project_id is not None:
+            page = self._page(0, want)
+            self._rows = self._unique(page)
             self._row_of = None
-            self._exhausted = len(self._rows) >= self._total
+            self._exhausted = len(page) < want
+            if self._exhausted:
+                self._total = len(self._rows)
+            elif self._count_pool is None:
+                self._total = max(self._count(), len(self._rows))
+            else:
+                # Counting 100,000 rows takes tens of milliseconds: not on the GUI thread.
+                # Paging does not need the count; only the label waits for it.
+                self._total, self._total_known = len(self._rows), False
+                generation = self._generation
+                run_task(self._count, pool=self._count_pool,
+                         on_done=lambda n: self._on_counted(generation, n))
         self.endResetModel()
+        self.total_changed.emit(self._total)
+
+    def _on_counted(self, generation: int, count: int) -> None:
+        if not isValid(self) or generation != self._generation:
+            return
+        self._total = max(count, len(self._rows))
+        self._total_known = True
         self.total_changed.emit(self._total)
 
     def refresh(self) -> None:
@@ -175,17 +206,18 @@ class GalleryModel(QAbstractListModel):
     def canFetchMore(self, parent: _Index = QModelIndex()) -> bool:  # noqa: B008, N802
         if parent.isValid() or self._query.project_id is None:
             return False
-        return not self._exhausted and len(self._rows) < self._total
+        return not self._exhausted
 
     def fetchMore(self, parent: _Index = QModelIndex()) -> None:  # noqa: B008, N802
         if not self.canFetchMore(parent):
             return
-        page = [a for a in self._page(len(self._rows), PAGE_SIZE) if self.row_of(a.id) < 0]
-        if not page:
-            # The catalog has fewer rows than counted (changed meanwhile): stop here.
+        fetched = self._page(len(self._rows), PAGE_SIZE)
+        if len(fetched) < PAGE_SIZE:
             self._exhausted = True
-            if self._total != len(self._rows):
-                self._total = len(self._rows)
+        page = [a for a in fetched if self.row_of(a.id) < 0]
+        if not page:
+            if self._exhausted and self._total != len(self._rows):
+                self._total, self._total_known = len(self._rows), True
                 self.total_changed.emit(self._total)
             return
         page = self._unique(page)
@@ -196,6 +228,12 @@ class GalleryModel(QAbstractListModel):
             for offset, asset in enumerate(page):
                 self._row_of[asset.id] = first + offset
         self.endInsertRows()
+        if self._exhausted and not self._total_known:
+            self._total, self._total_known = len(self._rows), True  # counted by paging
+            self.total_changed.emit(self._total)
+        elif len(self._rows) > self._total:
+            self._total = len(self._rows)
+            self.total_changed.emit(self._total)
 
     def fetch_all_loaded_until(self, asset_id: str, max_rows: int) -> int:
         """Fetch pages until `asset_id` is loaded (at most `max_rows` rows); its row or -1."""
@@ -345,7 +383,7 @@ class GalleryModel(QAbstractListModel):
             self._insert(0, fresh)
             inserted = len(fresh)
         elif order == "oldest":
-            if self._exhausted or len(self._rows) >= self._total:
+            if self._exhausted:
                 self._insert(len(self._rows), fresh)
                 inserted = len(fresh)
         else:  # favorites first, newest first within each group
@@ -353,7 +391,7 @@ class GalleryModel(QAbstractListModel):
             favorites = [a for a in fresh if a.isFavorite]
             if others:
                 row = next((i for i, a in enumerate(self._rows) if not a.isFavorite), None)
-                if row is None and (self._exhausted or len(self._rows) >= self._total):
+                if row is None and self._exhausted:
                     row = len(self._rows)
                 if row is not None:  # else they come with a later page
                     self._insert(row, others)
@@ -414,10 +452,16 @@ class GalleryModel(QAbstractListModel):
 
     def _on_loader_thumbnail_ready(self, asset_id: str) -> None:
         self._arrived.add(asset_id)
-        if not self._flush_timer.isActive():
+        idle = self._loader is not None and self._loader.is_idle()
+        if idle or (not self._flush_timer.isActive()
+                    and time.monotonic() - self._last_flush >= THUMBNAIL_FLUSH_MS / 1000):
+            self._flush_timer.stop()
+            self._flush_thumbnails()  # the first after a pause, or the last, shows at once
+        elif not self._flush_timer.isActive():
             self._flush_timer.start()
 
     def _flush_thumbnails(self) -> None:
+        self._last_flush = time.monotonic()
         rows = sorted(r for r in (self.row_of(i) for i in self._arrived) if r >= 0)
         self._arrived.clear()
         roles = [Qt.ItemDataRole.DecorationRole, Role.thumbnail, Role.thumbnail_state]

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QSize, Qt, QThreadPool, Signal
+from PySide6.QtCore import QBuffer, QIODevice, QObject, QSize, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QImage, QImageReader, QPixmap
 from shiboken6 import isValid
 
@@ -40,7 +40,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("dlx_art.gui.gallery")
 
-DEFAULT_MAX_BYTES = 96 * 1024 * 1024
+DEFAULT_MAX_BYTES = 48 * 1024 * 1024  # 10+ screens of tiles at any zoom
+WARM_UP_DELAY_MS = 2000
 MAX_BROKEN_REMEMBERED = 10_000
 
 
@@ -87,9 +88,25 @@ def lower_thread_priority() -> None:
         pass
 
 
+def prepare(library: Library) -> None:
+    """Pool thread: import the thumbnail cache (and PIL.Image), which every load needs."""
+    lower_thread_priority()
+    library.thumbnails.get("warm-up")
+    # Qt loads its JPEG reader plugin on first use (a dlopen): do that now, not for the first
+    # thumbnail on screen.
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.ReadWrite)
+    image = QImage(8, 8, QImage.Format.Format_RGB32)
+    image.fill(0)
+    image.save(buffer, "JPEG")
+    buffer.seek(0)
+    QImageReader(buffer, b"jpeg").read()
+
+
 def warm_up() -> None:
-    """Pool thread: import Pillow's format plugins now, not during the first screen of
-    thumbnails (the imports run Python code for tens of milliseconds, holding the GIL)."""
+    """Pool thread: import all of Pillow's format plugins (about 270 ms of Python, holding the
+    GIL in bursts), which the first *new* thumbnail needs. Run a while after start-up, so it
+    neither slows the window's start nor the first screen of cached thumbnails."""
     lower_thread_priority()
     from PIL import Image
 
@@ -136,7 +153,9 @@ class ThumbnailLoader(QObject):
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(threads)
         self._pool.setObjectName("thumbnailPool")
-        self._max_in_flight = threads * 2  # keep the threads busy between two result slots
+        # Enough queued in the pool that the threads never wait for the GUI thread to hand
+        # out the next job; few enough that little is wasted after a fast scroll.
+        self._max_in_flight = threads * 6
         self._max_bytes = max_bytes
         self._cache: OrderedDict[str, _Entry] = OrderedDict()
         self._bytes = 0
@@ -146,7 +165,21 @@ class ThumbnailLoader(QObject):
         self._deferred: dict[str, _Request] = {}  # asked again, for another box, while running
         self._closed = False
         self.loads = 0  # finished loads, for tests and the bench
-        run_task(warm_up, pool=self._pool)
+        self._pump_timer = QTimer(self)
+        self._pump_timer.setSingleShot(True)
+        self._pump_timer.setInterval(0)
+        self._pump_timer.timeout.connect(self._pump)
+        self.prepared = False
+        run_task(prepare, library, pool=self._pool, on_done=self._on_prepared)
+        QTimer.singleShot(WARM_UP_DELAY_MS, self, self._start_warm_up)
+
+    def _on_prepared(self, _result: object) -> None:
+        if isValid(self):
+            self.prepared = True
+
+    def _start_warm_up(self) -> None:
+        if not self._closed:
+            run_task(warm_up, pool=self._pool)
 
     # --- queries ------------------------------------------------------------------------------
 
@@ -171,6 +204,9 @@ class ThumbnailLoader(QObject):
 
     def is_idle(self) -> bool:
         return not (self._queue or self._running or self._deferred)
+
+    def in_flight(self) -> int:
+        return len(self._running)
 
     @property
     def cache_bytes(self) -> int:
@@ -201,7 +237,10 @@ class ThumbnailLoader(QObject):
             return
         self._queue[asset.id] = _Request(asset, QSize(box), still_wanted)
         self._queue.move_to_end(asset.id)  # newest first: the rows on screen now
-        self._pump()
+        # Start the jobs once the paint that asked for them is over: the workers would
+        # otherwise compete with that paint for the GIL.
+        if not self._pump_timer.isActive():
+            self._pump_timer.start()
 
     @staticmethod
     def _fits(entry: _Entry, box: QSize) -> bool:
