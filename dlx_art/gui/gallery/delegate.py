@@ -96,7 +96,8 @@ class GalleryDelegate(QStyledItemDelegate):
         return self._tile
 
     def set_tile(self, tile: int) -> None:
-        self._tile = max(MIN_TILE, min(MAX_TILE, int(tile)))
+        # the view stretches tiles around the zoom to fill its width
+        self._tile = max(MIN_TILE // 2, min(2 * MAX_TILE, int(tile)))
 
     def set_cell(self, size: QSize) -> None:
         self._cell = QSize(size)

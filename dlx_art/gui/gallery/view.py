@@ -41,7 +41,14 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QAbstractItemView, QFrame, QListView, QStyle, QWidget
 
 from dlx_art.gui.gallery import mime as gallery_mime
-from dlx_art.gui.gallery.delegate import GAP, GalleryDelegate, tile_color
+from dlx_art.gui.gallery.delegate import (
+    DEFAULT_TILE,
+    GAP,
+    MAX_TILE,
+    MIN_TILE,
+    GalleryDelegate,
+    tile_color,
+)
 from dlx_art.gui.gallery.model import Role
 from dlx_art.gui.gallery.thumbnails import ThumbnailLoader
 
@@ -94,6 +101,11 @@ class GalleryView(QListView):
         self._wheel_rest = 0
         self._drop_active = False
         self.empty_text = ""
+        self._target_tile = DEFAULT_TILE
+        # the margin strips belong to the scroll area: give them the viewport's colour
+        self.setViewportMargins(GAP // 2, GAP // 2, 0, 0)
+        self.setBackgroundRole(QPalette.ColorRole.Base)
+        self.setAutoFillBackground(True)
         self._update_grid()
 
     # --- geometry -----------------------------------------------------------------------------
@@ -104,11 +116,12 @@ class GalleryView(QListView):
 
     @property
     def tile_size(self) -> int:
-        return self._delegate.tile
+        """The size asked for (the zoom); tiles stretch a little to fill the width."""
+        return self._target_tile
 
     def set_tile_size(self, px: int) -> None:
         anchor = self._top_visible_row()
-        self._delegate.set_tile(px)
+        self._target_tile = max(MIN_TILE, min(MAX_TILE, int(px)))
         self._update_grid(force=True)
         if anchor >= 0 and self.model() is not None:
             self.scrollTo(self.model().index(anchor, 0), QAbstractItemView.ScrollHint.PositionAtTop)
@@ -121,12 +134,17 @@ class GalleryView(QListView):
         return max(1, self.width() - frame - extent)
 
     def _update_grid(self, force: bool = False) -> None:
-        tile = self._delegate.tile
-        width = self._available_width()
-        columns = max(1, width // (tile + GAP))
-        cell = QSize(max(tile + GAP, width // columns), tile + GAP)
-        if not force and cell == self.gridSize():
+        # The column count nearest to the zoom, then tiles stretched to fill the row: every
+        # gap is GAP pixels, across and down, at any width.
+        width = self._available_width() - GAP  # a half gap at each edge
+        target = self._target_tile
+        columns = max(1, round((width + GAP) / (target + GAP)))
+        column_width = max(1, width // columns)
+        tile = max(MIN_TILE // 2, column_width - GAP)
+        cell = QSize(column_width, tile + GAP)
+        if not force and cell == self.gridSize() and tile == self._delegate.tile:
             return
+        self._delegate.set_tile(tile)
         self._delegate.set_cell(cell)
         self.setGridSize(cell)
         self.verticalScrollBar().setSingleStep(max(8, cell.height() // 3))
