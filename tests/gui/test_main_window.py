@@ -357,6 +357,8 @@ def test_app_main_smoke_in_process(qtbot, tmp_path, capsys):
     assert "smoke test passed" in capsys.readouterr().err
     assert (home / "library.sqlite3").exists()
     assert not (home / ".dlx-art.lock").exists()
+    assert not QApplication.windowIcon().isNull()
+    assert QApplication.applicationName() == "DLX Art Studio"
     # two different libraries can be opened one after the other in one process
     assert app.main(["--home", str(tmp_path / "second"), "--smoke"]) == 0
 
@@ -407,3 +409,71 @@ def test_status_label_never_forces_the_window_wider(studio):
     label = window.backend_status.findChild(QLabel, "backendStatusText")
     assert label.minimumSizeHint().width() < 200
     assert "Used Hugging Face instead." in window.backend_status.text()
+
+
+def test_startup_checks_run_in_background_and_report(qtbot, studio):
+    from dlx_art.config import load_context
+
+    context = load_context()
+    library = context.open_library()
+    project = library.create_project("Checked")
+    images = Path(library.root) / "Projects" / project.folder / "Assets" / "Images"
+    images.mkdir(parents=True, exist_ok=True)
+    (images / ".half-written.png.abc123.part").write_bytes(b"partial")
+    library.close()
+
+    window = studio.open()
+    qtbot.waitUntil(lambda: "Library check" in window.statusBar().currentMessage(),
+                    timeout=10_000)
+    assert "temporary files removed" in window.statusBar().currentMessage()
+    assert not (images / ".half-written.png.abc123.part").exists()
+    qtbot.waitUntil(lambda: window.io_pool.activeThreadCount() == 0, timeout=10_000)
+    assert list((Path(window.library.root) / ".backups").glob("library-*.sqlite3"))
+
+
+def test_switch_to_another_library(qtbot, studio, tmp_path):
+    window = studio.open(start_background=False)
+    window.project_bar.create_project("Here")
+    other = tmp_path / "other library"
+    assert window.switch_library(other)
+    assert Path(window.library.root) == other.resolve()
+    assert window.central.currentWidget() is window.empty_page  # a new, empty library
+    assert window.context.settings.storage_root == str(other)
+    assert (other / ".dlx-art.lock").exists()
+    window.project_bar.create_project("There")
+    assert window.windowTitle().endswith("There")
+
+
+def test_previews_are_asked_for_only_while_someone_can_see_them(qtbot, studio):
+    window = studio.open(start_background=False)
+    window.project_bar.create_project("P")
+    window._update_preview_wanted()
+    assert window.jobs._want_preview()
+    window.jobs_dock.hide()
+    window._update_preview_wanted()
+    assert not window.jobs._want_preview()
+    window.tabs.setCurrentWidget(window.canvas)  # the canvas shows previews too
+    assert window.jobs._want_preview()
+
+
+def test_ctrl_enter_generates_from_anywhere_but_the_canvas(qtbot, studio):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    window = studio.open(start_background=False)
+    window.project_bar.create_project("Keys")
+    window.prompt_panel.prompt_edit.setPlainText("from the gallery")
+    window.activateWindow()
+    QTest.qWaitForWindowActive(window, 2000)
+    generated = []
+    window.generate_action.triggered.disconnect()
+    window.generate_action.triggered.connect(lambda: generated.append(1))
+    window.gallery.view.setFocus()
+    QTest.keyClick(window.gallery.view, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    window.job_panel.view.setFocus()
+    QTest.keyClick(window.job_panel.view, Qt.Key.Key_Enter, Qt.KeyboardModifier.ControlModifier)
+    assert len(generated) == 2
+    window.tabs.setCurrentWidget(window.canvas)
+    window.canvas.view.setFocus()
+    QTest.keyClick(window.canvas.view, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert len(generated) == 2  # the canvas's own Ctrl+Enter (Inpaint) wins there
