@@ -215,16 +215,30 @@ class AssetInfo:
 
     @classmethod
     def from_row(cls, row: Any) -> AssetInfo:
-        values = {f.name: getattr(row, f.name) for f in fields(cls)}
+        """Build from a catalog row (a SQLAlchemy Row or any object with the attributes).
+
+        This runs for every row of every gallery page, so it avoids the frozen dataclass
+        `__init__` (one `object.__setattr__` per field): the values are checked and normalised
+        here, then stored directly.
+        """
+        if hasattr(row, "_fields"):
+            values = dict(zip(row._fields, row, strict=True))
+            values = {name: values.get(name) for name in _ASSET_FIELDS}
+        else:
+            values = {name: getattr(row, name, None) for name in _ASSET_FIELDS}
         values["isFavorite"] = bool(values["isFavorite"])
         values["approximate"] = bool(values["approximate"])
         for key in ("createdAt", "trashedAt", "missingAt"):
-            values[key] = parse_datetime(values[key])
-        return cls(**values)
+            if not isinstance(values[key], datetime):
+                values[key] = parse_datetime(values[key])
+        record = object.__new__(cls)
+        record.__dict__.update(values)
+        return record
 
     def to_json(self) -> dict[str, object]:
         return {k: _json_value(v) for k, v in asdict(self).items()}
 
 
 ASSET_COLUMNS = [f.name for f in fields(AssetInfo)]
+_ASSET_FIELDS = tuple(ASSET_COLUMNS)
 PROJECT_COLUMNS = [f.name for f in fields(ProjectInfo)]

@@ -195,6 +195,7 @@ class Library:
         self.engine = engine
         self.thumbnails = _lazy_thumbnails(root)
         self._write_lock = threading.RLock()
+        self._names: dict[Path, tuple[int | None, set[str]]] = {}  # see _taken
         self._closed = False
 
     # --- opening ------------------------------------------------------------------------------
@@ -419,17 +420,25 @@ class Library:
         return [rows[i] for i in ids if i in rows]
 
     def _filtered(self, query: Any, project_id: str | None, favorites: bool,
-                  search: str | None, trashed: bool) -> Any:
+                  search: str | None, trashed: bool, *, counting: bool = False) -> Any:
+        match = fts_query(search) if search else None
         if project_id is not None:
-            query = query.where(A.c.projectId == project_id)
+            if match and counting:
+                # unary + keeps SQLite from walking the whole project's index: a count with a
+                # search starts from the (usually few) matches instead
+                query = query.where(text('+"ArtAsset"."projectId" = :project_id')).params(
+                    project_id=project_id)
+            else:
+                query = query.where(A.c.projectId == project_id)
         query = query.where(A.c.trashedAt.is_not(None) if trashed else A.c.trashedAt.is_(None))
         if favorites:
             query = query.where(A.c.isFavorite == True)  # noqa: E712 - SQL expression
-        if search and (match := fts_query(search)):
-            query = query.where(A.c.id.in_(
-                select(text("assetId")).select_from(text('"ArtAssetSearch"'))
-                .where(text('"ArtAssetSearch" MATCH :match'))
-            )).params(match=match)
+        if match:
+            # the search table's rowid is ArtAsset's rowid (kept in step by the triggers and
+            # checked by reconcile): far cheaper than reading the stored assetId column
+            query = query.where(text(
+                '"ArtAsset".rowid IN (SELECT rowid FROM "ArtAssetSearch" '
+                'WHERE "ArtAssetSearch" MATCH :match)')).params(match=match)
         return query
 
     def assets(
@@ -460,7 +469,7 @@ class Library:
     def count_assets(self, project_id: str | None, *, favorites: bool = False,
                      search: str | None = None, trashed: bool = False) -> int:
         query = self._filtered(select(func.count()).select_from(A), project_id, favorites,
-                               search, trashed)
+                               search, trashed, counting=True)
         with self.engine.connect() as con:
             return int(con.execute(query).scalar_one())
 
@@ -534,8 +543,11 @@ class Library:
         approximate). PNG files get the A1111 `parameters` chunk (built from `values` when the
         image carries none) and the `dlx-art` ids chunk, without re-encoding the pixels.
         """
-        prepared = self._prepare(project_id, data, values or {}, mask, file_stem, "image")
+        project = self.get_project(project_id)
+        probe = metadata.probe_image(data, "image")
+        prepared = self._prepare(project, probe, data, values or {}, mask, file_stem, "image")
         with self._write_lock:
+            self._place(prepared)
             self._write_files(prepared, durable=True)
             try:
                 with self.engine.begin() as con:
@@ -548,12 +560,12 @@ class Library:
             self.make_thumbnail(asset)
         return asset
 
-    def _prepare(self, project_id: str, data: bytes, values: dict[str, Any], mask: bytes | None,
-                 file_stem: str | None, name: str) -> _Prepared:
-        project = self.get_project(project_id)
-        if project.folder is None:  # pragma: no cover - _ensure_folder always sets it
+    def _prepare(self, project: ProjectInfo, probe: metadata.ImageProbe, data: bytes,
+                 values: dict[str, Any], mask: bytes | None, file_stem: str | None,
+                 name: str) -> _Prepared:
+        """Build the row and the final bytes; the file names are chosen later by `_place`."""
+        if project.folder is None:  # pragma: no cover - get_project always gives one
             raise StorageError("The project has no folder.")
-        probe = metadata.probe_image(data, name)
         asset_id = values.get("id") or new_id()
         created = values.get("createdAt") or utc_now()
         file_type = _file_type(probe.format)
@@ -575,11 +587,9 @@ class Library:
             if not probe.parameters and row["infotext"]:
                 chunks["parameters"] = row["infotext"]
             data = metadata.set_png_text(data, chunks)
-        images = storage.asset_dir(self.root, project.folder, storage.IMAGES)
         stem = storage.safe_file_name(file_stem, "image").rsplit(".", 1)[0] if file_stem else (
             f"{created.strftime('%Y%m%d-%H%M%S')}-{asset_id[:8]}")
-        image_path = storage.unique_file_path(images, stem, file_type)
-        mask_path = None
+        mask_type = None
         if mask is not None:
             mask_probe = metadata.probe_image(mask, f"mask of {name}")
             if (mask_probe.width, mask_probe.height) != (probe.width, probe.height) and \
@@ -589,15 +599,48 @@ class Library:
                 mask = metadata.set_png_text(mask, {
                     metadata.DLX_CHUNK: metadata.encode_dlx_ids(asset_id, project.id,
                                                                 row["parentId"])})
-            masks = storage.asset_dir(self.root, project.folder, storage.MASKS)
-            mask_path = storage.unique_file_path(masks, f"{image_path.stem}-mask",
-                                                 _file_type(mask_probe.format))
-        row.update(
-            filePath=storage.to_relative(self.root, image_path),
-            maskPath=storage.to_relative(self.root, mask_path) if mask_path else None,
-            fileSize=len(data), contentHash=content_hash(data),
-        )
-        return _Prepared(row, image_path, data, mask_path, mask)
+            mask_type = _file_type(mask_probe.format)
+        row.update(fileSize=len(data), contentHash=content_hash(data))
+        return _Prepared(row, project.folder, stem, data, mask, mask_type)
+
+    def _place(self, prepared: _Prepared) -> None:
+        """Choose free file names for a prepared image (and mask). Call with the write lock."""
+        images = storage.asset_dir(self.root, prepared.folder, storage.IMAGES)
+        prepared.image_path = storage.unique_file_path(
+            images, prepared.stem, prepared.row["fileType"], taken=self._taken(images))
+        # built from parts already checked (a single safe folder name, a safe file name):
+        # cheaper than resolving the path again
+        prefix = f"{storage.PROJECTS_DIR}/{prepared.folder}/{storage.ASSETS_DIR}"
+        prepared.row["filePath"] = f"{prefix}/{storage.IMAGES}/{prepared.image_path.name}"
+        prepared.row["maskPath"] = None
+        if prepared.mask is not None and prepared.mask_type is not None:
+            masks = storage.asset_dir(self.root, prepared.folder, storage.MASKS)
+            prepared.mask_path = storage.unique_file_path(
+                masks, f"{prepared.image_path.stem}-mask", prepared.mask_type,
+                taken=self._taken(masks))
+            prepared.row["maskPath"] = f"{prefix}/{storage.MASKS}/{prepared.mask_path.name}"
+
+    def _taken(self, folder: Path) -> set[str]:
+        """The names in `folder`, listed once and then kept up to date by `_place`.
+
+        Listing a folder of 40,000 images costs tens of milliseconds, far more than the save
+        itself. The list is read again when the folder changed behind our back (its
+        modification time differs from the one after our own last write); `atomic_write`
+        refusing to overwrite stays the final guard.
+        """
+        mtime = _mtime_ns(folder)
+        cached = self._names.get(folder)
+        if cached is None or cached[0] != mtime:
+            cached = (mtime, storage.taken_names(folder))
+            self._names[folder] = cached
+        return cached[1]
+
+    def _written(self, prepared: _Prepared) -> None:
+        """Remember the folders' times after our own writes (see `_taken`)."""
+        for path in (prepared.image_path, prepared.mask_path):
+            if path is not None and path.parent in self._names:
+                self._names[path.parent] = (_mtime_ns(path.parent),
+                                            self._names[path.parent][1])
 
     def _write_files(self, prepared: _Prepared, *, durable: bool) -> None:
         write = storage.atomic_write if durable else _quick_write
@@ -605,11 +648,14 @@ class Library:
             if prepared.mask_path is not None and prepared.mask is not None:
                 storage.ensure_dir(prepared.mask_path.parent)
                 write(prepared.mask_path, prepared.mask)
+            assert prepared.image_path is not None
             storage.ensure_dir(prepared.image_path.parent)
             write(prepared.image_path, prepared.data)
         except BaseException:
             prepared.remove_files()
+            self._names.pop(prepared.image_path.parent if prepared.image_path else Path(), None)
             raise
+        self._written(prepared)
 
     def import_paths(
         self,
@@ -624,8 +670,8 @@ class Library:
 
         Broken, truncated, empty, non-image and decompression-bomb files are rejected with a
         message naming the file; the others are imported with the metadata found in them.
-        Files are read and checked on a small thread pool and committed in batches: each
-        batch's files are flushed to disk before its rows are committed.
+        Files are read and checked on a small thread pool, one batch ahead of the writer;
+        each batch's files are flushed to disk before its rows are committed.
         """
         project = self.get_project(project_id)
         files = list(_expand(paths))
@@ -634,16 +680,23 @@ class Library:
             known = {h for (h,) in con.execute(
                 select(A.c.contentHash).where(A.c.projectId == project.id,
                                               A.c.contentHash.is_not(None)))}
+        batches = [files[i:i + batch] for i in range(0, len(files), batch)]
         done = 0
         workers = min(4, (os.cpu_count() or 2))
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            for start in range(0, len(files), batch):
-                if should_stop and should_stop():
-                    break
-                chunk = files[start:start + batch]
+
+            def submit(paths_: list[Path]) -> list[Any]:
+                return [pool.submit(self._prepare_import, project, p) for p in paths_]
+
+            pending = submit(batches[0]) if batches else []
+            for index, chunk in enumerate(batches):
+                current = pending
+                stop = bool(should_stop and should_stop())
+                pending = submit(batches[index + 1]) if index + 1 < len(batches) and \
+                    not stop else []
                 prepared_batch: list[_Prepared] = []
-                for path, outcome in zip(chunk, pool.map(
-                        lambda p: self._prepare_import(project.id, p), chunk), strict=True):
+                for path, future in zip(chunk, current, strict=True):
+                    outcome = future.result()
                     done += 1
                     if isinstance(outcome, str):
                         report.rejected.append((str(path), outcome))
@@ -656,11 +709,13 @@ class Library:
                     report.imported += self._commit_batch(prepared_batch)
                 if on_progress:
                     on_progress(done, len(files))
+                if stop:
+                    break
         for path, reason in report.rejected:
             log.info("import rejected %s: %s", path, reason)
         return report
 
-    def _prepare_import(self, project_id: str, path: Path) -> _Prepared | str:
+    def _prepare_import(self, project: ProjectInfo, path: Path) -> _Prepared | str:
         try:
             probe, data = metadata.probe_file(path)
         except BadImageFile as exc:
@@ -679,7 +734,7 @@ class Library:
         try:
             if ids is not None:
                 values["parentId"] = ids.parent_id
-            return self._prepare(project_id, data, values, None, path.stem, path.name)
+            return self._prepare(project, probe, data, values, None, path.stem, path.name)
         except BadImageFile as exc:
             return exc.user_message
 
@@ -688,18 +743,16 @@ class Library:
             written: list[_Prepared] = []
             try:
                 for item in batch:
-                    item.image_path = storage.unique_file_path(
-                        item.image_path.parent, item.image_path.stem.rsplit(".", 1)[0],
-                        item.row["fileType"])
-                    item.row["filePath"] = storage.to_relative(self.root, item.image_path)
+                    self._place(item)
                     self._write_files(item, durable=False)
                     written.append(item)
-                _flush_to_disk([i.image_path for i in written])
+                _flush_to_disk([i.image_path for i in written if i.image_path])
                 with self.engine.begin() as con:
                     con.execute(insert(A), [i.row for i in written])
             except Exception as exc:
                 for item in written:
                     item.remove_files()
+                self._names.clear()
                 if isinstance(exc, DlxError):
                     raise
                 raise StorageError(f"Import failed while saving: {exc}") from exc
@@ -1099,13 +1152,16 @@ def _with_defaults(row: dict[str, Any]) -> dict[str, Any]:
 class _Prepared:
     """An image (and mask) ready to be written, with the row that will catalogue it."""
 
-    def __init__(self, row: dict[str, Any], image_path: Path, data: bytes,
-                 mask_path: Path | None, mask: bytes | None) -> None:
+    def __init__(self, row: dict[str, Any], folder: str, stem: str, data: bytes,
+                 mask: bytes | None, mask_type: str | None) -> None:
         self.row = row
-        self.image_path = image_path
+        self.folder = folder
+        self.stem = stem
         self.data = data
-        self.mask_path = mask_path
         self.mask = mask
+        self.mask_type = mask_type
+        self.image_path: Path | None = None
+        self.mask_path: Path | None = None
 
     def remove_files(self) -> None:
         for path in (self.image_path, self.mask_path):
@@ -1202,6 +1258,13 @@ def _flush_to_disk(paths: list[Path]) -> None:
     for path in paths:  # pragma: no cover - Windows
         with open(path, "rb+") as handle:
             os.fsync(handle.fileno())
+
+
+def _mtime_ns(folder: Path) -> int | None:
+    try:
+        return folder.stat().st_mtime_ns
+    except OSError:
+        return None
 
 
 def _stamp() -> str:

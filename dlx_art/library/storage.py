@@ -558,7 +558,24 @@ def atomic_write(path: Path, data: bytes, *, overwrite: bool = False, durable: b
         raise _os_error("save", path, exc) from exc
 
 
-def unique_file_path(folder: Path, stem: str, ext: str) -> Path:
+def taken_names(folder: Path) -> set[str]:
+    """The keys (case and Unicode normalisation ignored) of every name in `folder`.
+
+    Pass the set to `unique_file_path(..., taken=...)` to pick many names without listing the
+    folder each time.
+
+    Raises:
+        StorageError: If the folder exists but cannot be listed.
+    """
+    try:
+        return {_name_key(name) for name in os.listdir(folder)}
+    except FileNotFoundError:
+        return set()
+    except OSError as exc:
+        raise _os_error("list", Path(folder), exc) from exc
+
+
+def unique_file_path(folder: Path, stem: str, ext: str, *, taken: set[str] | None = None) -> Path:
     """A free path ``folder/stem.ext``, else ``stem-2.ext``, ``stem-3.ext``, ...
 
     Names are compared ignoring case and Unicode normalisation, so the folder stays valid when
@@ -572,6 +589,8 @@ def unique_file_path(folder: Path, stem: str, ext: str) -> Path:
         folder: The folder (it need not exist yet).
         stem: The name without extension.
         ext: The extension with or without its dot (``"png"``, ``".png"``), or ``""``.
+        taken: Name keys already in use (from `taken_names`); the chosen name is added to it.
+            Without it the folder is listed.
 
     Raises:
         ValueError: If `ext` is not 1 to 5 ASCII letters or digits (a bug in the caller).
@@ -582,19 +601,16 @@ def unique_file_path(folder: Path, stem: str, ext: str) -> Path:
     if ext and not _EXTENSION.fullmatch(ext):
         raise ValueError(f"not a usable file extension: {ext!r}")
     suffix = f".{ext}" if ext else ""
-    try:
-        taken = {_name_key(name) for name in os.listdir(folder)}
-    except FileNotFoundError:
-        taken = set()
-    except OSError as exc:
-        raise _os_error("list", folder, exc) from exc
+    keys = taken_names(folder) if taken is None else taken
     clean = _clean_chars(stem)
     for number in count(1):
         tail = "" if number == 1 else f"-{number}"
         limit = MAX_FOLDER_BYTES - len(tail) - len(suffix)
         base = _clean_stem(clean, limit) or _DEFAULT_STEM
         name = f"{base}{tail}{suffix}"
-        if _name_key(name) not in taken and not os.path.lexists(folder / name):
+        key = _name_key(name)
+        if key not in keys and not os.path.lexists(folder / name):
+            keys.add(key)
             return folder / name
     raise AssertionError("unreachable")  # pragma: no cover
 
