@@ -15,14 +15,33 @@ import sys
 CODE = """
 import os, sys
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt, Signal
+from PySide6.QtWidgets import QApplication, QListView, QWidget
 app = QApplication([])
 w = QWidget()
+
+class Emitter(QObject):
+    changed = Signal(object)
+
+class Model(QAbstractListModel):
+    def rowCount(self, parent=QModelIndex()):
+        return 500
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        return None                # Qt -> Python call returning None
+
+emitter = Emitter()
+emitter.changed.connect(lambda value: None)
+view = QListView()
+view.setModel(Model())
+view.resize(200, 2000)
 none0, true0, false0 = sys.getrefcount(None), sys.getrefcount(True), sys.getrefcount(False)
 for i in range(3000):
     w.setMinimumWidth(i % 7)   # returns None
     w.isVisible()              # returns False
     w.isEnabled()              # returns True
+    emitter.changed.emit(i)    # Python emit
+for _ in range(5):
+    view.grab()                # paints: many data() calls
 print(sys.getrefcount(None) - none0, sys.getrefcount(True) - true0,
       sys.getrefcount(False) - false0)
 """
