@@ -21,6 +21,7 @@ import argparse
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -57,6 +58,107 @@ def _set_app_identity(app: object) -> None:
         icon.addFile(str(png))
     if not icon.isNull():
         QGuiApplication.setWindowIcon(icon)
+
+
+def _process_start_ns() -> int:
+    """When this process started: $BENCH_T0_NS (set by bench/bench_startup.py), else /proc."""
+    if value := os.environ.get("BENCH_T0_NS"):
+        return int(value)
+    try:
+        with open("/proc/self/stat", encoding="ascii") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        with open("/proc/uptime", encoding="ascii") as handle:
+            uptime = float(handle.read().split()[0])
+        ticks = os.sysconf("SC_CLK_TCK")
+        boot_ns = time.time_ns() - int(uptime * 1e9)
+        return boot_ns + int(int(fields[19]) * 1e9 / ticks)
+    except (OSError, ValueError, IndexError):
+        return _IMPORTED_NS
+
+
+_IMPORTED_NS = time.time_ns()
+
+
+class _StartupTimer:
+    """With DLX_ART_TIMING=1: prints `timing: shown=<ms> usable=<ms>` to stderr.
+
+    shown: the first paint of the window. usable: the library is open, the projects are
+    listed and the first screen of the gallery is painted with its thumbnails loaded.
+    Both in ms since the process started.
+    """
+
+    def __init__(self, window: object) -> None:
+        from PySide6.QtCore import QEvent, QObject, QTimer
+        from PySide6.QtWidgets import QApplication
+
+        self.t0 = _process_start_ns()
+        self.shown: float | None = None
+        self.usable: float | None = None
+        self._window = window
+        self._ready = False
+        timer = self
+
+        class Filter(QObject):
+            def eventFilter(self, obj: object, event: object) -> bool:  # noqa: N802
+                if event.type() == QEvent.Type.Paint:  # type: ignore[attr-defined]
+                    timer._on_paint(obj)
+                return False
+
+        self._filter = Filter()
+        QApplication.instance().installEventFilter(self._filter)  # type: ignore[union-attr]
+        self._poll = QTimer()
+        self._poll.setInterval(5)
+        self._poll.timeout.connect(self._check_usable)
+        window.library_ready.connect(self._on_ready)  # type: ignore[attr-defined]
+
+    def _ms(self) -> float:
+        return (time.time_ns() - self.t0) / 1e6
+
+    def _on_paint(self, obj: object) -> None:
+        from PySide6.QtWidgets import QWidget
+
+        if not isinstance(obj, QWidget) or obj.window() is not self._window:
+            return
+        if self.shown is None:
+            self.shown = self._ms()
+        if self._ready and self.usable is None and obj is self._usable_target():
+            self.usable = self._ms()
+            self.stop()
+            self.report()
+
+    def _usable_target(self) -> object:
+        """What must be painted for the window to count as usable (None: not yet)."""
+        window = self._window
+        if window.central.currentWidget() is window.empty_page:  # type: ignore[attr-defined]
+            return window.empty_page  # type: ignore[attr-defined]
+        gallery = window.gallery  # type: ignore[attr-defined]
+        if not gallery.loader.is_idle():
+            return None
+        return gallery.view.viewport()
+
+    def _on_ready(self) -> None:
+        self._ready = True
+        self._poll.start()
+
+    def _check_usable(self) -> None:
+        target = self._usable_target()
+        if target is not None:
+            target.update()  # type: ignore[attr-defined]  # its next paint is "usable"
+
+    def stop(self) -> None:
+        from PySide6.QtWidgets import QApplication
+
+        self._poll.stop()
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self._filter)
+
+    def report(self) -> None:
+        if self.shown is None or getattr(self, "_reported", False):
+            return
+        self._reported = True
+        usable = f" usable={self.usable:.1f}" if self.usable is not None else ""
+        print(f"timing: shown={self.shown:.1f}{usable}", file=sys.stderr, flush=True)
 
 
 def _report(message: str, *, headless: bool, title: str = APP_NAME) -> None:
@@ -122,24 +224,29 @@ def main(argv: Sequence[str]) -> int:
 
     window = None
     try:
-        try:
-            library = context.open_library()
-        except DlxError as exc:
-            _report(exc.user_message, headless=headless)
-            return 1
-        window = MainWindow(context, library, lock=lock)
-        result = {"closed": False}
+        # The window shows at once and opens the catalog in the background (importing the
+        # database layer alone takes longer than showing the window).
+        window = MainWindow(context, None, lock=lock)
+        result: dict[str, object] = {"closed": False, "failed": None}
         loop = QEventLoop()
+        timer = _StartupTimer(window) if os.environ.get("DLX_ART_TIMING") == "1" else None
 
         def on_closed() -> None:
             result["closed"] = True
             if not created:
                 loop.quit()
 
+        def on_failed(message: str) -> None:
+            result["failed"] = message
+            _report(message, headless=headless)
+            window.close()
+
         window.closed.connect(on_closed)
-        window.show()
+        window.library_failed.connect(on_failed)
         if args.smoke:
-            QTimer.singleShot(SMOKE_DELAY_MS, window.close)
+            # close once the library is shown and the event loop has run a little
+            window.library_ready.connect(lambda: QTimer.singleShot(SMOKE_DELAY_MS, window.close))
+        window.show()
         if created:
             code = app.exec()
         else:
@@ -148,6 +255,10 @@ def main(argv: Sequence[str]) -> int:
             code = 0
         if not result["closed"]:  # e.g. the event loop was quit from elsewhere
             window.shutdown()
+        if timer is not None:
+            timer.report()
+        if result["failed"] is not None:
+            return 1
         failed = uncaught_count is not None and uncaught_count() > before
         if args.smoke:
             ok = code == 0 and not failed
@@ -163,7 +274,8 @@ def main(argv: Sequence[str]) -> int:
     finally:
         if window is not None:
             try:
-                window.library.close()
+                if window.library is not None:
+                    window.library.close()
             except Exception:  # closing must not hide the real outcome
                 log.exception("closing the library failed")
             lock = window.lock or lock

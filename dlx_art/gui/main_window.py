@@ -13,7 +13,17 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QEvent, Qt, QThreadPool, QTimer, QUrl, Signal, Slot
+from PySide6.QtCore import (
+    QByteArray,
+    QEvent,
+    QSignalBlocker,
+    Qt,
+    QThreadPool,
+    QTimer,
+    QUrl,
+    Signal,
+    Slot,
+)
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -183,24 +193,59 @@ class _Banner(QFrame):
         layout.addWidget(self.settings_button)
 
 
+class _LoadingGallery(QLabel):
+    """Stands in for the gallery until the library is open (same no-op API)."""
+
+    def __init__(self, text: str = "Opening the library…") -> None:
+        super().__init__(text)
+        self.setObjectName("libraryLoading")
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setProperty("role", "hint")
+
+    def current_asset(self) -> None:
+        return None
+
+    def selected_assets(self) -> list[Any]:
+        return []
+
+    def select_asset(self, _asset_id: str) -> bool:
+        return False
+
+    def thumbnail_size(self) -> int:
+        return 0
+
+    def _noop(self, *_args: Any, **_kwargs: Any) -> None:
+        return None
+
+    set_project = add_assets = refresh = show_trash = zoom = shutdown = _noop
+    set_thumbnail_size = import_files = show_asset = _noop
+    copy_selected = favorite_selected = trash_selected = _noop
+
+
 class MainWindow(QMainWindow):
     """The studio window.
 
     Args:
         context: the loaded `dlx_art.config.Context` (paths and settings).
-        library: the open `Library` (the window does not close it; the caller does, using
-            `window.library`, which changes when the person moves the library).
+        library: the open `Library`, or None to let the window open `context`'s library in
+            the background (the window shows at once; `library_ready` / `library_failed`
+            follow). The window does not close it; the caller does, using `window.library`,
+            which changes when the person moves the library.
         lock: the `LibraryLock` held for `library`, replaced when the library moves.
         start_background: start the backend monitor and the start-up checks (tests of pure
             widgets can turn it off).
 
     Signals:
         closed(): the window closed and every background thread has ended (or timed out).
+        library_ready(): the library is open and shown (projects listed, gallery filled).
+        library_failed(str): the library could not be opened (message for the person).
     """
 
     closed = Signal()
+    library_ready = Signal()
+    library_failed = Signal(str)
 
-    def __init__(self, context: Any, library: Any, *, lock: LibraryLock | None = None,
+    def __init__(self, context: Any, library: Any = None, *, lock: LibraryLock | None = None,
                  start_background: bool = True, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("mainWindow")
@@ -214,6 +259,9 @@ class MainWindow(QMainWindow):
         self._canvas_project_id: str | None = None
         self._canvas_jobs: set[str] = set()
         self._startup_report: str | None = None
+        self._ready = False
+        self._background = start_background
+        self._monitor_started = False
 
         self.io_pool = QThreadPool(self)
         self.io_pool.setObjectName("ioPool")
@@ -229,10 +277,19 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_NAME)
         self.resize(1360, 860)
         self._restore_state()
-        self.project_bar.reload(select_id=self.state.get_str("session/last_project") or None)
-        self._update_project_ui()
+        if library is not None:
+            self._use_library(library)
+        else:
+            self._update_project_ui()
+            QTimer.singleShot(0, self._open_library_in_background)
         if start_background:
-            QTimer.singleShot(0, self._start_background)
+            if library is not None:
+                QTimer.singleShot(0, self._start_monitor)
+            else:  # first the catalog: both imports compete for the same CPU and GIL
+                self.library_ready.connect(self._start_monitor,
+                                           Qt.ConnectionType.SingleShotConnection)
+                self.library_failed.connect(self._start_monitor,
+                                            Qt.ConnectionType.SingleShotConnection)
 
     # --- construction -------------------------------------------------------------------------
 
@@ -249,8 +306,8 @@ class MainWindow(QMainWindow):
         self.prompt_dock = self._dock("Generate", "promptDock", self.prompt_panel,
                                       Qt.DockWidgetArea.LeftDockWidgetArea)
 
-        self.gallery = _make_gallery(self.library)
-        self.details = _make_details(self.library)
+        self.gallery: Any = _LoadingGallery()
+        self.details: Any = _LoadingGallery("")
         self.details_dock = self._dock("Details", "detailsDock", self.details,
                                        Qt.DockWidgetArea.RightDockWidgetArea)
 
@@ -262,14 +319,15 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.details_dock], [330], Qt.Orientation.Horizontal)
         self.resizeDocks([self.details_dock, self.jobs_dock], [460, 300], Qt.Orientation.Vertical)
 
-        from dlx_art.gui.canvas import CanvasWidget
-
-        self.canvas = CanvasWidget()
+        # the canvas is built the first time it is needed (it is not on the start-up path)
+        self._canvas: Any = None
+        self._canvas_placeholder = QWidget()
+        self._canvas_placeholder.setObjectName("canvasPlaceholder")
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.gallery, "Gallery")
-        self.tabs.addTab(self.canvas, "Canvas")
+        self.tabs.addTab(self._canvas_placeholder, "Canvas")
 
         self.banner = _Banner()
         self.banner.hide()
@@ -427,7 +485,7 @@ class MainWindow(QMainWindow):
                                               lambda: self._open_folder(self.context.paths.log_dir))
         self.library_folder_action = self._action(
             "Open Li&brary Folder", "openLibraryFolderAction",
-            lambda: self._open_folder(Path(self.library.root)))
+            lambda: self._open_folder(self.library_root()))
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -499,12 +557,8 @@ class MainWindow(QMainWindow):
         self.monitor.statuses_changed.connect(self._on_monitor_statuses_changed)
         self.monitor.checking_changed.connect(self.backend_status.set_checking)
 
-        self._wire_gallery()
 
-        self.canvas.inpaint_requested.connect(self._on_canvas_inpaint_requested)
-        self.canvas.base_changed.connect(self._on_canvas_base_changed)
-        self.canvas.closed.connect(lambda: self.tabs.setCurrentWidget(self.gallery))
-        self.tabs.currentChanged.connect(self._update_preview_wanted)
+        self.tabs.currentChanged.connect(self._on_tabs_current_changed)
         self.jobs_dock.visibilityChanged.connect(self._update_preview_wanted)
         app = QApplication.instance()
         if isinstance(app, QApplication):
@@ -529,6 +583,33 @@ class MainWindow(QMainWindow):
         d.jump_to.connect(self._on_details_jump_to)
         d.status_message.connect(self.show_message)
 
+    @property
+    def canvas(self) -> Any:
+        """The refinement canvas, built on first use."""
+        if self._canvas is None:
+            from dlx_art.gui.canvas import CanvasWidget
+
+            canvas = CanvasWidget()
+            canvas.inpaint_requested.connect(self._on_canvas_inpaint_requested)
+            canvas.base_changed.connect(self._on_canvas_base_changed)
+            canvas.closed.connect(lambda: self.tabs.setCurrentWidget(self.gallery))
+            self._canvas = canvas
+            index = self.tabs.indexOf(self._canvas_placeholder)
+            show = self.tabs.currentIndex() == index
+            with QSignalBlocker(self.tabs):
+                self.tabs.removeTab(index)
+                self.tabs.insertTab(index, canvas, "Canvas")
+                if show:
+                    self.tabs.setCurrentIndex(index)
+            self._canvas_placeholder.deleteLater()
+        return self._canvas
+
+    @Slot(int)
+    def _on_tabs_current_changed(self, _index: int) -> None:
+        if self.tabs.currentWidget() is self._canvas_placeholder:
+            self.tabs.setCurrentWidget(self.canvas)
+        self._update_preview_wanted()
+
     # --- state --------------------------------------------------------------------------------
 
     def _restore_state(self) -> None:
@@ -539,9 +620,6 @@ class MainWindow(QMainWindow):
         if layout is not None:
             self.restoreState(layout, STATE_VERSION)
         self.prompt_panel.restore_state(self.state)
-        size = self.state.get_int("gallery/thumbnail_size", 0)
-        if size:
-            self.gallery.set_thumbnail_size(size)
         self.project_bar.show_archived_action.setChecked(
             self.state.get_bool("session/show_archived", False))
 
@@ -557,10 +635,13 @@ class MainWindow(QMainWindow):
 
     # --- background start-up ------------------------------------------------------------------
 
-    def _start_background(self) -> None:
-        if self._shut_down:
-            return
-        self.monitor.start()
+    @Slot()
+    def _start_monitor(self, *_args: Any) -> None:
+        if not self._shut_down and not self._monitor_started:
+            self._monitor_started = True
+            self.monitor.start()
+
+    def _run_startup_checks(self) -> None:
         library = self.library
 
         def checks() -> str | None:
@@ -575,6 +656,56 @@ class MainWindow(QMainWindow):
 
         run_task(checks, on_done=self._on_startup_checks_done,
                  on_error=self._on_startup_checks_failed, pool=self.io_pool)
+
+    # --- the library --------------------------------------------------------------------------
+
+    def _open_library_in_background(self) -> None:
+        """Open (import, migrate) the catalog off the GUI thread; the window is already up."""
+        if self._shut_down:
+            return
+        run_task(self.context.open_library, on_done=self._on_library_opened,
+                 on_error=self._on_library_open_failed, pool=self.io_pool)
+
+    def _on_library_opened(self, library: Any) -> None:
+        if self._shut_down:
+            library.close()
+            return
+        self._use_library(library)
+
+    def _on_library_open_failed(self, exc: BaseException) -> None:
+        message = exc.user_message if isinstance(exc, DlxError) else (
+            f"The library in {self.context.storage_root} could not be opened; see the log.")
+        self.gallery.setText(message)
+        self.show_message(message, 0)
+        self.library_failed.emit(message)
+
+    def _use_library(self, library: Any) -> None:
+        """Show `library`: fresh gallery and details, its projects, the last project."""
+        self.library = library
+        self.jobs.set_library(library)
+        old_gallery, old_details = self.gallery, self.details
+        self.gallery = _make_gallery(library)
+        self.details = _make_details(library)
+        size = self.state.get_int("gallery/thumbnail_size", 0)
+        if size:
+            self.gallery.set_thumbnail_size(size)
+        index = self.tabs.indexOf(old_gallery)
+        current = self.tabs.currentIndex()
+        self.tabs.removeTab(index)
+        self.tabs.insertTab(index, self.gallery, "Gallery")
+        self.tabs.setCurrentIndex(current)
+        self.details_dock.setWidget(self.details)
+        old_gallery.deleteLater()
+        old_details.deleteLater()
+        self._wire_gallery()
+        self.trash_view_action.setChecked(False)
+        self._ready = True
+        self.project_bar.set_library(
+            library, select_id=self.state.get_str("session/last_project") or None)
+        self._update_project_ui()
+        if self._background:
+            self._run_startup_checks()
+        self.library_ready.emit()
 
     def _on_startup_checks_done(self, summary: str | None) -> None:
         self._startup_report = summary
@@ -602,8 +733,9 @@ class MainWindow(QMainWindow):
     def _update_project_ui(self) -> None:
         project = self.current_project()
         self.setWindowTitle(f"{APP_NAME} — {project.name}" if project is not None else APP_NAME)
-        has_projects = bool(self.project_bar.projects())
+        has_projects = bool(self.project_bar.projects()) or not self._ready
         self.central.setCurrentWidget(self.workspace if has_projects else self.empty_page)
+        self.project_bar.setEnabled(self._ready)
         self.generate_action.setEnabled(project is not None)
         self.import_action.setEnabled(project is not None)
         self.prompt_panel.generate_button.setEnabled(project is not None)
@@ -714,7 +846,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def _update_preview_wanted(self, *_args: Any) -> None:
         visible = (self.jobs_dock.isVisible() and not self.jobs_dock.visibleRegion().isEmpty()) \
-            or self.tabs.currentWidget() is self.canvas
+            or self.tabs.currentWidget() in (self._canvas, self._canvas_placeholder)
         self.jobs.set_want_preview(bool(visible) or not self.isVisible())
 
     # --- backends -----------------------------------------------------------------------------
@@ -812,6 +944,8 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def open_in_canvas(self, asset: Any) -> None:
+        if self.library is None:
+            return
         try:
             path = self.library.path_of(asset)
         except DlxError as exc:
@@ -905,7 +1039,7 @@ class MainWindow(QMainWindow):
     def open_settings(self, tab: str | None = None) -> bool:
         from dlx_art.gui.settings_dialog import SettingsDialog
 
-        dialog = SettingsDialog(self.context.settings, Path(self.library.root), parent=self,
+        dialog = SettingsDialog(self.context.settings, self.library_root(), parent=self,
                                 tab=tab if isinstance(tab, str) else None)
         accepted = dialog.exec() == SettingsDialog.DialogCode.Accepted
         settings, change = dialog.result_settings, dialog.library_change
@@ -949,6 +1083,8 @@ class MainWindow(QMainWindow):
     # --- moving / switching the library -------------------------------------------------------
 
     def _library_busy_message(self) -> str | None:
+        if not self._ready:
+            return "Wait for the library to open first."
         if self.jobs.is_busy():
             return "Wait for the running jobs to finish (or cancel them) first."
         return None
@@ -1061,28 +1197,11 @@ class MainWindow(QMainWindow):
         self.library.close()
 
     def _attach_library(self, root: Path, lock: LibraryLock | None) -> None:
-        """Open the library at `root` and give the window fresh gallery / details widgets."""
         from dlx_art.library.service import Library
 
         library = Library.open(root)
-        self.library = library
         self.lock = lock
-        self.jobs.set_library(library)
-        old_gallery, old_details = self.gallery, self.details
-        self.gallery = _make_gallery(library)
-        self.gallery.set_thumbnail_size(old_gallery.thumbnail_size())
-        self.details = _make_details(library)
-        index = self.tabs.indexOf(old_gallery)
-        self.tabs.removeTab(index)
-        self.tabs.insertTab(index, self.gallery, "Gallery")
-        self.tabs.setCurrentIndex(index)
-        self.details_dock.setWidget(self.details)
-        old_gallery.deleteLater()
-        old_details.deleteLater()
-        self._wire_gallery()
-        self.trash_view_action.setChecked(False)
-        self.project_bar.set_library(library)
-        self._update_project_ui()
+        self._use_library(library)
 
     # --- help ---------------------------------------------------------------------------------
 
@@ -1105,7 +1224,7 @@ class MainWindow(QMainWindow):
             f"<h3>{APP_NAME} {escape(__version__)}</h3>"
             "<p>A local-first studio for AI image generation with AUTOMATIC1111 and "
             "Hugging Face.</p>"
-            f"<p><b>Library:</b> {escape(str(self.library.root))}<br>"
+            f"<p><b>Library:</b> {escape(str(self.library_root()))}<br>"
             f"<b>Settings:</b> {escape(str(self.context.paths.settings_file))}<br>"
             f"<b>Logs:</b> {escape(str(self.context.paths.log_dir))}</p>"
             f"<p><b>Backends:</b></p><ul>{rows}</ul>"
@@ -1120,6 +1239,9 @@ class MainWindow(QMainWindow):
             self.show_message(f"Could not open a file manager; the folder is {folder}", 0)
 
     # --- helpers ------------------------------------------------------------------------------
+
+    def library_root(self) -> Path:
+        return Path(self.library.root) if self.library is not None else self.context.storage_root
 
     @Slot(str)
     def show_message(self, text: str, timeout_ms: int = STATUS_TIMEOUT_MS) -> None:
@@ -1136,7 +1258,8 @@ class MainWindow(QMainWindow):
     def _on_app_focus_changed(self, _old: QWidget | None, new: QWidget | None) -> None:
         # Ctrl+Enter means Inpaint inside the canvas (its own shortcut); everywhere else it
         # generates. Two active shortcuts on one key would cancel each other out.
-        in_canvas = new is not None and self.canvas.isAncestorOf(new)
+        in_canvas = new is not None and self._canvas is not None \
+            and self._canvas.isAncestorOf(new)
         wanted = [] if in_canvas else self._generate_shortcuts
         if self.generate_action.shortcuts() != wanted:
             self.generate_action.setShortcuts(wanted)
@@ -1186,6 +1309,7 @@ class MainWindow(QMainWindow):
         ok = self.io_pool.waitForDone(timeout_ms) and ok
         self.gallery.shutdown(timeout_ms)
         self.details.shutdown(timeout_ms)
+        ok = self.io_pool.waitForDone(timeout_ms) and ok  # a library still opening
         app = QApplication.instance()
         if isinstance(app, QApplication):
             with contextlib.suppress(RuntimeError, TypeError):

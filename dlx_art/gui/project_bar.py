@@ -108,7 +108,8 @@ class ProjectBar(QWidget):
     project_changed = Signal(object)
     message = Signal(str)
 
-    def __init__(self, library: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, library: Any = None, parent: QWidget | None = None) -> None:
+        """`library` may be None until it is open; then call `set_library`."""
         super().__init__(parent)
         self.setObjectName("projectBar")
         self.library = library
@@ -177,10 +178,11 @@ class ProjectBar(QWidget):
 
     # --- commands -----------------------------------------------------------------------------
 
-    def set_library(self, library: Any) -> None:
+    def set_library(self, library: Any, select_id: str | None = None) -> None:
+        """Use another library: list its projects and select `select_id` (else the MRU one)."""
         self.library = library
         self._current_id = None
-        self.reload()
+        self.reload(select_id=select_id)
 
     def reload(self, select_id: str | None = None) -> None:
         """Reload the list; select `select_id`, else keep the current project, else the MRU one."""

@@ -477,3 +477,34 @@ def test_ctrl_enter_generates_from_anywhere_but_the_canvas(qtbot, studio):
     window.canvas.view.setFocus()
     QTest.keyClick(window.canvas.view, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     assert len(generated) == 2  # the canvas's own Ctrl+Enter (Inpaint) wins there
+
+
+def test_app_main_reports_an_unreadable_catalog(qtbot, tmp_path, capsys):
+    from dlx_art import app
+
+    home = tmp_path / "broken-home"
+    home.mkdir()
+    (home / "library.sqlite3").write_bytes(b"this is not a database" * 100)
+    assert app.main(["--home", str(home), "--smoke"]) == 1
+    err = capsys.readouterr().err
+    assert "library.sqlite3" in err or "catalog" in err.lower()
+    assert not (home / ".dlx-art.lock").exists()
+
+
+def test_window_opens_its_library_in_the_background(qtbot, studio):
+    from dlx_art.config import load_context
+    from dlx_art.gui.main_window import MainWindow
+
+    context = load_context()
+    window = MainWindow(context, None, start_background=False)
+    studio.windows.append(window)
+    assert window.library is None
+    assert window.gallery.objectName() == "libraryLoading"
+    assert not window.project_bar.isEnabled()
+    window.show()
+    with qtbot.waitSignal(window.library_ready, timeout=20_000):
+        pass
+    assert window.library is not None
+    assert window.project_bar.isEnabled()
+    assert window.central.currentWidget() is window.empty_page
+    assert window.gallery.objectName() == "gallery"
