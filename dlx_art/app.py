@@ -161,6 +161,23 @@ class _StartupTimer:
         print(f"timing: shown={self.shown:.1f}{usable}", file=sys.stderr, flush=True)
 
 
+def _route_qt_messages() -> None:
+    """Qt's own warnings go to our log (a windowed app has no console to print them on)."""
+    from PySide6.QtCore import QtMsgType, qInstallMessageHandler
+
+    qt_log = logging.getLogger("dlx_art.qt")
+    levels = {QtMsgType.QtDebugMsg: logging.DEBUG, QtMsgType.QtInfoMsg: logging.INFO,
+              QtMsgType.QtWarningMsg: logging.WARNING, QtMsgType.QtCriticalMsg: logging.ERROR,
+              QtMsgType.QtFatalMsg: logging.CRITICAL}
+
+    def handler(kind: object, _context: object, message: str) -> None:
+        if "propagateSizeHints" in message:  # the offscreen platform's harmless notice
+            return
+        qt_log.log(levels.get(kind, logging.WARNING), "%s", message)  # type: ignore[arg-type]
+
+    qInstallMessageHandler(handler)
+
+
 def _report(message: str, *, headless: bool, title: str = APP_NAME) -> None:
     """A problem that stops the start: a dialog, or stderr when nobody can see a dialog."""
     log.error("%s", message)
@@ -200,6 +217,7 @@ def main(argv: Sequence[str]) -> int:
         from dlx_art.gui.crash import install_crash_handler, uncaught_count
 
         install_crash_handler(log_file)
+        _route_qt_messages()
     else:
         uncaught_count = None  # type: ignore[assignment]
     assert isinstance(app, QApplication)

@@ -813,6 +813,8 @@ class MainWindow(QMainWindow):
             mine = [a for a in job.assets if project is not None and a.projectId == project.id]
             if mine:
                 self.gallery.add_assets(mine)
+                if self.gallery.current_asset() is None:  # nothing chosen: show the new one
+                    self.gallery.select_asset(mine[0].id)
             if job.assets and not canvas_job:
                 self.prompt_panel.set_last_seed(job.assets[-1].seed)
             count = len(job.assets)
@@ -1282,6 +1284,7 @@ class MainWindow(QMainWindow):
         quit_button = box.addButton("Cancel Jobs and Quit", QMessageBox.ButtonRole.AcceptRole)
         box.addButton("Keep Working", QMessageBox.ButtonRole.RejectRole)
         box.setDefaultButton(quit_button)
+        box.setStyleSheet("QLabel { min-width: 320px; }")
         box.exec()
         answer = box.clickedButton() is quit_button
         box.deleteLater()
