@@ -7,9 +7,15 @@ Behaviour (the same whether `main` created the QApplication or found one):
 * With a QApplication it created itself, it runs `app.exec()`. With one that already exists
   (tests, an embedding program) it runs a local `QEventLoop` until the window closes instead,
   so it never calls `exec()` twice and never leaves a window behind.
-* `--smoke` opens the full window on the real library, shows it, lets the event loop run
-  (a `QTimer.singleShot` after the first events), then closes it cleanly and returns 0; it
-  returns 1 when anything failed, including an uncaught exception in a slot.
+* The window is shown first and opens the catalog in a background thread (importing the
+  database layer takes longer than showing the window); projects and images appear when it
+  is open (`MainWindow.library_ready`).
+* `--smoke` opens the full window on the real library, shows it, waits until the library is
+  open and then lets the event loop run `SMOKE_DELAY_MS` more (`QTimer.singleShot`), closes
+  it cleanly and returns 0; it returns 1 when anything failed (an unreadable catalog, an
+  uncaught exception in a slot when `main` created the QApplication).
+* With DLX_ART_TIMING=1 it prints `timing: shown=<ms> usable=<ms>` (since process start) to
+  stderr for `bench/bench_startup.py`.
 * A library is opened by one process at a time (`.dlx-art.lock` in its storage root). A second
   start on the same library shows a message (on stderr with `--smoke` or a headless platform)
   and returns 1. Different libraries can be open in one process.
