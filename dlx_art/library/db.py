@@ -11,12 +11,12 @@ import logging
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from typing import TYPE_CHECKING, Any
 
 from dlx_art.errors import StorageError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 log = logging.getLogger("dlx_art.library.db")
 
@@ -25,17 +25,33 @@ BUSY_TIMEOUT_MS = 10_000
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
-def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
+def configure_connection(connection: sqlite3.Connection, *, writer: bool = True) -> None:
+    """The settings every catalog connection gets (SQLite keeps them per connection)."""
+    cursor = connection.cursor()
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA journal_mode = WAL")
+    if writer:
+        cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.close()
 
 
+def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    configure_connection(dbapi_connection)
+
+
+def read_connection(path: Path) -> sqlite3.Connection:
+    """A plain sqlite3 connection for reading the catalog (no SQLAlchemy: fast to start)."""
+    connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False,
+                                 isolation_level=None)
+    configure_connection(connection, writer=False)
+    return connection
+
+
 def create_catalog_engine(path: Path) -> Engine:
     """An engine for the catalog file at `path` (created if missing)."""
+    from sqlalchemy import create_engine, event
+
     engine = create_engine(
         f"sqlite:///{path}",
         connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},

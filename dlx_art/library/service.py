@@ -29,20 +29,23 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text, update
-from sqlalchemy.engine import Engine
+from typing import TYPE_CHECKING
 
 from dlx_art.errors import BadImageFile, DlxError, InvalidName, NotFound, StorageError, UsageError
 from dlx_art.library import db, metadata, storage
-from dlx_art.library.models import (
-    ArtAsset,
+from dlx_art.library.records import (
+    ASSET_COLUMNS,
+    ASSET_SELECT,
+    PROJECT_SELECT,
     AssetInfo,
-    Project,
     ProjectInfo,
     new_id,
     parse_datetime,
     utc_now,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 log = logging.getLogger("dlx_art.library")
 
@@ -55,8 +58,24 @@ BACKUPS_KEPT = 7
 BACKUP_EVERY = timedelta(hours=24)
 ORDERS = ("newest", "oldest", "favorites")
 
-A = ArtAsset.__table__
-P = Project.__table__
+# SQLAlchemy and the SQLModel tables cost about a second to import, so they are loaded only
+# when the catalog is first written to (or migrated); every read uses plain sqlite3.
+A: Any = None
+P: Any = None
+delete = func = insert = select = text = update = None  # type: ignore[assignment]
+
+
+def _load_sql() -> None:
+    global A, P, delete, func, insert, select, text, update
+    if A is not None:
+        return
+    import sqlalchemy
+
+    from dlx_art.library.models import ArtAsset, Project
+
+    delete, func, insert = sqlalchemy.delete, sqlalchemy.func, sqlalchemy.insert
+    select, text, update = sqlalchemy.select, sqlalchemy.text, sqlalchemy.update
+    A, P = ArtAsset.__table__, Project.__table__
 
 
 # --- reports ------------------------------------------------------------------------------------
@@ -190,9 +209,12 @@ def _file_type(probe_format: str) -> str:
 class Library:
     """A storage root: its catalog (`library.sqlite3`) and its project folders."""
 
-    def __init__(self, root: Path, engine: Engine) -> None:
+    def __init__(self, root: Path, engine: Engine | None = None) -> None:
         self.root = root
-        self.engine = engine
+        self._engine = engine
+        self._engine_lock = threading.Lock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
         self.thumbnails = _lazy_thumbnails(root)
         self._write_lock = threading.RLock()
         self._names: dict[Path, tuple[int | None, set[str]]] = {}  # see _taken
@@ -213,22 +235,58 @@ class Library:
         existed = path.exists()
         if existed and db.needs_migration(path):
             _backup_file(path, root / storage.BACKUPS_DIR, "before-migration")
-        engine = db.create_catalog_engine(path)
-        try:
-            db.migrate(engine, path)
-        except Exception as exc:
-            engine.dispose()
-            if isinstance(exc, DlxError):
-                raise
-            raise StorageError(f"The catalog {path} could not be opened: {exc}") from exc
+        engine = None
+        if db.needs_migration(path):
+            _load_sql()
+            engine = db.create_catalog_engine(path)
+            try:
+                db.migrate(engine, path)
+            except Exception as exc:
+                engine.dispose()
+                if isinstance(exc, DlxError):
+                    raise
+                raise StorageError(f"The catalog {path} could not be opened: {exc}") from exc
         library = cls(root, engine)
         library._finish_interrupted_rename()
         return library
 
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine for writes (made on first use)."""
+        if self._engine is None:
+            with self._engine_lock:
+                if self._engine is None:
+                    _load_sql()
+                    self._engine = db.create_catalog_engine(self.db_path)
+        return self._engine
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a read query on this thread's plain sqlite3 connection."""
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            if self._closed:
+                raise StorageError("The library is closed.")
+            connection = db.read_connection(self.db_path)
+            self._local.connection = connection
+            with self._engine_lock:
+                self._readers.append(connection)
+        try:
+            return connection.execute(sql, tuple(params)).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"The catalog could not be read: {exc}.") from exc
+
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            self.engine.dispose()
+            if self._engine is not None:
+                self._engine.dispose()
+            with self._engine_lock:
+                for connection in self._readers:
+                    try:
+                        connection.close()
+                    except sqlite3.ProgrammingError:  # made in another thread: it closes there
+                        pass
+                self._readers.clear()
 
     def __enter__(self) -> Library:
         return self
@@ -244,29 +302,25 @@ class Library:
 
     def list_projects(self, *, include_archived: bool = False) -> list[ProjectInfo]:
         """Projects, most recently used first."""
-        query = select(P).order_by(
-            func.coalesce(P.c.lastOpenedAt, P.c.createdAt).desc(), P.c.name
-        )
-        if not include_archived:
-            query = query.where(P.c.status != "archived")
-        with self.engine.connect() as con:
-            return [ProjectInfo.from_row(r) for r in con.execute(query)]
+        where = "" if include_archived else "WHERE \"status\" != 'archived' "
+        rows = self._read(f'SELECT {PROJECT_SELECT} FROM "Project" {where}'
+                          'ORDER BY coalesce("lastOpenedAt", "createdAt") DESC, "name"')
+        return [ProjectInfo.from_tuple(r) for r in rows]
 
     def get_project(self, name_or_id: str) -> ProjectInfo:
         """A project by id or by name (case-insensitive)."""
-        with self.engine.connect() as con:
-            row = con.execute(select(P).where(P.c.id == name_or_id)).first()
-            if row is None:
-                key = name_key(name_or_id.strip())
-                row = con.execute(select(P).where(P.c.nameKey == key)).first()
-            if row is None:  # rows written by other studios may lack nameKey
-                for candidate in con.execute(select(P).where(P.c.nameKey.is_(None))):
-                    if name_key(candidate.name) == key:
-                        row = candidate
-                        break
-        if row is None:
+        rows = self._read(f'SELECT {PROJECT_SELECT} FROM "Project" WHERE "id" = ?', (name_or_id,))
+        if not rows:
+            key = name_key(name_or_id.strip())
+            rows = self._read(f'SELECT {PROJECT_SELECT} FROM "Project" WHERE "nameKey" = ?',
+                              (key,))
+        if not rows:  # rows written by other studios may lack nameKey
+            rows = [r for r in self._read(f'SELECT {PROJECT_SELECT} FROM "Project" '
+                                          'WHERE "nameKey" IS NULL')
+                    if name_key(r[1]) == key]
+        if not rows:
             raise NotFound(f"There is no project called {name_or_id!r}.")
-        return self._ensure_folder(ProjectInfo.from_row(row))
+        return self._ensure_folder(ProjectInfo.from_tuple(rows[0]))
 
     def create_project(
         self, name: str, *, type: str = "art", description: str | None = None
@@ -407,39 +461,45 @@ class Library:
     # --- reading assets -----------------------------------------------------------------------
 
     def get_asset(self, asset_id: str) -> AssetInfo:
-        with self.engine.connect() as con:
-            row = con.execute(select(A).where(A.c.id == asset_id)).first()
-        if row is None:
+        rows = self._read(f'SELECT {ASSET_SELECT} FROM "ArtAsset" WHERE "id" = ?', (asset_id,))
+        if not rows:
             raise NotFound(f"There is no image with id {asset_id!r}.")
-        return AssetInfo.from_row(row)
+        return AssetInfo.from_row(rows[0])
 
     def get_assets(self, ids: Sequence[str]) -> list[AssetInfo]:
-        with self.engine.connect() as con:
-            rows = {r.id: AssetInfo.from_row(r)
-                    for r in con.execute(select(A).where(A.c.id.in_(list(ids))))}
-        return [rows[i] for i in ids if i in rows]
+        found: dict[str, AssetInfo] = {}
+        ids = list(ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ", ".join("?" * len(chunk))
+            for row in self._read(f'SELECT {ASSET_SELECT} FROM "ArtAsset" WHERE "id" IN ({marks})',
+                                  chunk):
+                asset = AssetInfo.from_row(row)
+                found[asset.id] = asset
+        return [found[i] for i in ids if i in found]
 
-    def _filtered(self, query: Any, project_id: str | None, favorites: bool,
-                  search: str | None, trashed: bool, *, counting: bool = False) -> Any:
+    @staticmethod
+    def _where(project_id: str | None, favorites: bool, search: str | None, trashed: bool,
+               *, counting: bool = False) -> tuple[str, list[Any]]:
         match = fts_query(search) if search else None
+        conditions: list[str] = []
+        params: list[Any] = []
         if project_id is not None:
-            if match and counting:
-                # unary + keeps SQLite from walking the whole project's index: a count with a
-                # search starts from the (usually few) matches instead
-                query = query.where(text('+"ArtAsset"."projectId" = :project_id')).params(
-                    project_id=project_id)
-            else:
-                query = query.where(A.c.projectId == project_id)
-        query = query.where(A.c.trashedAt.is_not(None) if trashed else A.c.trashedAt.is_(None))
+            # with a search, a count starts from the (usually few) matches: unary + keeps
+            # SQLite from walking the whole project's index instead
+            conditions.append('+"projectId" = ?' if match and counting else '"projectId" = ?')
+            params.append(project_id)
+        # written exactly as in the partial indexes' WHERE clauses, so SQLite uses them
+        conditions.append('"trashedAt" IS NOT NULL' if trashed else '"trashedAt" IS NULL')
         if favorites:
-            query = query.where(A.c.isFavorite == True)  # noqa: E712 - SQL expression
+            conditions.append('"isFavorite" = 1')
         if match:
             # the search table's rowid is ArtAsset's rowid (kept in step by the triggers and
-            # checked by reconcile): far cheaper than reading the stored assetId column
-            query = query.where(text(
-                '"ArtAsset".rowid IN (SELECT rowid FROM "ArtAssetSearch" '
-                'WHERE "ArtAssetSearch" MATCH :match)')).params(match=match)
-        return query
+            # checked by reconcile): far cheaper than reading its stored assetId column
+            conditions.append('rowid IN (SELECT rowid FROM "ArtAssetSearch" '
+                              'WHERE "ArtAssetSearch" MATCH ?)')
+            params.append(match)
+        return " AND ".join(conditions), params
 
     def assets(
         self,
@@ -455,29 +515,26 @@ class Library:
         """A page of a project's images (newest first by default; trash with `trashed`)."""
         if order not in ORDERS:
             raise UsageError(f"Order must be one of {', '.join(ORDERS)}.")
-        query = self._filtered(select(A), project_id, favorites, search, trashed)
-        if order == "newest":
-            query = query.order_by(A.c.createdAt.desc(), A.c.id.desc())
-        elif order == "oldest":
-            query = query.order_by(A.c.createdAt, A.c.id)
-        else:
-            query = query.order_by(A.c.isFavorite.desc(), A.c.createdAt.desc(), A.c.id.desc())
-        query = query.limit(max(0, limit)).offset(max(0, offset))
-        with self.engine.connect() as con:
-            return [AssetInfo.from_row(r) for r in con.execute(query)]
+        where, params = self._where(project_id, favorites, search, trashed)
+        order_by = {
+            "newest": '"createdAt" DESC, "id" DESC',
+            "oldest": '"createdAt", "id"',
+            "favorites": '"isFavorite" DESC, "createdAt" DESC, "id" DESC',
+        }[order]
+        rows = self._read(f'SELECT {ASSET_SELECT} FROM "ArtAsset" WHERE {where} '
+                          f"ORDER BY {order_by} LIMIT ? OFFSET ?",
+                          [*params, max(0, limit), max(0, offset)])
+        return [AssetInfo.from_row(r) for r in rows]
 
     def count_assets(self, project_id: str | None, *, favorites: bool = False,
                      search: str | None = None, trashed: bool = False) -> int:
-        query = self._filtered(select(func.count()).select_from(A), project_id, favorites,
-                               search, trashed, counting=True)
-        with self.engine.connect() as con:
-            return int(con.execute(query).scalar_one())
+        where, params = self._where(project_id, favorites, search, trashed, counting=True)
+        return int(self._read(f'SELECT count(*) FROM "ArtAsset" WHERE {where}', params)[0][0])
 
     def children(self, asset_id: str) -> list[AssetInfo]:
-        with self.engine.connect() as con:
-            rows = con.execute(select(A).where(A.c.parentId == asset_id)
-                               .order_by(A.c.createdAt, A.c.id))
-            return [AssetInfo.from_row(r) for r in rows]
+        rows = self._read(f'SELECT {ASSET_SELECT} FROM "ArtAsset" WHERE "parentId" = ? '
+                          'ORDER BY "createdAt", "id"', (asset_id,))
+        return [AssetInfo.from_row(r) for r in rows]
 
     def lineage(self, asset_id: str) -> Lineage:
         """Ancestors (parent first) and descendants (depth-first) of an image."""
@@ -676,10 +733,9 @@ class Library:
         project = self.get_project(project_id)
         files = list(_expand(paths))
         report = ImportReport()
-        with self.engine.connect() as con:
-            known = {h for (h,) in con.execute(
-                select(A.c.contentHash).where(A.c.projectId == project.id,
-                                              A.c.contentHash.is_not(None)))}
+        known = {h for (h,) in self._read(
+            'SELECT "contentHash" FROM "ArtAsset" WHERE "projectId" = ? AND "contentHash" IS '
+            "NOT NULL", (project.id,))}
         batches = [files[i:i + batch] for i in range(0, len(files), batch)]
         done = 0
         workers = min(4, (os.cpu_count() or 2))
@@ -1117,21 +1173,19 @@ class Library:
     # --- statistics ---------------------------------------------------------------------------
 
     def stats(self) -> dict[str, int]:
-        with self.engine.connect() as con:
-            return {
-                "projects": int(con.execute(select(func.count()).select_from(P)).scalar_one()),
-                "assets": int(con.execute(select(func.count()).select_from(A)
-                                          .where(A.c.trashedAt.is_(None))).scalar_one()),
-                "trashed": int(con.execute(select(func.count()).select_from(A)
-                                           .where(A.c.trashedAt.is_not(None))).scalar_one()),
-            }
+        (projects, assets, trashed), = self._read(
+            'SELECT (SELECT count(*) FROM "Project"), '
+            '(SELECT count(*) FROM "ArtAsset" WHERE "trashedAt" IS NULL), '
+            '(SELECT count(*) FROM "ArtAsset" WHERE "trashedAt" IS NOT NULL)')
+        return {"projects": projects, "assets": assets, "trashed": trashed}
 
 
 # --- module helpers -----------------------------------------------------------------------------
 
 
-_ASSET_FIELDS = set(ArtAsset.model_fields) - {"projectId", "filePath", "fileType", "width",
-                                              "height", "fileSize", "contentHash", "maskPath"}
+_ASSET_FIELDS = set(ASSET_COLUMNS) - {"projectId", "filePath", "fileType", "width", "height",
+                                      "fileSize", "contentHash", "maskPath", "trashedAt",
+                                      "missingAt"}
 
 
 class _Obj:
