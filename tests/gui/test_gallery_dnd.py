@@ -244,6 +244,11 @@ def test_gui_thread_keeps_beating_during_an_import_of_1000_images(qtbot, gallery
     gallery.set_project(project.id)
     gallery.show()
     qtbot.waitExposed(gallery)
+    # Steady state: Pillow imports its ~40 format plugins once per process (the library's
+    # first new thumbnail needs them); the loader does that off the GUI thread ~2 s after
+    # start-up, here at once.
+    gallery.loader.warm_up_now()
+    qtbot.waitUntil(lambda: gallery.loader.warmed, timeout=10_000)
     progress: list[str] = []
     gallery.status_message.connect(progress.append)
     with Heartbeat() as beat, qtbot.waitSignal(gallery.import_finished, timeout=120_000) as done:
@@ -252,4 +257,4 @@ def test_gui_thread_keeps_beating_during_an_import_of_1000_images(qtbot, gallery
     assert any(m.startswith("Importing… ") for m in progress)
     assert gallery.model.total == 1000
     assert beat.beats > 20
-    assert beat.max_gap < 0.050, f"GUI thread blocked for {beat.max_gap * 1000:.0f} ms"
+    assert beat.max_gap < 0.050, beat.report()

@@ -17,6 +17,7 @@ Memory stays bounded by `max_bytes` whatever the size of the project.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import sys
@@ -27,12 +28,12 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QBuffer, QIODevice, QObject, QSize, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QObject, QSize, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QImage, QImageReader, QPixmap
 from shiboken6 import isValid
 
 from dlx_art.errors import BadImageFile, DlxError
-from dlx_art.gui.tasks import run_task
+from dlx_art.gui.tasks import clear_pool, run_task
 
 if TYPE_CHECKING:
     from dlx_art.library.models import AssetInfo
@@ -93,14 +94,14 @@ def prepare(library: Library) -> None:
     lower_thread_priority()
     library.thumbnails.get("warm-up")
     # Qt loads its JPEG reader plugin on first use (a dlopen): do that now, not for the first
-    # thumbnail on screen.
-    buffer = QBuffer()
-    buffer.open(QIODevice.OpenModeFlag.ReadWrite)
-    image = QImage(8, 8, QImage.Format.Format_RGB32)
-    image.fill(0)
-    image.save(buffer, "JPEG")
-    buffer.seek(0)
-    QImageReader(buffer, b"jpeg").read()
+    # thumbnail on screen. No Python-made QIODevice here (nor anywhere in a worker): Qt would
+    # call its virtuals, which need the GIL, while holding its plugin-loader lock, and a GUI
+    # thread holding the GIL while it loads an icon would then deadlock with us.
+    from PIL import Image
+
+    encoded = io.BytesIO()
+    Image.new("RGB", (2, 2)).save(encoded, "JPEG")
+    QImage.fromData(encoded.getvalue(), "JPEG")
 
 
 def warm_up() -> None:
@@ -170,6 +171,8 @@ class ThumbnailLoader(QObject):
         self._pump_timer.setInterval(0)
         self._pump_timer.timeout.connect(self._pump)
         self.prepared = False
+        self.warmed = False
+        self._warming = False
         run_task(prepare, library, pool=self._pool, on_done=self._on_prepared)
         QTimer.singleShot(WARM_UP_DELAY_MS, self, self._start_warm_up)
 
@@ -178,8 +181,17 @@ class ThumbnailLoader(QObject):
             self.prepared = True
 
     def _start_warm_up(self) -> None:
-        if not self._closed:
-            run_task(warm_up, pool=self._pool)
+        if not self._closed and not self._warming:
+            self._warming = True
+            run_task(warm_up, pool=self._pool, on_done=self._on_warmed)
+
+    def warm_up_now(self) -> None:
+        """Import Pillow's plugins now rather than `WARM_UP_DELAY_MS` after start-up."""
+        self._start_warm_up()
+
+    def _on_warmed(self, _result: object) -> None:
+        if isValid(self):
+            self.warmed = True
 
     # --- queries ------------------------------------------------------------------------------
 
@@ -279,7 +291,7 @@ class ThumbnailLoader(QObject):
         self._closed = True
         self._queue.clear()
         self._deferred.clear()
-        self._pool.clear()
+        clear_pool(self._pool)
         self._pool.waitForDone(timeout_ms)
 
     # --- work ---------------------------------------------------------------------------------
