@@ -347,6 +347,24 @@ def test_enter_double_click_and_menu_open_in_canvas_and_reuse(qtbot, gallery, li
         actions["editAction"].trigger()
 
 
+def test_show_lineage_opens_a_lineage_dialog(qtbot, gallery, library, project):
+    parent = add(library, project.id, "parent", minutes=1)
+    child = add(library, project.id, "child", minutes=2, parentId=parent.id, kind="img2img")
+    gallery.set_project(project.id)
+    gallery.select_asset(child.id)
+    with qtbot.waitSignal(gallery.lineage_requested) as requested:
+        next(a for a in gallery.build_context_menu().actions()
+             if a.objectName() == "lineageAction").trigger()
+    assert requested.args[0].id == child.id
+    dialog = gallery._lineage_dialog
+    view = dialog.lineage_view
+    qtbot.waitUntil(lambda: view.item_for(parent.id) is not None, timeout=3000)
+    assert view.objectName() == "lineageView" and dialog.isVisible()
+    view.open_asset.emit(parent)  # clicking an image in the dialog selects it here
+    assert gallery.current_asset().id == parent.id
+    dialog.close()
+
+
 def test_ctrl_c_puts_image_data_and_file_url_on_the_clipboard(qtbot, gallery, library, project):
     asset = add(library, project.id, size=(40, 30))
     gallery.set_project(project.id)

@@ -100,7 +100,7 @@ log = logging.getLogger("dlx_art.gui.gallery")
 
 SEARCH_DEBOUNCE_MS = 250
 ZOOM_STEP = 16
-SELECT_FETCH_LIMIT = 20_000  # rows `select_asset` may page through to find an image
+SELECT_FETCH_LIMIT = 5_000  # rows `select_asset` may page in (GUI thread) to find an image
 ORDER_LABELS = {"newest": "Newest first", "oldest": "Oldest first",
                 "favorites": "Favorites first"}
 NAMES_IN_SUMMARY = 5

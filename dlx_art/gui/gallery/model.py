@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from dlx_art.library.service import Library
 
 PAGE_SIZE = 200
+REFRESH_MAX_ROWS = 1000
 THUMBNAIL_FLUSH_MS = 33  # thumbnails that arrive together repaint together (about 30 fps)
 ORDERS = ("newest", "oldest", "favorites")
 
@@ -145,7 +146,9 @@ class GalleryModel(QAbstractListModel):
         """Show another project, order, filter or the trash (the first page is read now)."""
         if query.order not in ORDERS:
             raise ValueError(f"order must be one of {ORDERS}, not {query.order!r}")
-        want = max(PAGE_SIZE, len(self._rows)) if keep_loaded else PAGE_SIZE
+        # a refresh re-reads what was loaded, within reason (one query on the GUI thread)
+        want = max(PAGE_SIZE, min(len(self._rows), REFRESH_MAX_ROWS)) if keep_loaded \
+            else PAGE_SIZE
         self._generation += 1
         self.beginResetModel()
         self._query = query
