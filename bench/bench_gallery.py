@@ -125,7 +125,7 @@ def _app():
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
-    import dlx_art.gui.gallery  # noqa: F401 - applies the PySide refcount guard first
+    import dlx_art.gui.gallery  # noqa: F401 - imported before timing starts
 
     return QApplication.instance() or QApplication([])
 

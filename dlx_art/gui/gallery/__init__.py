@@ -8,7 +8,6 @@ import does not hold up a favourite toggle). Call `shutdown()` before the librar
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -57,26 +56,6 @@ from dlx_art.gui.tasks import run_task
 if TYPE_CHECKING:
     from dlx_art.library.models import AssetInfo
     from dlx_art.library.service import ImportReport, Library
-
-def _guard_singleton_refcounts() -> None:
-    """Work around PySide6 6.12 (abi3) on Python 3.11 dropping references to None and True.
-
-    Every C++ -> Python call that returns None (a model's `data()`, any slot) drops a reference
-    to None, and every Python `signal.emit()` drops one to True: the build assumes Python
-    3.12's immortal singletons. A scrolling gallery makes thousands of such calls a second and
-    the process aborts ("deallocating None"). Give the singletons a count no program can use up,
-    as Python 3.12 does. Idempotent and process-wide; the same guard is in `gui.canvas`, and
-    it belongs in one shared place (application start-up).
-    """
-    if sys.version_info >= (3, 12):
-        return
-    for obj in (None, True, False):
-        refcount = ctypes.c_ssize_t.from_address(id(obj))
-        if refcount.value < 1 << 40:
-            refcount.value += 1 << 40
-
-
-_guard_singleton_refcounts()
 
 GIL_SWITCH_INTERVAL = 0.001
 
