@@ -37,7 +37,7 @@ from shiboken6 import isValid
 
 from dlx_art.errors import BadImageFile, DlxError
 from dlx_art.gui.gallery.delegate import tile_color
-from dlx_art.gui.tasks import run_task
+from dlx_art.gui.tasks import clear_pool, run_task
 
 if TYPE_CHECKING:
     from dlx_art.library.models import AssetInfo
@@ -394,7 +394,7 @@ class DetailsPanel(QWidget):
 
     def shutdown(self, timeout_ms: int = 5000) -> None:
         self._closed = True
-        self._pool.clear()
+        clear_pool(self._pool)
         self._pool.waitForDone(timeout_ms)
 
     def is_loading(self) -> bool:

@@ -33,8 +33,11 @@ class Task(QRunnable):
         self.setAutoDelete(False)  # we keep the reference until the result is delivered
         self.signals = _TaskSignals()
         self._fn, self._args, self._kwargs = fn, args, kwargs
+        self.pool: QThreadPool | None = None
+        self.started = False
 
     def run(self) -> None:  # pool thread
+        self.started = True
         try:
             result = self._fn(*self._args, **self._kwargs)
         except BaseException as exc:  # noqa: BLE001 - delivered to the GUI thread
@@ -55,6 +58,7 @@ def run_task(
 ) -> Task:
     """Start `fn(*args, **kwargs)` on `pool` (the global pool by default)."""
     task = Task(fn, *args, **kwargs)
+    task.pool = pool or QThreadPool.globalInstance()
     _running.add(task)
 
     @Slot(object)
@@ -71,8 +75,22 @@ def run_task(
 
     task.signals.done.connect(finished_ok)
     task.signals.failed.connect(finished_error)
-    (pool or QThreadPool.globalInstance()).start(task)
+    task.pool.start(task)
     return task
+
+
+def clear_pool(pool: QThreadPool) -> int:
+    """Drop `pool`'s queued tasks (their callbacks will never run); returns how many.
+
+    Use this instead of `QThreadPool.clear()`, which would leave the dropped tasks tracked
+    here forever.
+    """
+    pool.clear()
+    dropped = {task for task in _running if task.pool is pool and not task.started}
+    # a task may have started between clear() and now: only forget those that did not
+    dropped = {task for task in dropped if not task.started}
+    _running.difference_update(dropped)
+    return len(dropped)
 
 
 def pending_tasks() -> int:
