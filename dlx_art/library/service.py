@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import sqlite3
+import sys
 import threading
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -744,7 +745,7 @@ class Library:
         batches = [files[i:i + batch] for i in range(0, len(files), batch)]
         done = 0
         workers = min(4, (os.cpu_count() or 2))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
+        with ThreadPoolExecutor(max_workers=workers, initializer=_lower_thread_priority) as pool:
 
             def submit(paths_: list[Path]) -> list[Any]:
                 return [pool.submit(self._prepare_import, project, p) for p in paths_]
@@ -1317,6 +1318,20 @@ def _flush_to_disk(paths: list[Path]) -> None:
     for path in paths:  # pragma: no cover - Windows
         with open(path, "rb+") as handle:
             os.fsync(handle.fileno())
+
+
+def _lower_thread_priority() -> None:
+    """Make the calling worker thread yield the CPU (and so the GIL) to interactive threads.
+
+    Linux schedules threads individually, so this lowers only the worker: a window's GUI
+    thread keeps winning the GIL back promptly while an import runs beside it.
+    """
+    if sys.platform.startswith("linux") and hasattr(os, "setpriority"):
+        try:
+            tid = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), 10))
+        except OSError:
+            pass
 
 
 def _mtime_ns(folder: Path) -> int | None:
