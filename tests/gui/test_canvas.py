@@ -604,3 +604,23 @@ def test_image_with_alpha_is_sent_as_rgba(qtbot):
         canvas.panel.refine_button.click()
     decoded = Image.open(io.BytesIO(blocker.args[0].image_png))
     assert decoded.mode == "RGBA" and decoded.getpixel((5, 5)) == (10, 20, 30, 128)
+
+
+def test_seed_box_holds_every_a1111_seed(qtbot):
+    """A1111 seeds reach 2**32 - 2 (e.g. 4005817406): the canvas must carry them unchanged."""
+    from PySide6.QtGui import QImage
+
+    from dlx_art.gui.canvas import CanvasWidget
+
+    canvas = CanvasWidget()
+    qtbot.addWidget(canvas)
+    image = QImage(64, 64, QImage.Format.Format_RGB32)
+    image.fill(0xFF336699)
+    canvas.load_image(image, asset_id="a", prompt="p", seed=4005817406)
+    assert int(canvas.panel.seed_spin.value()) == 4005817406
+    assert canvas.panel.seed_spin.objectName() == "canvasSeedSpin"
+    requests = []
+    canvas.inpaint_requested.connect(requests.append)
+    canvas.view.fill_mask()
+    canvas.panel.inpaint_button.click()
+    assert requests and requests[0].settings.seed == 4005817406

@@ -45,7 +45,7 @@ MASKED_CONTENT_LABELS = {
     MaskedContent.noise: "Latent noise",
     MaskedContent.nothing: "Latent nothing",
 }
-SEED_MAX = 2**31 - 1
+SEED_MAX = 2**32 - 2  # A1111 draws seeds in [0, 4294967294)
 EMPTY_MASK_TIP = "Paint over the area to repaint first: Inpaint only changes the masked pixels."
 BUSY_TIP = "A job is running; wait for it to finish or cancel it."
 
@@ -159,8 +159,10 @@ class InpaintPanel(QWidget):
         seed_row = QWidget()
         seed_layout = QHBoxLayout(seed_row)
         seed_layout.setContentsMargins(0, 0, 0, 0)
-        self.seed_spin = QSpinBox()
-        self.seed_spin.setObjectName("seedSpin")
+        # A1111 seeds go up to 2**32 - 2, beyond a QSpinBox (a C int): a whole-number double
+        self.seed_spin = QDoubleSpinBox()
+        self.seed_spin.setObjectName("canvasSeedSpin")  # "seedSpin" is the prompt panel's
+        self.seed_spin.setDecimals(0)
         self.seed_spin.setRange(-1, SEED_MAX)
         self.seed_spin.setValue(-1)
         self.seed_spin.setSpecialValueText("Random")
@@ -233,7 +235,7 @@ class InpaintPanel(QWidget):
             masked_content=self.masked_content_combo.currentData(),
             inpaint_area=self.inpaint_area(),
             padding=self.padding_spin.value(),
-            seed=self.seed_spin.value(),
+            seed=int(self.seed_spin.value()),
             whole_image=whole_image,
         )
 
