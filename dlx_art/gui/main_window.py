@@ -737,7 +737,9 @@ class MainWindow(QMainWindow):
 
     def _update_project_ui(self) -> None:
         project = self.current_project()
-        self.setWindowTitle(f"{APP_NAME} — {project.name}" if project is not None else APP_NAME)
+        # "Project — App": Qt appends the application's display name to a title that does not
+        # already end with it, so "App — Project" would read "App — Project — App"
+        self.setWindowTitle(f"{project.name} — {APP_NAME}" if project is not None else APP_NAME)
         has_projects = bool(self.project_bar.projects()) or not self._ready
         self.central.setCurrentWidget(self.workspace if has_projects else self.empty_page)
         self.project_bar.setEnabled(self._ready)

@@ -88,7 +88,7 @@ def test_first_run_empty_state_creates_first_project(qtbot, studio):
     button.click()
     assert not errors
     assert window.central.currentWidget() is window.workspace
-    assert window.windowTitle() == "DLX Art Studio — My First Project"
+    assert window.windowTitle() == "My First Project — DLX Art Studio"
     assert window.prompt_panel.generate_button.isEnabled()
     assert window.project_bar.combo.currentText() == "My First Project"
 
@@ -108,7 +108,7 @@ def test_projects_create_rename_archive_switch_through_the_ui(qtbot, studio):
     # switching through the combo switches the window at once
     combo.setCurrentIndex(combo.findText("Alpha"))
     assert window.current_project().name == "Alpha"
-    assert window.windowTitle().endswith("Alpha")
+    assert window.windowTitle() == "Alpha — DLX Art Studio"
 
     # a clashing name is refused inside the dialog, which stays open
     seen = {}
@@ -128,7 +128,7 @@ def test_projects_create_rename_archive_switch_through_the_ui(qtbot, studio):
     bar.rename_action.trigger()
     assert not errors
     assert combo.currentText() == "Alpha Prime"
-    assert window.windowTitle().endswith("Alpha Prime")
+    assert window.windowTitle() == "Alpha Prime — DLX Art Studio"
     assert window.library.get_project("Alpha Prime").folder
 
     # archive: it leaves the list and the window switches to the remaining project
@@ -174,7 +174,7 @@ def test_restart_restores_project_prompt_and_layout(qtbot, studio):
 
     again = studio.open(start_background=False)
     assert again.current_project().id == first.id
-    assert again.windowTitle() == "DLX Art Studio — First"
+    assert again.windowTitle() == "First — DLX Art Studio"
     p = again.prompt_panel
     assert p.prompt_edit.toPlainText() == "a misty forest"
     assert p.negative_edit.toPlainText() == "text"
@@ -441,7 +441,7 @@ def test_switch_to_another_library(qtbot, studio, tmp_path):
     assert window.context.settings.storage_root == str(other)
     assert (other / ".dlx-art.lock").exists()
     window.project_bar.create_project("There")
-    assert window.windowTitle().endswith("There")
+    assert window.windowTitle() == "There — DLX Art Studio"
 
 
 def test_previews_are_asked_for_only_while_someone_can_see_them(qtbot, studio):
@@ -508,3 +508,16 @@ def test_window_opens_its_library_in_the_background(qtbot, studio):
     assert window.project_bar.isEnabled()
     assert window.central.currentWidget() is window.empty_page
     assert window.gallery.objectName() == "gallery"
+
+
+def test_title_ends_with_the_app_name_so_qt_does_not_repeat_it(qtbot, studio):
+    """Qt appends the display name to a title that does not end with it ("A — P — A")."""
+    from PySide6.QtGui import QGuiApplication
+
+    from dlx_art.app import _set_app_identity
+
+    _set_app_identity(QGuiApplication.instance())  # as dlx_art.app.main does
+    window = studio.open(start_background=False)
+    window.project_bar.create_project("Harbor")
+    assert QGuiApplication.applicationDisplayName() == "DLX Art Studio"
+    assert window.windowTitle().endswith(QGuiApplication.applicationDisplayName())
