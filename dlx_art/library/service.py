@@ -737,6 +737,8 @@ class Library:
         each batch's files are flushed to disk before its rows are committed.
         """
         project = self.get_project(project_id)
+        if threading.current_thread() is not threading.main_thread():
+            _lower_thread_priority()  # a background import: let an interactive thread go first
         files = list(_expand(paths))
         report = ImportReport()
         known = {h for (h,) in self._read(
@@ -1323,8 +1325,10 @@ def _flush_to_disk(paths: list[Path]) -> None:
 def _lower_thread_priority() -> None:
     """Make the calling worker thread yield the CPU (and so the GIL) to interactive threads.
 
-    Linux schedules threads individually, so this lowers only the worker: a window's GUI
-    thread keeps winning the GIL back promptly while an import runs beside it.
+    Linux schedules threads individually, so this lowers only the calling thread: a window's
+    GUI thread keeps winning the GIL back promptly while an import runs beside it. It is not
+    raised again afterwards (an unprivileged process cannot), so call it only on threads that
+    do background work.
     """
     if sys.platform.startswith("linux") and hasattr(os, "setpriority"):
         try:
