@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -65,10 +66,8 @@ class Settings:
             aside = path.with_suffix(".damaged.json")
             log.warning("settings file %s is damaged (%s); using defaults, kept as %s",
                         path, exc, aside.name)
-            try:
+            with contextlib.suppress(OSError):
                 path.replace(aside)
-            except OSError:
-                pass
             return cls()
 
     @classmethod
@@ -98,10 +97,8 @@ class Settings:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".part")
         tmp.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
-        try:
+        with contextlib.suppress(OSError):  # not every file system has modes
             os.chmod(tmp, 0o600)  # it may hold a password or token
-        except OSError:
-            pass
         os.replace(tmp, path)
 
     # --- environment ------------------------------------------------------------------------

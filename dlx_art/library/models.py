@@ -116,11 +116,15 @@ class ArtAsset(SQLModel, table=True):
     infotext: str | None = Field(default=None, sa_column=Column("infotext", Text))
     fileSize: int | None = Field(default=None, sa_column=Column("fileSize", Integer))
     contentHash: str | None = Field(default=None, sa_column=Column("contentHash", Text))
-    trashedAt: datetime | None = Field(default=None, sa_column=Column("trashedAt", PrismaDateTime()))
+    trashedAt: datetime | None = Field(
+        default=None, sa_column=Column("trashedAt", PrismaDateTime())
+    )
     approximate: bool = Field(
         default=False, sa_column=Column("approximate", Boolean(create_constraint=False),
                                         nullable=False, server_default="0")
     )
-    missingAt: datetime | None = Field(default=None, sa_column=Column("missingAt", PrismaDateTime()))
+    missingAt: datetime | None = Field(
+        default=None, sa_column=Column("missingAt", PrismaDateTime())
+    )
 
 

@@ -13,6 +13,7 @@ an unexplained file survives a reopen.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import json
@@ -29,9 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dlx_art.errors import BadImageFile, DlxError, InvalidName, NotFound, StorageError, UsageError
 from dlx_art.library import db, metadata, storage
@@ -288,10 +287,9 @@ class Library:
                 self._engine.dispose()
             with self._engine_lock:
                 for connection in self._readers:
-                    try:
+                    # check_same_thread=False, so any thread may close it
+                    with contextlib.suppress(sqlite3.ProgrammingError):
                         connection.close()
-                    except sqlite3.ProgrammingError:  # made in another thread: it closes there
-                        pass
                 self._readers.clear()
 
     def __enter__(self) -> Library:
@@ -787,13 +785,7 @@ class Library:
         except OSError as exc:
             return f"{path.name} cannot be read: {exc.strerror or exc}."
         values: dict[str, Any] = {"kind": "import", "backend": None}
-        if probe.parameters:
-            info = metadata.parse_infotext(probe.parameters)
-            values.update(prompt=info.prompt, negative=info.negative or None,
-                          model=info.model or "", seed=_int64(info.seed), steps=info.steps,
-                          cfgScale=info.cfg_scale, sampler=info.sampler,
-                          scheduler=info.scheduler, denoisingStrength=info.denoising_strength,
-                          infotext=probe.parameters)
+        values.update(_values_from_parameters(probe.parameters))
         ids = probe.dlx_ids
         try:
             if ids is not None:
@@ -1009,13 +1001,7 @@ class Library:
         if project_id is None or (own is None and not repair):
             return None
         values: dict[str, Any] = {"kind": "import"}
-        if probe.parameters:
-            info = metadata.parse_infotext(probe.parameters)
-            values.update(prompt=info.prompt, negative=info.negative or None,
-                          model=info.model or "", seed=_int64(info.seed), steps=info.steps,
-                          cfgScale=info.cfg_scale, sampler=info.sampler,
-                          scheduler=info.scheduler, denoisingStrength=info.denoising_strength,
-                          infotext=probe.parameters)
+        values.update(_values_from_parameters(probe.parameters))
         asset_id = new_id()
         if own is not None and own.asset_id not in ids:
             asset_id = own.asset_id
@@ -1256,6 +1242,17 @@ def _infotext_from(row: dict[str, Any]) -> str | None:
     if len(params) < 3:
         return None
     return metadata.format_infotext(row.get("prompt") or "", row.get("negative") or "", params)
+
+
+def _values_from_parameters(parameters: str | None) -> dict[str, Any]:
+    """Catalog fields from an A1111 infotext found in a file ({} when there is none)."""
+    if not parameters:
+        return {}
+    info = metadata.parse_infotext(parameters)
+    return {"prompt": info.prompt, "negative": info.negative or None, "model": info.model or "",
+            "seed": _int64(info.seed), "steps": info.steps, "cfgScale": info.cfg_scale,
+            "sampler": info.sampler, "scheduler": info.scheduler,
+            "denoisingStrength": info.denoising_strength, "infotext": parameters}
 
 
 def _guess_kind(parent_id: str | None, mask: str | None) -> str:

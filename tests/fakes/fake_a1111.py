@@ -60,6 +60,7 @@ import argparse
 import base64
 import binascii
 import collections
+import contextlib
 import datetime
 import gzip
 import hmac
@@ -726,10 +727,8 @@ class FakeA1111:
             with self._conns_lock:
                 conns = list(self._conns)
             for conn in conns:
-                try:
+                with contextlib.suppress(OSError):
                     conn.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
             self._server.server_close()
             self._server = None
         if self._thread is not None:
@@ -1357,10 +1356,8 @@ class FakeA1111:
     @staticmethod
     def _drop(h: _Handler) -> None:
         h.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             h.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 def main(argv: list[str] | None = None) -> int:

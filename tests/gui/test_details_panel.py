@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QGuiApplication
@@ -12,13 +10,6 @@ from dlx_art.gui import details_panel as details_module
 from dlx_art.gui.details_panel import APPROXIMATE_TEXT, DetailsPanel
 from dlx_art.library.service import Library
 from tests.support.images import A1111_INFOTEXT, png_bytes
-
-
-@pytest.fixture
-def library(tmp_path: Path):
-    lib = Library.open(tmp_path / "library")
-    yield lib
-    lib.close()
 
 
 @pytest.fixture

@@ -120,13 +120,6 @@ def ids_of(model: GalleryModel) -> list[str]:
 
 
 @pytest.fixture
-def library(tmp_path: Path):
-    lib = Library.open(tmp_path / "library")
-    yield lib
-    lib.close()
-
-
-@pytest.fixture
 def project(library: Library):
     return library.create_project("Gallery")
 

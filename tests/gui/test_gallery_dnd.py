@@ -25,13 +25,6 @@ from tests.support.images import A1111_INFOTEXT, jpeg_bytes, png_bytes
 
 
 @pytest.fixture
-def library(tmp_path: Path):
-    lib = Library.open(tmp_path / "library")
-    yield lib
-    lib.close()
-
-
-@pytest.fixture
 def project(library: Library):
     return library.create_project("Drops")
 

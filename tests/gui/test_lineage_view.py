@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from PySide6.QtCore import Qt
 
 from dlx_art.gui.lineage_view import ASSET_ROLE, LineageView
 from dlx_art.library.service import Library
 from tests.support.images import png_bytes
-
-
-@pytest.fixture
-def library(tmp_path: Path):
-    lib = Library.open(tmp_path / "library")
-    yield lib
-    lib.close()
 
 
 @pytest.fixture

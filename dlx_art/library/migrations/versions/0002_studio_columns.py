@@ -51,7 +51,8 @@ def upgrade() -> None:
     op.execute('CREATE UNIQUE INDEX "Project_nameKey_key" ON "Project" ("nameKey")')
     op.execute('CREATE UNIQUE INDEX "Project_folder_key" ON "Project" ("folder")')
     op.execute(
-        'CREATE INDEX "ArtAsset_gallery_idx" ON "ArtAsset" ("projectId", "createdAt" DESC, "id" DESC)'
+        'CREATE INDEX "ArtAsset_gallery_idx" ON "ArtAsset" '
+        '("projectId", "createdAt" DESC, "id" DESC)'
         ' WHERE "trashedAt" IS NULL'
     )
     op.execute(
