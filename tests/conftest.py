@@ -34,3 +34,16 @@ def isolated_home(tmp_path_factory, monkeypatch):
 
     monkeypatch.setenv("HF_HUB_DISABLE_IMPLICIT_TOKEN", "1")
     return home
+
+
+@pytest.fixture
+def fake_a1111():
+    """A fresh fake AUTOMATIC1111 (UI+API mode, no auth) on 127.0.0.1; stopped after."""
+    from tests.fakes.fake_a1111 import FakeA1111
+
+    fake = FakeA1111(host="127.0.0.1", port=0)
+    fake.start()
+    try:
+        yield fake
+    finally:
+        fake.stop()

@@ -25,8 +25,6 @@ import pytest
 from PySide6.QtCore import Qt, QThreadPool, QTimer
 from PySide6.QtWidgets import QApplication
 
-from tests.fakes.fake_a1111 import FakeA1111
-
 # --- responsiveness -------------------------------------------------------------------------
 
 
@@ -152,16 +150,6 @@ def fail_on_dangling_tasks(qapp) -> Iterator[None]:
 
 
 # --- fake servers ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def fake_a1111() -> Iterator[FakeA1111]:
-    fake = FakeA1111(host="127.0.0.1", port=0)
-    fake.start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
 
 
 @pytest.fixture
