@@ -509,8 +509,3 @@ _HANDLERS = {
     "refine": _generation,
     "backends": _generation,
 }
-
-
-def require(condition: bool, message: str) -> None:
-    if not condition:
-        raise UsageError(message)

@@ -94,10 +94,8 @@ def migrate(engine: Engine, path: Path) -> None:
         return
     started = time.perf_counter()
     from alembic import command
-    from alembic.config import Config
 
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config = _alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         if revision == "prisma":
@@ -110,10 +108,16 @@ def migrate(engine: Engine, path: Path) -> None:
 def upgrade_to(engine: Engine, revision: str) -> None:
     """Migrate to a given revision (tests use it to build an old catalog)."""
     from alembic import command
+
+    config = _alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def _alembic_config() -> Any:
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    return config

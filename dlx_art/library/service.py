@@ -1006,7 +1006,7 @@ class Library:
         if own is not None and own.asset_id not in ids:
             asset_id = own.asset_id
             values["parentId"] = own.parent_id
-            values["kind"] = _guess_kind(own.parent_id, None)
+            values["kind"] = "img2img" if own.parent_id else "txt2img"
         mask_rel = rel.replace(f"/{storage.IMAGES}/", f"/{storage.MASKS}/", 1)
         mask_rel = mask_rel.rsplit(".", 1)[0] + "-mask.png"
         if mask_rel in orphan_masks:
@@ -1150,19 +1150,16 @@ class Library:
                 if own is None or own.asset_id != entry.name or own.project_id not in folders \
                         or file_entry.name.endswith("-mask.png"):
                     continue
-                info = metadata.parse_infotext(probe.parameters or "")
                 rel = (f"{storage.PROJECTS_DIR}/{folders[own.project_id]}/{storage.ASSETS_DIR}/"
                        f"{storage.IMAGES}/{file_entry.name}")
+                values = {"prompt": "", "model": "", **_values_from_parameters(probe.parameters)}
                 with self._write_lock, self.engine.begin() as con:
                     con.execute(insert(A).values(
                         id=own.asset_id, projectId=own.project_id, filePath=rel,
-                        fileType=_file_type(probe.format), prompt=info.prompt,
-                        negative=info.negative or None, model=info.model or "",
-                        seed=_int64(info.seed), steps=info.steps, cfgScale=info.cfg_scale,
-                        parentId=own.parent_id, isFavorite=False, createdAt=utc_now(),
-                        trashedAt=utc_now(), width=probe.width, height=probe.height,
-                        infotext=probe.parameters, fileSize=len(data),
-                        contentHash=content_hash(data), approximate=False))
+                        fileType=_file_type(probe.format), parentId=own.parent_id,
+                        isFavorite=False, createdAt=utc_now(), trashedAt=utc_now(),
+                        width=probe.width, height=probe.height, fileSize=len(data),
+                        contentHash=content_hash(data), approximate=False, **values))
 
     # --- statistics ---------------------------------------------------------------------------
 
@@ -1255,10 +1252,6 @@ def _values_from_parameters(parameters: str | None) -> dict[str, Any]:
             "denoisingStrength": info.denoising_strength, "infotext": parameters}
 
 
-def _guess_kind(parent_id: str | None, mask: str | None) -> str:
-    if mask:
-        return "inpaint"
-    return "img2img" if parent_id else "txt2img"
 
 
 def _int64(value: int | None) -> int | None:
