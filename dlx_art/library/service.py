@@ -14,8 +14,8 @@ an unexplained file survives a reopen.
 from __future__ import annotations
 
 import contextlib
+import errno
 import gc
-import hashlib
 import json
 import logging
 import os
@@ -26,16 +26,15 @@ import sys
 import threading
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import BrokenExecutor, Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dlx_art.errors import BadImageFile, DlxError, InvalidName, NotFound, StorageError, UsageError
-from dlx_art.library import db, metadata, storage
+from dlx_art.library import db, metadata, staging, storage
 from dlx_art.library.records import (
-    ASSET_COLUMNS,
     ASSET_SELECT,
     PROJECT_SELECT,
     AssetInfo,
@@ -44,6 +43,7 @@ from dlx_art.library.records import (
     parse_datetime,
     utc_now,
 )
+from dlx_art.library.staging import Prepared, content_hash
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -57,6 +57,8 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".ti
 MAX_NAME_LENGTH = 200
 BACKUPS_KEPT = 7
 BACKUP_EVERY = timedelta(hours=24)
+#: From this many files an import stages them in worker processes rather than threads.
+PROCESS_IMPORT_MIN = 400
 ORDERS = ("newest", "oldest", "favorites")
 
 # SQLAlchemy and the SQLModel tables cost about a second to import, so they are loaded only
@@ -183,31 +185,6 @@ def fts_query(text_: str) -> str | None:
     return " ".join('"' + w.replace('"', '""') + '"*' for w in words)
 
 
-def content_hash(data: bytes) -> str:
-    """SHA-256 of what the picture is, not of its metadata.
-
-    For PNG only the IHDR, PLTE, tRNS and IDAT chunks are hashed, so the same picture with
-    other text chunks (ours, A1111's, or stripped) is recognised as the same image.
-    """
-    if not data.startswith(metadata.PNG_SIGNATURE):
-        return hashlib.sha256(data).hexdigest()
-    digest = hashlib.sha256()
-    offset = len(metadata.PNG_SIGNATURE)
-    while offset + 8 <= len(data):
-        length = int.from_bytes(data[offset:offset + 4], "big")
-        kind = data[offset + 4:offset + 8]
-        if kind in (b"IHDR", b"PLTE", b"tRNS", b"IDAT"):
-            digest.update(data[offset + 4:offset + 8 + length])
-        if kind == b"IEND":
-            break
-        offset += 12 + length
-    return digest.hexdigest()
-
-
-def _file_type(probe_format: str) -> str:
-    return {"jpeg": "jpg", "tiff": "tif"}.get(probe_format, probe_format)
-
-
 # --- the library --------------------------------------------------------------------------------
 
 
@@ -223,6 +200,7 @@ class Library:
         self.thumbnails = _lazy_thumbnails(root)
         self._write_lock = threading.RLock()
         self._names: dict[Path, tuple[int | None, set[str]]] = {}  # see _taken
+        self._trusted: dict[Path, int] = {}  # folders imports are writing into: see _taken
         self._closed = False
 
     # --- opening ------------------------------------------------------------------------------
@@ -606,10 +584,13 @@ class Library:
         """
         project = self.get_project(project_id)
         probe = metadata.probe_image(data, "image")
-        prepared = self._prepare(project, probe, data, values or {}, mask, file_stem, "image")
+        if project.folder is None:  # pragma: no cover - get_project always gives one
+            raise StorageError("The project has no folder.")
+        prepared = staging.prepare(project.id, project.folder, probe, data, values or {}, mask,
+                                   file_stem, "image")
         with self._write_lock:
             self._place(prepared)
-            self._write_files(prepared, durable=True)
+            self._write_files(prepared)
             try:
                 with self.engine.begin() as con:
                     con.execute(insert(A).values(**prepared.row))
@@ -621,50 +602,7 @@ class Library:
             self.make_thumbnail(asset)
         return asset
 
-    def _prepare(self, project: ProjectInfo, probe: metadata.ImageProbe, data: bytes,
-                 values: dict[str, Any], mask: bytes | None, file_stem: str | None,
-                 name: str) -> _Prepared:
-        """Build the row and the final bytes; the file names are chosen later by `_place`."""
-        if project.folder is None:  # pragma: no cover - get_project always gives one
-            raise StorageError("The project has no folder.")
-        asset_id = values.get("id") or new_id()
-        created = values.get("createdAt") or utc_now()
-        file_type = _file_type(probe.format)
-        row: dict[str, Any] = {
-            "prompt": "", "negative": None, "model": "", "seed": None, "steps": None,
-            "cfgScale": None, "parentId": None, "kind": "txt2img", "sampler": None,
-            "scheduler": None, "denoisingStrength": None, "backend": None,
-            "backendReason": None, "infotext": None, "approximate": False, "isFavorite": False,
-        }
-        row.update({k: v for k, v in values.items() if k in _ASSET_FIELDS})
-        row.update(id=asset_id, projectId=project.id, createdAt=created, fileType=file_type,
-                   width=probe.width, height=probe.height, trashedAt=None, missingAt=None)
-        if row["infotext"] is None:
-            row["infotext"] = probe.parameters or _infotext_from(row)
-        if file_type == "png":
-            chunks: dict[str, str | None] = {
-                metadata.DLX_CHUNK: metadata.encode_dlx_ids(asset_id, project.id, row["parentId"])
-            }
-            if not probe.parameters and row["infotext"]:
-                chunks["parameters"] = row["infotext"]
-            data = metadata.set_png_text(data, chunks)
-        stem = storage.safe_file_name(file_stem, "image").rsplit(".", 1)[0] if file_stem else (
-            f"{created.strftime('%Y%m%d-%H%M%S')}-{asset_id[:8]}")
-        mask_type = None
-        if mask is not None:
-            mask_probe = metadata.probe_image(mask, f"mask of {name}")
-            if (mask_probe.width, mask_probe.height) != (probe.width, probe.height) and \
-                    row["kind"] != "inpaint":
-                raise UsageError("The mask must have the image's size.")
-            if mask_probe.format == "png":
-                mask = metadata.set_png_text(mask, {
-                    metadata.DLX_CHUNK: metadata.encode_dlx_ids(asset_id, project.id,
-                                                                row["parentId"])})
-            mask_type = _file_type(mask_probe.format)
-        row.update(fileSize=len(data), contentHash=content_hash(data))
-        return _Prepared(row, project.folder, stem, data, mask, mask_type)
-
-    def _place(self, prepared: _Prepared) -> None:
+    def _place(self, prepared: Prepared) -> None:
         """Choose free file names for a prepared image (and mask). Call with the write lock."""
         images = storage.asset_dir(self.root, prepared.folder, storage.IMAGES)
         prepared.image_path = storage.unique_file_path(
@@ -687,34 +625,41 @@ class Library:
         Listing a folder of 40,000 images costs tens of milliseconds, far more than the save
         itself. The list is read again when the folder changed behind our back (its
         modification time differs from the one after our own last write); `atomic_write`
-        refusing to overwrite stays the final guard.
+        refusing to overwrite stays the final guard. While an import writes into a folder from
+        several threads at once (`_trusted`), the list is kept as it is: every name those
+        threads use was added to it by `_place` under the write lock.
         """
-        mtime = _mtime_ns(folder)
         cached = self._names.get(folder)
+        if cached is not None and folder in self._trusted:
+            return cached[1]
+        mtime = _mtime_ns(folder)
         if cached is None or cached[0] != mtime:
             cached = (mtime, storage.taken_names(folder))
             self._names[folder] = cached
         return cached[1]
 
-    def _written(self, prepared: _Prepared) -> None:
+    def _written(self, prepared: Prepared) -> None:
         """Remember the folders' times after our own writes (see `_taken`)."""
         for path in (prepared.image_path, prepared.mask_path):
-            if path is not None and path.parent in self._names:
+            if path is not None and path.parent in self._names and \
+                    path.parent not in self._trusted:
                 self._names[path.parent] = (_mtime_ns(path.parent),
                                             self._names[path.parent][1])
 
-    def _write_files(self, prepared: _Prepared, *, durable: bool) -> None:
-        write = storage.atomic_write if durable else _quick_write
+    def _write_files(self, prepared: Prepared) -> None:
+        """Write a named image (and mask) durably; on failure neither is left."""
         try:
             if prepared.mask_path is not None and prepared.mask is not None:
                 storage.ensure_dir(prepared.mask_path.parent)
-                write(prepared.mask_path, prepared.mask)
+                storage.atomic_write(prepared.mask_path, prepared.mask)
             assert prepared.image_path is not None
             storage.ensure_dir(prepared.image_path.parent)
-            write(prepared.image_path, prepared.data)
+            storage.atomic_write(prepared.image_path, prepared.image_bytes())
         except BaseException:
             prepared.remove_files()
-            self._names.pop(prepared.image_path.parent if prepared.image_path else Path(), None)
+            folder = prepared.image_path.parent if prepared.image_path else Path()
+            if folder not in self._trusted:
+                self._names.pop(folder, None)  # list it again next time
             raise
         self._written(prepared)
 
@@ -730,88 +675,153 @@ class Library:
         """Import image files and folders (recursively) into a project.
 
         Broken, truncated, empty, non-image and decompression-bomb files are rejected with a
-        message naming the file; the others are imported with the metadata found in them.
-        Files are read and checked on a small thread pool, one batch ahead of the writer;
-        each batch's files are flushed to disk before its rows are committed.
+        message naming the file; the others are imported with the metadata found in them. A
+        file whose picture is already in the project (same content hash) is reported as a
+        duplicate and not copied again; of two equal files in one import the first one listed
+        is kept.
+
+        Work is pipelined in batches: a small thread pool reads, checks and writes the files of
+        batch k+1 (the kernel is asked to read batch k+2 ahead), while a flusher thread makes
+        batch k durable; a batch's rows commit only after its files are on disk. A crash in
+        between leaves complete files that name their own asset, which `reconcile` adopts.
+        Stopping (`should_stop`) or a failure keeps the batches already committed and removes
+        the files of the ones in flight.
         """
         project = self.get_project(project_id)
+        if project.folder is None:  # pragma: no cover - get_project always gives one
+            raise StorageError("The project has no folder.")
         if threading.current_thread() is not threading.main_thread():
             _lower_thread_priority()  # a background import: let an interactive thread go first
         files = list(_expand(paths))
         report = ImportReport()
-        known = {h for (h,) in self._read(
+        in_catalog = frozenset(h for (h,) in self._read(
             'SELECT "contentHash" FROM "ArtAsset" WHERE "projectId" = ? AND "contentHash" IS '
-            "NOT NULL", (project.id,))}
-        batches = [files[i:i + batch] for i in range(0, len(files), batch)]
-        done = 0
-        workers = min(4, (os.cpu_count() or 2))
-        with ThreadPoolExecutor(max_workers=workers, initializer=_lower_thread_priority) as pool:
-
-            def submit(paths_: list[Path]) -> list[Any]:
-                return [pool.submit(self._prepare_import, project, p) for p in paths_]
-
-            pending = submit(batches[0]) if batches else []
-            for index, chunk in enumerate(batches):
-                current = pending
-                stop = bool(should_stop and should_stop())
-                pending = submit(batches[index + 1]) if index + 1 < len(batches) and \
-                    not stop else []
-                prepared_batch: list[_Prepared] = []
-                for path, future in zip(chunk, current, strict=True):
-                    outcome = future.result()
-                    done += 1
-                    if isinstance(outcome, str):
-                        report.rejected.append((str(path), outcome))
-                    elif outcome.row["contentHash"] in known:
-                        report.duplicates.append(str(path))
-                    else:
-                        known.add(outcome.row["contentHash"])
-                        prepared_batch.append(outcome)
-                if prepared_batch:
-                    report.imported += self._commit_batch(prepared_batch)
-                if on_progress:
-                    on_progress(done, len(files))
-                if stop:
-                    break
+            "NOT NULL", (project.id,)))
+        images = storage.asset_dir(self.root, project.folder, storage.IMAGES)
+        storage.ensure_dir(images)
+        with self._write_lock:
+            self._taken(images)  # listed once here; the workers' own writes keep it current
+            self._trusted[images] = self._trusted.get(images, 0) + 1
+        try:
+            self._import_batches(project, images, files, in_catalog, report, batch,
+                                 on_progress, should_stop)
+        finally:
+            with self._write_lock:
+                self._trusted[images] -= 1
+                if not self._trusted[images]:
+                    del self._trusted[images]
+                    if images in self._names:
+                        self._names[images] = (_mtime_ns(images), self._names[images][1])
         for path, reason in report.rejected:
             log.info("import rejected %s: %s", path, reason)
         return report
 
-    def _prepare_import(self, project: ProjectInfo, path: Path) -> _Prepared | str:
-        try:
-            probe, data = metadata.probe_file(path)
-        except BadImageFile as exc:
-            return exc.user_message
-        except OSError as exc:
-            return f"{path.name} cannot be read: {exc.strerror or exc}."
-        values: dict[str, Any] = {"kind": "import", "backend": None}
-        values.update(_values_from_parameters(probe.parameters))
-        ids = probe.dlx_ids
-        try:
-            if ids is not None:
-                values["parentId"] = ids.parent_id
-            return self._prepare(project, probe, data, values, None, path.stem, path.name)
-        except BadImageFile as exc:
-            return exc.user_message
+    def _import_batches(self, project: ProjectInfo, images: Path, files: list[Path],
+                        in_catalog: frozenset[str], report: ImportReport, size: int,
+                        on_progress: Callable[[int, int], None] | None,
+                        should_stop: Callable[[], bool] | None) -> None:
+        assert project.folder is not None
+        batches = [files[i:i + size] for i in range(0, len(files), size)]
+        processes = len(files) >= PROCESS_IMPORT_MIN and _import_processes_allowed()
+        task = 16 if processes else 4  # files per worker task
+        known = None if processes else in_catalog  # a worker process got it at start-up
+        seen: set[str] = set()  # content hashes imported by this run, in file order
+        handed_off: set[int] = set()  # ids of items whose batch reached the flusher
+        flushing: tuple[list[Prepared], Future[None]] | None = None
+        current: list[tuple[list[Path], Future[list[Prepared | str | None]]]] = []
+        pending: list[tuple[list[Path], Future[list[Prepared | str | None]]]] = []
+        done = 0
+        with _import_executor(processes, in_catalog) as pool, \
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="dlx-import-ahead") as ahead, \
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="dlx-import-flush") as flusher:
 
-    def _commit_batch(self, batch: list[_Prepared]) -> list[AssetInfo]:
-        with self._write_lock:
-            written: list[_Prepared] = []
+            def submit(index: int) -> list[tuple[list[Path], Future[list[Prepared | str | None]]]]:
+                if index + 1 < len(batches):
+                    ahead.submit(_read_ahead, batches[index + 1])
+                if index >= len(batches):
+                    return []
+                chunk = batches[index]
+                return [(chunk[i:i + task],
+                         pool.submit(staging.stage_files, chunk[i:i + task], project.id,
+                                     project.folder, images, known))
+                        for i in range(0, len(chunk), task)]
+
             try:
-                for item in batch:
-                    self._place(item)
-                    self._write_files(item, durable=False)
-                    written.append(item)
-                _flush_to_disk([i.image_path for i in written if i.image_path])
-                with self.engine.begin() as con:
-                    con.execute(insert(A), [i.row for i in written])
+                pending = submit(0)
+                for index in range(len(batches)):
+                    stop = bool(should_stop and should_stop())
+                    current, pending = pending, [] if stop else submit(index + 1)
+                    written: list[Prepared] = []
+                    for paths_, future in current:
+                        for path, outcome in zip(paths_, future.result(), strict=True):
+                            done += 1
+                            if outcome is None:
+                                report.duplicates.append(str(path))
+                            elif isinstance(outcome, str):
+                                report.rejected.append((str(path), outcome))
+                            elif outcome.row["contentHash"] in seen:
+                                outcome.remove_files()  # an equal file listed earlier won
+                                report.duplicates.append(str(path))
+                            else:
+                                seen.add(outcome.row["contentHash"])
+                                self._name_staged(outcome)
+                                written.append(outcome)
+                    if flushing is not None:
+                        report.imported += self._catalog_batch(*flushing)
+                        flushing = None
+                    if written:
+                        handed_off.update(id(item) for item in written)
+                        flushing = (written, flusher.submit(_flush_to_disk,
+                                                            [i.image_path for i in written]))
+                    current = []
+                    if on_progress:
+                        on_progress(done, len(files))
+                    if stop:
+                        break
+            except DlxError:
+                raise
+            except BrokenExecutor as exc:
+                raise StorageError("Import failed: a worker process stopped unexpectedly "
+                                   f"({exc}).") from exc
             except Exception as exc:
-                for item in written:
-                    item.remove_files()
-                self._names.clear()
-                if isinstance(exc, DlxError):
-                    raise
                 raise StorageError(f"Import failed while saving: {exc}") from exc
+            finally:
+                _discard_in_flight(current + pending, handed_off)
+                if flushing is not None:  # written before the stop or failure: still catalogued
+                    report.imported += self._catalog_batch(*flushing)
+
+    def _name_staged(self, item: Prepared) -> None:
+        """Give a staged import its final name in the project's folder.
+
+        Raises:
+            StorageError: If the rename fails; the staged file is removed.
+        """
+        with self._write_lock:
+            self._place(item)
+            assert item.image_path is not None and item.temp_path is not None
+            try:
+                if os.path.lexists(item.image_path):  # created behind our back just now
+                    raise FileExistsError(errno.EEXIST, "already exists")
+                os.replace(item.temp_path, item.image_path)
+            except OSError as exc:
+                item.image_path = None
+                item.remove_files()
+                raise StorageError(f"Could not save {item.stem} into the library: "
+                                   f"{exc.strerror or exc}.") from exc
+            item.temp_path = None
+
+    def _catalog_batch(self, written: list[Prepared], flushed: Future[None]) -> list[AssetInfo]:
+        """Commit a written batch's rows once its files are durable; else remove the files."""
+        try:
+            flushed.result()
+            with self._write_lock, self.engine.begin() as con:
+                con.execute(insert(A), [i.row for i in written])
+        except Exception as exc:
+            for item in written:
+                item.remove_files()
+            if isinstance(exc, DlxError):
+                raise
+            raise StorageError(f"Import failed while saving: {exc}") from exc
         return [AssetInfo.from_row(_Obj(_with_defaults(i.row))) for i in written]
 
     # --- changing assets ----------------------------------------------------------------------
@@ -1001,7 +1011,7 @@ class Library:
         if project_id is None or (own is None and not repair):
             return None
         values: dict[str, Any] = {"kind": "import"}
-        values.update(_values_from_parameters(probe.parameters))
+        values.update(staging.values_from_parameters(probe.parameters))
         asset_id = new_id()
         if own is not None and own.asset_id not in ids:
             asset_id = own.asset_id
@@ -1023,7 +1033,7 @@ class Library:
         }
         row.update(values)
         row.update(id=asset_id, projectId=project_id, filePath=rel, maskPath=mask_rel,
-                   fileType=_file_type(probe.format), width=probe.width, height=probe.height,
+                   fileType=staging.file_type(probe.format), width=probe.width, height=probe.height,
                    fileSize=len(data), contentHash=content_hash(data),
                    createdAt=parse_datetime(stat.st_mtime * 1000))
         with self._write_lock, self.engine.begin() as con:
@@ -1152,11 +1162,12 @@ class Library:
                     continue
                 rel = (f"{storage.PROJECTS_DIR}/{folders[own.project_id]}/{storage.ASSETS_DIR}/"
                        f"{storage.IMAGES}/{file_entry.name}")
-                values = {"prompt": "", "model": "", **_values_from_parameters(probe.parameters)}
+                values = {"prompt": "", "model": "",
+                          **staging.values_from_parameters(probe.parameters)}
                 with self._write_lock, self.engine.begin() as con:
                     con.execute(insert(A).values(
                         id=own.asset_id, projectId=own.project_id, filePath=rel,
-                        fileType=_file_type(probe.format), parentId=own.parent_id,
+                        fileType=staging.file_type(probe.format), parentId=own.parent_id,
                         isFavorite=False, createdAt=utc_now(), trashedAt=utc_now(),
                         width=probe.width, height=probe.height, fileSize=len(data),
                         contentHash=content_hash(data), approximate=False, **values))
@@ -1174,11 +1185,6 @@ class Library:
 # --- module helpers -----------------------------------------------------------------------------
 
 
-_ASSET_FIELDS = set(ASSET_COLUMNS) - {"projectId", "filePath", "fileType", "width", "height",
-                                      "fileSize", "contentHash", "maskPath", "trashedAt",
-                                      "missingAt"}
-
-
 class _Obj:
     """Attribute access over a dict (builds Info records from values we just inserted)."""
 
@@ -1192,72 +1198,6 @@ def _with_defaults(row: dict[str, Any]) -> dict[str, Any]:
     full["isFavorite"] = bool(full.get("isFavorite"))
     full["approximate"] = bool(full.get("approximate"))
     return full
-
-
-class _Prepared:
-    """An image (and mask) ready to be written, with the row that will catalogue it."""
-
-    def __init__(self, row: dict[str, Any], folder: str, stem: str, data: bytes,
-                 mask: bytes | None, mask_type: str | None) -> None:
-        self.row = row
-        self.folder = folder
-        self.stem = stem
-        self.data = data
-        self.mask = mask
-        self.mask_type = mask_type
-        self.image_path: Path | None = None
-        self.mask_path: Path | None = None
-
-    def remove_files(self) -> None:
-        for path in (self.image_path, self.mask_path):
-            if path is not None:
-                try:
-                    path.unlink(missing_ok=True)
-                except OSError:
-                    log.warning("could not remove %s after a failed save", path)
-
-
-def _infotext_from(row: dict[str, Any]) -> str | None:
-    """An A1111-style infotext for an image that came without one (None if too little known).
-
-    A1111's parser only takes the last line as parameters when it holds at least three pairs.
-    """
-    extra: dict[str, object] = {}
-    if row.get("kind") == "inpaint":
-        extra["Inpaint"] = "approximate" if row.get("approximate") else None
-    if row.get("backend"):
-        extra["Backend"] = {"hf": "Hugging Face", "a1111": "A1111"}.get(row["backend"],
-                                                                       row["backend"])
-    params = metadata.build_params(
-        steps=row.get("steps"), sampler=row.get("sampler"),
-        scheduler_label=row.get("scheduler"), cfg_scale=row.get("cfgScale"),
-        seed=row.get("seed"), width=row.get("width"), height=row.get("height"),
-        model_hash=None, model=row.get("model") or None,
-        denoising_strength=row.get("denoisingStrength") if row.get("kind") != "txt2img" else None,
-        extra={k: v for k, v in extra.items() if v is not None},
-    )
-    if len(params) < 3:
-        return None
-    return metadata.format_infotext(row.get("prompt") or "", row.get("negative") or "", params)
-
-
-def _values_from_parameters(parameters: str | None) -> dict[str, Any]:
-    """Catalog fields from an A1111 infotext found in a file ({} when there is none)."""
-    if not parameters:
-        return {}
-    info = metadata.parse_infotext(parameters)
-    return {"prompt": info.prompt, "negative": info.negative or None, "model": info.model or "",
-            "seed": _int64(info.seed), "steps": info.steps, "cfgScale": info.cfg_scale,
-            "sampler": info.sampler, "scheduler": info.scheduler,
-            "denoisingStrength": info.denoising_strength, "infotext": parameters}
-
-
-
-
-def _int64(value: int | None) -> int | None:
-    if value is None or not (-(2**63) <= value < 2**63):
-        return None
-    return value
 
 
 def _carries_own_ids(path: Path) -> bool:
@@ -1289,18 +1229,94 @@ def _scandir(path: Path) -> list[os.DirEntry[str]]:
         return []
 
 
-def _quick_write(path: Path, data: bytes) -> None:
-    """Write without fsync (the batch is flushed as a whole before its rows commit)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+def _discard_in_flight(tasks: list[tuple[list[Path], Future[list[Prepared | str | None]]]],
+                       handed_off: set[int]) -> None:
+    """Remove the files that workers staged for batches that will not be catalogued."""
+    for _paths, future in tasks:
+        future.cancel()
+    for _paths, future in tasks:
+        if future.cancelled():
+            continue
+        try:
+            outcomes = future.result()
+        except BaseException:  # noqa: BLE001 - a failed task removed its own files
+            continue
+        for outcome in outcomes:
+            if isinstance(outcome, Prepared) and id(outcome) not in handed_off:
+                outcome.remove_files()
+
+
+def _import_processes_allowed() -> bool:
+    """Whether large imports may use worker processes (see `PROCESS_IMPORT_MIN`)."""
+    return os.environ.get("DLX_ART_IMPORT_PROCESSES", "1") != "0"
+
+
+def _import_executor(processes: bool, known: frozenset[str]) -> Executor:
+    """The pool that stages an import's files: worker processes for a large import, else threads.
+
+    Processes avoid the GIL, which lets only one thread at a time run the per-file Python work
+    (parsing, naming, hashing bookkeeping): with them a large import on 2 cores runs about twice
+    as fast, and a window beside it stays responsive. They start in a fresh interpreter
+    ("spawn": forking a process that runs Qt's threads is unsafe), which costs a fraction of a
+    second, so small imports use threads.
+    """
+    workers = max(1, min(4, os.cpu_count() or 2))
+    if processes:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(
+            "spawn"), initializer=staging.init_worker, initargs=(known,))
+        # A spawned child normally runs the parent's main script again (as "__mp_main__") so
+        # that functions defined there can be unpickled. Ours live in dlx_art, and a script
+        # without an `if __name__ == "__main__":` guard would run its own work again in every
+        # worker, so the workers are started (one per submit) while the script is hidden.
+        with _main_script_hidden():
+            for _ in range(workers):
+                pool.submit(os.getpid)
+        return pool
+    return ThreadPoolExecutor(max_workers=workers, initializer=_lower_thread_priority,
+                              thread_name_prefix="dlx-import")
+
+
+@contextlib.contextmanager
+def _main_script_hidden() -> Iterator[None]:
+    """Make `multiprocessing`'s spawn start children without importing the main script."""
+    main = sys.modules.get("__main__")
+    if main is None or getattr(sys, "frozen", False):  # frozen: PyInstaller's own bootstrap
+        yield
+        return
+    saved = {name: main.__dict__[name] for name in ("__file__", "__spec__") if name in
+             main.__dict__}
+    main.__dict__.pop("__file__", None)
+    main.__dict__["__spec__"] = None
     try:
-        with open(tmp, "xb") as handle:
-            handle.write(data)
-        if path.exists():
-            raise StorageError(f"{path.name} already exists.")
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise StorageError(f"Could not save {path.name}: {exc.strerror or exc}.") from exc
+        yield
+    finally:
+        main.__dict__.pop("__spec__", None)
+        main.__dict__.update(saved)
+
+
+def _read_ahead(paths: list[Path]) -> None:
+    """Ask the kernel to start reading files that will be needed soon (Linux/macOS; no-op else).
+
+    The reads then overlap the checking and writing of the files before them instead of
+    stalling the workers one file at a time on a cold disk.
+    """
+    advise = getattr(os, "posix_fadvise", None)
+    if advise is None:  # pragma: no cover - Windows, macOS
+        return
+    for path in paths:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue  # reported by the worker that reads it
+        try:
+            advise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
 
 def _flush_to_disk(paths: list[Path]) -> None:
@@ -1392,5 +1408,6 @@ class _lazy_thumbnails:
 
 
 __all__ = [
-    "ImportReport", "Library", "Lineage", "ReconcileReport", "fts_query", "normalise_name",
+    "ImportReport", "Library", "Lineage", "ReconcileReport", "content_hash", "fts_query",
+    "normalise_name",
 ]

@@ -1,7 +1,8 @@
 """Kill a process with SIGKILL at random points while it adds images; nothing may be lost.
 
 After each kill the library is reopened: reconcile() must leave no row without its file and no
-file that the catalog does not explain.
+file that the catalog does not explain. In "import-processes" mode the import stages its files
+in worker processes, and the whole process group dies at once, as in a power cut.
 """
 
 from __future__ import annotations
@@ -38,7 +39,10 @@ WRITER = textwrap.dedent("""
         Image.new("RGB", (32 + i % 5 * 8, 32), (i % 256, 80, 160)).save(buf, "PNG")
         return buf.getvalue()
     src = root.parent / f"src-{seed}"
-    if mode == "import":
+    if mode == "import-processes":
+        from dlx_art.library import service
+        service.PROCESS_IMPORT_MIN = 50
+    if mode.startswith("import"):
         src.mkdir(exist_ok=True)
         for i in range(300):
             (src / f"in-{i}.png").write_bytes(png(i))
@@ -46,7 +50,7 @@ WRITER = textwrap.dedent("""
     i = 0
     while True:
         i += 1
-        if mode == "import":
+        if mode.startswith("import"):
             library.import_paths(project.id, [src], batch=rng.choice([8, 32, 64]))
         else:
             mask = png(i) if i % 3 == 0 else None
@@ -80,7 +84,7 @@ def _check_consistent(root: Path) -> tuple[int, int]:
         library.close()
 
 
-@pytest.mark.parametrize("mode", ["add", "import"])
+@pytest.mark.parametrize("mode", ["add", "import", "import-processes"])
 def test_sigkill_while_adding_leaves_a_consistent_library(tmp_path, mode):
     root = tmp_path / "root"
     with Library.open(root) as library:
@@ -93,11 +97,12 @@ def test_sigkill_while_adding_leaves_a_consistent_library(tmp_path, mode):
     rows = 0
     for round_no in range(5):
         process = subprocess.Popen([sys.executable, str(script), str(root), mode,
-                                    str(round_no)], stdout=subprocess.PIPE, env=env)
+                                    str(round_no)], stdout=subprocess.PIPE, env=env,
+                                   start_new_session=True)
         assert process.stdout is not None
         assert process.stdout.readline().strip() == b"ready"
         time.sleep(rng.uniform(0.05, 0.8))
-        process.send_signal(signal.SIGKILL)
+        os.killpg(process.pid, signal.SIGKILL)  # the writer and any worker processes
         process.wait(timeout=30)
         rows, recovered = _check_consistent(root)
         total_recovered += recovered
