@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dlx_art.errors import BadImageFile, DlxError, InvalidName, NotFound, StorageError, UsageError
-from dlx_art.library import db, metadata, staging, storage
+from dlx_art.library import db, metadata, staging, storage, workers
 from dlx_art.library.records import (
     ASSET_SELECT,
     PROJECT_SELECT,
@@ -722,7 +722,7 @@ class Library:
                         should_stop: Callable[[], bool] | None) -> None:
         assert project.folder is not None
         batches = [files[i:i + size] for i in range(0, len(files), size)]
-        processes = len(files) >= PROCESS_IMPORT_MIN and _import_processes_allowed()
+        processes = len(files) >= PROCESS_IMPORT_MIN and workers.processes_allowed()
         task = 16 if processes else 4  # files per worker task
         known = None if processes else in_catalog  # a worker process got it at start-up
         seen: set[str] = set()  # content hashes imported by this run, in file order
@@ -1246,55 +1246,17 @@ def _discard_in_flight(tasks: list[tuple[list[Path], Future[list[Prepared | str 
                 outcome.remove_files()
 
 
-def _import_processes_allowed() -> bool:
-    """Whether large imports may use worker processes (see `PROCESS_IMPORT_MIN`)."""
-    return os.environ.get("DLX_ART_IMPORT_PROCESSES", "1") != "0"
-
-
 def _import_executor(processes: bool, known: frozenset[str]) -> Executor:
     """The pool that stages an import's files: worker processes for a large import, else threads.
 
-    Processes avoid the GIL, which lets only one thread at a time run the per-file Python work
-    (parsing, naming, hashing bookkeeping): with them a large import on 2 cores runs about twice
-    as fast, and a window beside it stays responsive. They start in a fresh interpreter
-    ("spawn": forking a process that runs Qt's threads is unsafe), which costs a fraction of a
-    second, so small imports use threads.
+    Processes avoid the GIL (see `workers`): a large import on 2 cores runs about twice as fast,
+    and a window beside it stays responsive. Starting them costs a fraction of a second, so
+    small imports use threads.
     """
-    workers = max(1, min(4, os.cpu_count() or 2))
     if processes:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(
-            "spawn"), initializer=staging.init_worker, initargs=(known,))
-        # A spawned child normally runs the parent's main script again (as "__mp_main__") so
-        # that functions defined there can be unpickled. Ours live in dlx_art, and a script
-        # without an `if __name__ == "__main__":` guard would run its own work again in every
-        # worker, so the workers are started (one per submit) while the script is hidden.
-        with _main_script_hidden():
-            for _ in range(workers):
-                pool.submit(os.getpid)
-        return pool
-    return ThreadPoolExecutor(max_workers=workers, initializer=_lower_thread_priority,
-                              thread_name_prefix="dlx-import")
-
-
-@contextlib.contextmanager
-def _main_script_hidden() -> Iterator[None]:
-    """Make `multiprocessing`'s spawn start children without importing the main script."""
-    main = sys.modules.get("__main__")
-    if main is None or getattr(sys, "frozen", False):  # frozen: PyInstaller's own bootstrap
-        yield
-        return
-    saved = {name: main.__dict__[name] for name in ("__file__", "__spec__") if name in
-             main.__dict__}
-    main.__dict__.pop("__file__", None)
-    main.__dict__["__spec__"] = None
-    try:
-        yield
-    finally:
-        main.__dict__.pop("__spec__", None)
-        main.__dict__.update(saved)
+        return workers.process_pool(staging.init_worker, (known,))
+    return ThreadPoolExecutor(max_workers=workers.worker_count(),
+                              initializer=_lower_thread_priority, thread_name_prefix="dlx-import")
 
 
 def _read_ahead(paths: list[Path]) -> None:

@@ -17,13 +17,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from dlx_art.errors import BadImageFile, StorageError, UsageError
-from dlx_art.library import metadata, storage
+from dlx_art.library import metadata, storage, workers
 from dlx_art.library.records import ASSET_COLUMNS, new_id, utc_now
 
 __all__ = [
@@ -299,24 +298,7 @@ def stage_files(paths: list[Path], project_id: str, folder: str, images: Path,
 
 
 def init_worker(known: frozenset[str]) -> None:
-    """Set up an import worker process: the known hashes, a low priority, no Ctrl+C.
-
-    The parent handles Ctrl+C (it stops the import and removes what the workers staged); a
-    background import must not slow down the window or a generation.
-    """
+    """Set up an import worker process: the known hashes, low priority, no Ctrl+C."""
     global _worker_known
     _worker_known = known
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        if sys.platform == "win32":  # pragma: no cover - Windows
-            import ctypes
-
-            below_normal = 0x00004000
-            kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
-            kernel32.SetPriorityClass(kernel32.GetCurrentProcess(), below_normal)
-        else:
-            os.nice(10)
-    except (OSError, AttributeError):
-        pass
+    workers.lower_process_priority()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import struct
 import threading
+import zlib
 from pathlib import Path
 
 import pytest
@@ -304,3 +306,107 @@ def test_cache_folder_deleted_behind_our_back(cache, tmp_path):
     shutil.rmtree(cache.folder)
     assert cache.get(ASSET) is None
     assert cache.make(ASSET, src) == cache.get(ASSET)
+
+
+# --- the fast PNG path (ISA-L inflate) and worker processes --------------------------------------
+
+
+def _interlaced_png(path: Path, size: tuple[int, int] = (37, 23)) -> Path:
+    """An Adam7-interlaced RGB PNG, built by hand: Pillow cannot write one."""
+    w, h = size
+    px = Image.merge("RGB", [Image.effect_noise(size, 50) for _ in range(3)]).load()
+    raw = bytearray()
+    for x0, y0, dx, dy in ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4),
+                           (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)):
+        xs, ys = range(x0, w, dx), range(y0, h, dy)
+        for y in ys if len(xs) else ():
+            raw.append(0)
+            for x in xs:
+                raw.extend(px[x, y])
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (len(body).to_bytes(4, "big") + kind + body
+                + zlib.crc32(kind + body).to_bytes(4, "big"))
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n"
+                     + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 1))
+                     + chunk(b"IDAT", zlib.compress(bytes(raw))) + chunk(b"IEND", b""))
+    return path
+
+
+def _png_variants(tmp_path: Path) -> list[Path]:
+    """PNGs of every kind the fast path must decode exactly as Pillow does."""
+    noisy = Image.merge("RGB", [Image.effect_noise((300, 200), 40) for _ in range(3)])
+    palette = gradient((300, 200)).convert("P", palette=Image.Palette.ADAPTIVE, colors=64)
+    palette.info["transparency"] = 3
+    rgba = gradient((300, 200), "RGBA")
+    rgba.putalpha(Image.linear_gradient("L").resize((300, 200)))
+    return [
+        save(tmp_path / "rgb.png", noisy),
+        save(tmp_path / "rgba.png", rgba),
+        save(tmp_path / "palette.png", palette, transparency=3),
+        save(tmp_path / "grey.png", gradient((300, 200), "L")),
+        save(tmp_path / "grey16.png", gradient((300, 200), "L").convert("I;16")),
+        save(tmp_path / "optimised.png", noisy, optimize=True),
+        save(tmp_path / "one-bit.png", gradient((300, 200), "1")),
+        save(tmp_path / "tiny.png", gradient((5, 3))),
+        _interlaced_png(tmp_path / "interlaced.png"),
+    ]
+
+
+@pytest.mark.skipif(thumbnails._fast_zlib is None, reason="isal is not installed")
+def test_fast_png_path_gives_the_same_thumbnails_as_pillow(tmp_path, monkeypatch):
+    sources = _png_variants(tmp_path)
+    fast = {p.name: render_thumbnail(p) for p in sources}
+    for path in sources:  # the fast path really was taken
+        with open(path, "rb") as fp:
+            assert thumbnails._decode_png_fast(fp, path.name) is not None, path.name
+    monkeypatch.setattr(thumbnails, "_fast_zlib", None)
+    plain = {p.name: render_thumbnail(p) for p in sources}
+    assert fast == plain  # same pixels in, same JPEG bytes out
+
+
+def test_a_png_with_damaged_image_data_is_still_reported_as_broken(tmp_path):
+    path = save(tmp_path / "good.png", Image.merge(
+        "RGB", [Image.effect_noise((200, 200), 40) for _ in range(3)]))
+    data = bytearray(path.read_bytes())
+    start = data.index(b"IDAT") + 4
+    data[start + 100:start + 400] = bytes(300)  # inside the compressed stream
+    (tmp_path / "bad.png").write_bytes(bytes(data))
+    with pytest.raises(BadImageFile, match="bad.png"):
+        render_thumbnail(tmp_path / "bad.png")
+
+
+def test_very_large_pngs_take_pillows_own_path(tmp_path, monkeypatch):
+    monkeypatch.setattr(thumbnails, "_FAST_PNG_MAX_PIXELS", 100)
+    calls = []
+    monkeypatch.setattr(thumbnails, "_stored_png", lambda data: calls.append(1))
+    render_thumbnail(save(tmp_path / "a.png", gradient((64, 64))))
+    assert calls == []
+
+
+def test_make_many_uses_worker_processes_for_a_large_batch(cache, tmp_path, monkeypatch):
+    pools = []
+    real = thumbnails.process_pool
+
+    def spy(*args, **kwargs):
+        pools.append(kwargs.get("workers"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(thumbnails, "PROCESS_MIN", 10)
+    monkeypatch.setattr(thumbnails, "process_pool", spy)
+    items = [(f"p{i:02d}", save(tmp_path / f"p{i}.png", gradient((300 + i, 200))))
+             for i in range(20)]
+    items.append(("broken", tmp_path / "broken.png"))
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    results = {}
+    made = cache.make_many(items, workers=2,
+                           on_done=lambda asset_id, path, error: results.update(
+                               {asset_id: (path, error)}))
+    assert pools == [2] and made == 20
+    assert set(results) == {asset_id for asset_id, _ in items}
+    for i in range(20):
+        path, error = results[f"p{i:02d}"]
+        assert error is None and path == cache.get(f"p{i:02d}")
+        assert thumb_of(path).size == (256, round(200 * 256 / (300 + i)))
+    assert results["broken"][0] is None and "broken.png" in results["broken"][1]
