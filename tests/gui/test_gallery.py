@@ -14,14 +14,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPoint, QPointF, QSize, Qt, QTimer
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPoint, QPointF, QSize, Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QWheelEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QListView
 from sqlalchemy import insert
 
 from dlx_art.gui.gallery import GalleryWidget, import_summary
 from dlx_art.gui.gallery.model import PAGE_SIZE, GalleryModel, GalleryQuery, Role
 from dlx_art.gui.gallery.thumbnails import ThumbnailLoader, ThumbState
+from dlx_art.gui.gallery.view import GalleryView
 from dlx_art.library.models import ASSET_COLUMNS, ArtAsset, AssetInfo, new_id, utc_now
 from dlx_art.library.service import ImportReport, Library
 from tests.support.images import png_bytes
@@ -515,3 +516,43 @@ def test_gui_thread_keeps_beating_while_300_thumbnails_load(qtbot, gallery, libr
     assert beat.beats > 10
     assert beat.max_gap < 0.050, beat.report()
 
+
+
+class _Rows(QAbstractListModel):
+    """Just a row count: what QListView's layout cost depends on."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__()
+        self.count = count
+
+    def rowCount(self, parent=QModelIndex()):  # noqa: B008, N802
+        return 0 if parent.isValid() else self.count
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        return None
+
+    def insert(self, row: int, count: int) -> None:
+        self.beginInsertRows(QModelIndex(), row, row + count - 1)
+        self.count += count
+        self.endInsertRows()
+
+
+def test_adding_rows_to_a_huge_grid_does_not_freeze_the_window(qtbot, heartbeat):
+    """A page fetched deep in a 150,000-row grid, or a new image at its top, lays the grid
+    out again; in one pass that took 130+ ms here, so the view lays out in batches."""
+    view = GalleryView()
+    qtbot.addWidget(view)
+    model = _Rows(150_000)
+    view.setModel(model)
+    view.resize(1100, 800)
+    view.show()
+    qtbot.waitExposed(view)
+    qtbot.wait(1500)  # the first layout, in batches too
+    heartbeat.start()
+    model.insert(model.count, PAGE_SIZE)  # the next page while scrolling
+    qtbot.wait(300)
+    model.insert(0, 1)  # a new image at the top
+    qtbot.wait(300)
+    heartbeat.stop()
+    heartbeat.assert_responsive(50)
+    assert view.layoutMode() == QListView.LayoutMode.Batched
