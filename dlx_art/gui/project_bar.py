@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from dlx_art.errors import DlxError, NotFound
+from dlx_art.gui.tasks import run_task
 
 log = logging.getLogger("dlx_art.gui.project_bar")
 
@@ -36,17 +37,23 @@ NEW_ITEM = "__new__"
 class ProjectNameDialog(QDialog):
     """Asks for a project name (and a description for new projects); shows errors inline.
 
-    `on_submit(name, description)` is called on OK; a `DlxError` it raises is shown in the
-    dialog, which stays open so the person can fix the name.
+    On OK, `work(name, description)` runs on a worker thread (renaming a project of 100,000
+    images rewrites 100,000 paths: never on the GUI thread) while the dialog shows that it is
+    busy; then `finish(result)` runs on the GUI thread and the dialog closes. A `DlxError` from
+    `work` is shown in the dialog, which stays open so the person can fix the name.
     """
 
-    def __init__(self, title: str, on_submit: Any, *, name: str = "", with_description: bool,
-                 ok_text: str, parent: QWidget | None = None) -> None:
+    def __init__(self, title: str, work: Any, finish: Any, *, name: str = "",
+                 with_description: bool, ok_text: str, busy_text: str,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("projectNameDialog")
         self.setWindowTitle(title)
         self.setModal(True)
-        self._on_submit = on_submit
+        self._work = work
+        self._finish = finish
+        self._busy_text = busy_text
+        self.busy = False
         self.result_value: Any = None
         self.name_edit = QLineEdit(name)
         self.name_edit.setObjectName("projectNameEdit")
@@ -86,15 +93,46 @@ class ProjectNameDialog(QDialog):
 
     @Slot()
     def _submit(self) -> None:
-        try:
-            self.result_value = self._on_submit(self.name_edit.text(),
-                                                self.description_edit.text().strip() or None)
-        except DlxError as exc:
-            self.error_label.setText(exc.user_message)
-            self.error_label.show()
-            self.name_edit.setFocus()
+        if self.busy:
             return
+        self._set_busy(True)
+        run_task(self._work, self.name_edit.text(), self.description_edit.text().strip() or None,
+                 on_done=self._on_done, on_error=self._on_error)
+
+    def _set_busy(self, busy: bool) -> None:
+        self.busy = busy
+        for widget in (self.name_edit, self.description_edit, self.buttons):
+            widget.setEnabled(not busy)
+        if busy:
+            self.error_label.setProperty("role", "hint")
+            self.error_label.setText(self._busy_text)
+            self.error_label.show()
+        else:
+            self.error_label.setProperty("role", "error")
+        self.error_label.style().unpolish(self.error_label)
+        self.error_label.style().polish(self.error_label)
+
+    def _on_done(self, result: Any) -> None:
+        self._set_busy(False)
+        self.error_label.hide()
+        self.result_value = result
+        self._finish(result)
         self.accept()
+
+    def _on_error(self, exc: BaseException) -> None:
+        self._set_busy(False)
+        if isinstance(exc, DlxError):
+            message = exc.user_message
+        else:
+            log.error("project dialog failed", exc_info=exc)
+            message = f"Something went wrong: {exc}"
+        self.error_label.setText(message)
+        self.error_label.show()
+        self.name_edit.setFocus()
+
+    def reject(self) -> None:
+        if not self.busy:  # the work in flight finishes either way: wait for it
+            super().reject()
 
 
 class ProjectBar(QWidget):
@@ -227,7 +265,11 @@ class ProjectBar(QWidget):
         return self._current_id == project_id
 
     def create_project(self, name: str, description: str | None = None) -> Any:
-        project = self.library.create_project(name, description=description)
+        """Create a project and make it the active one (synchronously: for scripts and tests;
+        the dialogs do the library work on a worker thread)."""
+        return self._created(self.library.create_project(name, description=description))
+
+    def _created(self, project: Any) -> Any:
         log.info("created project %s", project.id)
         self.reload(select_id=project.id)
         self.message.emit(f"Created project “{project.name}”.")
@@ -237,7 +279,9 @@ class ProjectBar(QWidget):
         project = self.current_project()
         if project is None:
             raise NotFound("There is no project to rename.")
-        renamed = self.library.rename_project(project.id, new_name)
+        return self._renamed(self.library.rename_project(project.id, new_name))
+
+    def _renamed(self, renamed: Any) -> Any:
         self.reload(select_id=renamed.id)
         self.project_changed.emit(self.current_project())
         self.message.emit(f"Renamed to “{renamed.name}”.")
@@ -247,7 +291,10 @@ class ProjectBar(QWidget):
         project = self.current_project()
         if project is None:
             return None
-        updated = self.library.set_archived(project.id, archived)
+        return self._archived_changed(self.library.set_archived(project.id, archived))
+
+    def _archived_changed(self, updated: Any) -> Any:
+        archived = updated.status == "archived"
         if archived and not self.show_archived_action.isChecked():
             self._current_id = None
             self.reload()
@@ -261,8 +308,12 @@ class ProjectBar(QWidget):
 
     @Slot()
     def prompt_new_project(self) -> Any | None:
-        dialog = ProjectNameDialog("New Project", self.create_project, with_description=True,
-                                   ok_text="Create", parent=self.window())
+        library = self.library
+        dialog = ProjectNameDialog(
+            "New Project", lambda name, description: library.create_project(
+                name, description=description),
+            self._created, with_description=True, ok_text="Create",
+            busy_text="Creating the project…", parent=self.window())
         dialog.exec()
         value = dialog.result_value
         dialog.deleteLater()
@@ -273,9 +324,11 @@ class ProjectBar(QWidget):
         project = self.current_project()
         if project is None:
             return None
-        dialog = ProjectNameDialog("Rename Project", lambda name, _d: self.rename_current(name),
-                                   name=project.name, with_description=False, ok_text="Rename",
-                                   parent=self.window())
+        library, project_id = self.library, project.id
+        dialog = ProjectNameDialog(
+            "Rename Project", lambda name, _d: library.rename_project(project_id, name),
+            self._renamed, name=project.name, with_description=False, ok_text="Rename",
+            busy_text="Renaming the project and its folder…", parent=self.window())
         dialog.exec()
         value = dialog.result_value
         dialog.deleteLater()
@@ -286,10 +339,19 @@ class ProjectBar(QWidget):
         project = self.current_project()
         if project is None:
             return
-        try:
-            self.set_current_archived(project.status != "archived")
-        except DlxError as exc:
-            self.message.emit(exc.user_message)
+        self.archive_action.setEnabled(False)  # until this one is done
+
+        def failed(exc: BaseException) -> None:
+            self._update_actions()
+            self.message.emit(exc.user_message if isinstance(exc, DlxError) else
+                              f"Could not change the project: {exc}")
+
+        def done(updated: Any) -> None:
+            self._archived_changed(updated)
+            self._update_actions()
+
+        run_task(self.library.set_archived, project.id, project.status != "archived",
+                 on_done=done, on_error=failed)
 
     # --- internals ----------------------------------------------------------------------------
 
@@ -302,11 +364,9 @@ class ProjectBar(QWidget):
         self._update_actions()
         if changed:
             project = self.current_project()
-            if project is not None:
-                try:
-                    self.library.touch_project(project.id)
-                except DlxError:
-                    log.info("could not mark %s as used", project.id, exc_info=True)
+            if project is not None:  # a small write, but a commit waits for the disk
+                run_task(self.library.touch_project, project.id, on_error=lambda exc: log.info(
+                    "could not mark %s as used: %s", project.id, exc))
             self.project_changed.emit(project)
 
     def _update_actions(self) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import os
 import subprocess
 import sys
@@ -48,10 +50,24 @@ def when_modal(action, cls=QDialog, errors=None, tries=500):
     return errors
 
 
+def submit_project_dialog(dialog):
+    """Click OK in a project dialog and wait for its work (on a worker thread) to finish."""
+    dialog.buttons.button(dialog.buttons.StandardButton.Ok).click()
+    submit_project_dialog_wait(dialog)
+
+
+def submit_project_dialog_wait(dialog):
+    deadline = time.monotonic() + 10
+    while dialog.busy and time.monotonic() < deadline:
+        QApplication.processEvents()
+        time.sleep(0.002)
+    assert not dialog.busy
+
+
 def fill_name_and_ok(name):
     def act(dialog):
         dialog.name_edit.setText(name)
-        dialog.buttons.button(dialog.buttons.StandardButton.Ok).click()
+        submit_project_dialog(dialog)
         if dialog.isVisible():  # an inline error kept it open: report and close
             message = dialog.error_label.text()
             dialog.reject()
@@ -115,7 +131,7 @@ def test_projects_create_rename_archive_switch_through_the_ui(qtbot, studio):
 
     def clash(dialog):
         dialog.name_edit.setText("beta")
-        dialog.buttons.button(dialog.buttons.StandardButton.Ok).click()
+        submit_project_dialog(dialog)
         seen["open"] = dialog.isVisible()
         seen["error"] = dialog.error_label.text()
         dialog.reject()
@@ -131,9 +147,10 @@ def test_projects_create_rename_archive_switch_through_the_ui(qtbot, studio):
     assert window.windowTitle() == "Alpha Prime — DLX Art Studio"
     assert window.library.get_project("Alpha Prime").folder
 
-    # archive: it leaves the list and the window switches to the remaining project
+    # archive (on a worker thread): it leaves the list and the window switches to the rest
     bar.archive_action.trigger()
-    assert window.current_project().name == "Beta"
+    assert not bar.archive_action.isEnabled()  # until it is done
+    qtbot.waitUntil(lambda: window.current_project().name == "Beta")
     assert combo.findText("Alpha Prime") < 0
     bar.show_archived_action.setChecked(True)
     index = combo.findText("Alpha Prime (archived)")
@@ -141,14 +158,46 @@ def test_projects_create_rename_archive_switch_through_the_ui(qtbot, studio):
     combo.setCurrentIndex(index)
     assert bar.archive_action.text().replace("&", "") == "Unarchive Project"
     bar.archive_action.trigger()
+    qtbot.waitUntil(lambda: combo.findText("Alpha Prime") >= 0)
     assert window.library.get_project("Alpha Prime").status == "active"
-    assert combo.findText("Alpha Prime") >= 0
 
     # the "New project…" item opens the dialog and keeps the current project on cancel
     current = window.current_project().id
     when_modal(lambda d: d.reject())
     combo.setCurrentIndex(combo.count() - 1)
     assert window.current_project().id == current
+
+
+def test_renaming_a_big_project_does_not_freeze_the_window(qtbot, studio, heartbeat,
+                                                          monkeypatch):
+    """The dialog's library work runs on a worker thread while the dialog shows it is busy."""
+    window = studio.open(start_background=False)
+    bar = window.project_bar
+    bar.create_project("Huge")
+    real = window.library.rename_project
+
+    def slow_rename(project_id, name):
+        time.sleep(0.5)  # what rewriting the paths of 100,000 images costs
+        return real(project_id, name)
+
+    monkeypatch.setattr(window.library, "rename_project", slow_rename)
+    seen = {}
+
+    def rename(dialog):
+        dialog.name_edit.setText("Huge, renamed")
+        heartbeat.start()
+        dialog.buttons.button(dialog.buttons.StandardButton.Ok).click()
+        seen["busy"] = (dialog.busy, dialog.error_label.text(), dialog.name_edit.isEnabled())
+        submit_project_dialog_wait(dialog)
+        heartbeat.stop()
+
+    errors = when_modal(rename)
+    bar.rename_action.trigger()
+    assert not errors
+    assert seen["busy"] == (True, "Renaming the project and its folder…", False)
+    heartbeat.assert_responsive(50)
+    assert window.current_project().name == "Huge, renamed"
+    assert window.windowTitle() == "Huge, renamed — DLX Art Studio"
 
 
 # --- persistence ------------------------------------------------------------------------------
