@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
