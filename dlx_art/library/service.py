@@ -48,6 +48,8 @@ from dlx_art.library.staging import Prepared, content_hash
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from dlx_art.library.thumbnails import RenderProcesses
+
 log = logging.getLogger("dlx_art.library")
 
 PROJECT_TYPES = ("art", "unified", "dev")
@@ -918,10 +920,13 @@ class Library:
 
     # --- thumbnails ---------------------------------------------------------------------------
 
-    def make_thumbnail(self, asset: AssetInfo) -> Path:
+    def make_thumbnail(self, asset: AssetInfo, renderer: RenderProcesses | None = None) -> Path:
+        """The asset's cached thumbnail, made first if needed (by `renderer`'s processes)."""
         cached = self.thumbnails.get(asset.id)
         if cached is not None:
             return cached
+        if renderer is not None:
+            return renderer.make(self.thumbnails, asset.id, self.path_of(asset))
         return self.thumbnails.make(asset.id, self.path_of(asset))
 
     # --- integrity ----------------------------------------------------------------------------

@@ -19,6 +19,7 @@ No Qt here; the GUI turns the files into pixmaps itself.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import io
@@ -32,7 +33,13 @@ import threading
 import warnings
 import zlib
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
+from concurrent.futures import (
+    BrokenExecutor,
+    CancelledError,
+    Executor,
+    ThreadPoolExecutor,
+    as_completed,
+)
 from pathlib import Path
 
 from PIL import Image, ImageFile
@@ -51,7 +58,8 @@ try:
 except ImportError:  # pragma: no cover - isal is a dependency; without it, zlib's speed
     _fast_zlib = None
 
-__all__ = ["BACKGROUND", "JPEG_QUALITY", "THUMB_SIZE", "ThumbnailCache", "render_thumbnail"]
+__all__ = ["BACKGROUND", "JPEG_QUALITY", "THUMB_SIZE", "RenderProcesses", "ThumbnailCache",
+           "render_thumbnail"]
 
 log = logging.getLogger(__name__)
 
@@ -478,3 +486,82 @@ class ThumbnailCache:
             raise StorageError(
                 f"Cannot clear the thumbnail cache {self.folder}: {exc.strerror or exc}."
             ) from exc
+
+
+# --- rendering in worker processes, for a window -------------------------------------------------
+
+
+def _make_in_worker(root: Path, size: int, asset_id: str, source: Path) -> Path:
+    cache = _caches.get((root, size))
+    if cache is None:
+        cache = _caches.setdefault((root, size), ThumbnailCache(root, size))
+    return cache.make(asset_id, source)
+
+
+class RenderProcesses:
+    """Makes thumbnails in two worker processes, for an app whose window must stay smooth.
+
+    Making a thumbnail is mostly C (decoding, resizing), but the Python around it, run on
+    threads, holds the GIL often enough that a window painting its grid at the same time
+    waits for it. In worker processes it never competes with the window; and an image that
+    crashes the decoder costs a worker process, not the app.
+
+    Thread-safe. `make` blocks its calling (worker) thread until the thumbnail is written.
+    """
+
+    def __init__(self, workers: int = 2) -> None:
+        self._workers = workers
+        self._pool: Executor | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+        self._unavailable = False  # processes cannot be started here: threads it is
+
+    def start(self) -> None:
+        """Start the processes now (a fraction of a second: call it off the GUI thread)."""
+        if processes_allowed() and not self._unavailable:
+            with contextlib.suppress(OSError):
+                self._get()
+
+    def _get(self) -> Executor:
+        with self._lock:
+            if self._closed:
+                raise StorageError("Thumbnails are not being made any more: the window closed.")
+            if self._pool is None:
+                try:
+                    self._pool = process_pool(lower_process_priority, workers=self._workers)
+                except OSError:
+                    log.warning("cannot start thumbnail processes; making them on threads",
+                                exc_info=True)
+                    self._unavailable = True
+                    raise
+            return self._pool
+
+    def make(self, cache: ThumbnailCache, asset_id: str, source: Path) -> Path:
+        """`cache.make(asset_id, source)`, in a worker process when they are allowed."""
+        if self._unavailable or not processes_allowed():
+            return cache.make(asset_id, source)
+        try:
+            pool = self._get()
+        except OSError:
+            return cache.make(asset_id, source)
+        try:
+            return pool.submit(_make_in_worker, cache.root, cache.size, asset_id,
+                               Path(source)).result()
+        except BrokenExecutor as exc:
+            with self._lock:
+                if self._pool is pool:
+                    self._pool = None  # a new one for the next thumbnail
+            pool.shutdown(wait=False)
+            raise BadImageFile(f"{Path(source).name} stopped the image decoder; it is "
+                               "skipped.") from exc
+        except CancelledError as exc:
+            raise StorageError("Thumbnails are not being made any more: the window "
+                               "closed.") from exc
+
+    def close(self) -> None:
+        """Stop the processes; thumbnails not started yet are cancelled."""
+        with self._lock:
+            self._closed = True
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)

@@ -217,42 +217,30 @@ def test_gui_stays_responsive_during_a_generation(qtbot, studio, fake_a1111, hea
     heartbeat.assert_responsive(50)
 
 
-def test_gui_stays_responsive_importing_1000_images(qtbot, studio, tmp_path):
+def test_gui_stays_responsive_importing_1000_images(qtbot, studio, tmp_path, heartbeat):
     """An import of 1,000 images through the full window keeps the GUI thread under 50 ms.
 
-    Known residual: about one run in three on a 2-core machine shows a single 55-95 ms gap in
-    the full window whose cause is not found yet (the gallery's own 1,000-image import
-    heartbeat test, same path and limit, is steady). Until it is, the window passes if one of
-    three fresh imports stays under the limit; a stall that happens every time still fails.
+    The files are staged in worker processes (an import this large does not share the GIL with
+    the window), named and catalogued in batches on a worker thread, and the gallery shows them.
     """
-    from tests.gui.conftest import Heartbeat
     from tests.support.images import png_bytes
 
     window = studio.open(start_background=False)
-    failures = []
-    for attempt in range(3):
-        folder = tmp_path / f"to-import-{attempt}"
-        folder.mkdir()
-        for i in range(1000):
-            color = (i % 256, (i // 256) * 40, 160 + attempt)  # every file different
-            (folder / f"img-{i:04d}.png").write_bytes(png_bytes(24, 24, color=color))
-        project = window.project_bar.create_project(f"Import {attempt}")
-        reports = []
-        window.gallery.import_finished.connect(reports.append)
-        heartbeat = Heartbeat()
-        window.import_files([str(folder)])
-        heartbeat.wait_until(qtbot, lambda got=reports: got and window.gallery.loader.is_idle(),
-                             timeout=120_000)
-        window.gallery.import_finished.disconnect(reports.append)
-        assert len(reports[0].imported) == 1000
-        assert window.library.count_assets(project.id) == 1000
-        assert "Imported" in window.statusBar().currentMessage()
-        try:
-            heartbeat.assert_responsive(50)
-            return
-        except AssertionError as exc:
-            failures.append(str(exc).splitlines()[0])
-    raise AssertionError("every attempt blocked the GUI thread: " + "; ".join(failures))
+    folder = tmp_path / "to-import"
+    folder.mkdir()
+    for i in range(1000):
+        color = (i % 256, (i // 256) * 40, 160)  # every file different
+        (folder / f"img-{i:04d}.png").write_bytes(png_bytes(24, 24, color=color))
+    project = window.project_bar.create_project("Import")
+    reports = []
+    window.gallery.import_finished.connect(reports.append)
+    window.import_files([str(folder)])
+    heartbeat.wait_until(qtbot, lambda: reports and window.gallery.loader.is_idle(),
+                         timeout=120_000)
+    assert len(reports[0].imported) == 1000
+    assert window.library.count_assets(project.id) == 1000
+    assert "Imported" in window.statusBar().currentMessage()
+    heartbeat.assert_responsive(50)
 
 
 def test_refine_in_canvas_makes_a_child_image(qtbot, studio, fake_a1111):

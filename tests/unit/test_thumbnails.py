@@ -410,3 +410,29 @@ def test_make_many_uses_worker_processes_for_a_large_batch(cache, tmp_path, monk
         assert error is None and path == cache.get(f"p{i:02d}")
         assert thumb_of(path).size == (256, round(200 * 256 / (300 + i)))
     assert results["broken"][0] is None and "broken.png" in results["broken"][1]
+
+
+def test_render_processes_make_thumbnails_and_report_broken_files(cache, tmp_path, monkeypatch):
+    renderer = thumbnails.RenderProcesses(workers=1)
+    try:
+        source = save(tmp_path / "a.png", gradient((512, 256)))
+        path = renderer.make(cache, ASSET, source)
+        assert path == cache.get(ASSET) and thumb_of(path).size == (256, 128)
+        (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+        with pytest.raises(BadImageFile, match="bad.png"):
+            renderer.make(cache, "bad-one", tmp_path / "bad.png")
+        with pytest.raises(StorageError, match="missing"):
+            renderer.make(cache, "gone", tmp_path / "gone.png")
+        pid = renderer._get().submit(os.getpid).result()
+        assert pid != os.getpid()  # really another process
+    finally:
+        renderer.close()
+    with pytest.raises(StorageError, match="closed"):
+        renderer.make(cache, "late", tmp_path / "a.png")
+
+
+def test_render_processes_fall_back_to_threads_when_disabled(cache, tmp_path, monkeypatch):
+    monkeypatch.setenv("DLX_ART_WORKER_PROCESSES", "0")
+    renderer = thumbnails.RenderProcesses()
+    path = renderer.make(cache, ASSET, save(tmp_path / "a.png", gradient((64, 64))))
+    assert path == cache.get(ASSET) and renderer._pool is None

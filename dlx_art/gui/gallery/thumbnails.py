@@ -7,8 +7,10 @@ picture must fit; the loader
 * de-duplicates requests for an asset that is already queued or being loaded,
 * serves the newest requests first (after a fast scroll the rows now on screen go first) and
   skips queued requests whose row has scrolled away (the `still_wanted` callback),
-* runs `Library.make_thumbnail` (disk + Pillow) and the JPEG decode into a `QImage` in its own
-  small `QThreadPool`; the `QPixmap` is made on the GUI thread in the result slot,
+* runs `Library.make_thumbnail` and the JPEG decode into a `QImage` in its own small
+  `QThreadPool`; a missing thumbnail is rendered (disk + Pillow) in worker processes shared by
+  the app's loaders (`RenderProcesses`), so that rendering never competes with the window for
+  the GIL; the `QPixmap` is made on the GUI thread in the result slot,
 * remembers assets whose file is broken or missing, so they show a "broken" tile and are not
   retried on every paint.
 
@@ -17,6 +19,7 @@ Memory stays bounded by `max_bytes` whatever the size of the project.
 
 from __future__ import annotations
 
+import atexit
 import io
 import logging
 import os
@@ -38,6 +41,7 @@ from dlx_art.gui.tasks import clear_pool, run_task
 if TYPE_CHECKING:
     from dlx_art.library.models import AssetInfo
     from dlx_art.library.service import Library
+    from dlx_art.library.thumbnails import RenderProcesses
 
 log = logging.getLogger("dlx_art.gui.gallery")
 
@@ -104,14 +108,28 @@ def prepare(library: Library) -> None:
     QImage.fromData(encoded.getvalue(), "JPEG")
 
 
-def warm_up() -> None:
-    """Pool thread: import all of Pillow's format plugins (about 270 ms of Python, holding the
-    GIL in bursts), which the first *new* thumbnail needs. Run a while after start-up, so it
-    neither slows the window's start nor the first screen of cached thumbnails."""
-    lower_thread_priority()
-    from PIL import Image
+_renderer: RenderProcesses | None = None
+_renderer_lock = threading.Lock()
 
-    Image.init()
+
+def shared_renderer() -> RenderProcesses:
+    """The app's thumbnail-rendering worker processes (started on first use, stopped at exit)."""
+    global _renderer
+    with _renderer_lock:
+        if _renderer is None:
+            from dlx_art.library.thumbnails import RenderProcesses
+
+            _renderer = RenderProcesses()
+            atexit.register(_renderer.close)
+        return _renderer
+
+
+def warm_up() -> None:
+    """Pool thread: start the rendering processes, which the first *new* thumbnail needs. Run
+    a while after start-up, so it neither slows the window's start nor the first screen of
+    cached thumbnails."""
+    lower_thread_priority()
+    shared_renderer().start()
 
 
 def load_thumbnail_image(library: Library, asset: AssetInfo, box: tuple[int, int]) \
@@ -121,7 +139,7 @@ def load_thumbnail_image(library: Library, asset: AssetInfo, box: tuple[int, int
     Returns the image and whether it is the thumbnail's full size.
     """
     lower_thread_priority()
-    path = library.make_thumbnail(asset)
+    path = library.make_thumbnail(asset, shared_renderer())
     reader = QImageReader(str(path))
     size = reader.size()
     if not size.isValid() or size.isEmpty():
