@@ -440,8 +440,9 @@ class A1111Client:
             return self._error(ServerNotRunning,
                                f"The TLS certificate of {self.base_url} could not be verified, or "
                                f"the secure connection failed ({_ssl_reason(exc)}). If the server "
-                               "uses a self-signed certificate, give its CA file in the settings; "
-                               "if it does not use TLS, use an http:// address.")
+                               "uses a certificate of its own, point the REQUESTS_CA_BUNDLE "
+                               "environment variable at the certificate of the authority that "
+                               "signed it; if it does not use TLS, use an http:// address.")
         if isinstance(exc, requests.exceptions.ConnectTimeout):
             return self._not_running(f"no connection within {self.connect_timeout:g} s")
         if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,

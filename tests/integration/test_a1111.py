@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import shutil
 import socket
 import ssl
 import subprocess
@@ -774,22 +773,24 @@ def test_get_retries_only_and_every_call_has_a_timeout(fake_a1111, make_client, 
     assert retry.allowed_methods == frozenset({"GET"}) and retry.total and retry.total <= 3
 
 
-def test_tls_verification(tmp_path: Path, make_client):
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key),
-                    "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1"],
-                   check=True, capture_output=True, timeout=30)
+def test_tls_verification(tmp_path: Path, make_client, monkeypatch):
+    import trustme
+
+    authority = trustme.CA()
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
+    authority.issue_cert("127.0.0.1").configure_cert(context)
+    ca_file = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     with FakeA1111(ssl_context=context) as fake:
-        with pytest.raises(ServerNotRunning, match="TLS certificate"):
-            make_client(fake.url).models()  # verify=True: self-signed is refused
-        assert make_client(fake.url, verify=str(cert)).status().state == "up"
-        assert len(make_client(fake.url, verify=str(cert)).generate(req()).images) == 1
+        with pytest.raises(ServerNotRunning, match="TLS certificate") as refused:
+            make_client(fake.url).models()  # verify=True: an unknown authority is refused
+        assert "REQUESTS_CA_BUNDLE" in refused.value.user_message  # what to do about it
+        assert make_client(fake.url, verify=str(ca_file)).status().state == "up"
+        assert len(make_client(fake.url, verify=str(ca_file)).generate(req()).images) == 1
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_file))  # the documented way
+        assert make_client(fake.url).status().state == "up"
     plain = f"https://127.0.0.1:{free_port()}"
     with pytest.raises(ServerNotRunning):
         make_client(plain).models()
