@@ -13,6 +13,9 @@ runs in a fresh process (clean RSS, cold Python caches):
 * cold: the same with `.thumbnails/` deleted (the thumbnails are made on demand).
 * scroll: after `cached`, scroll down through 2,000 rows a screen at a time, waiting for each
   screen's thumbnails; reports the slowest paint and RSS after.
+* deep: page 80,000 rows in, then time the longest GUI-thread stall (1 ms heartbeat) while the
+  next page arrives and while a new image is added at the top; the baseline is the same with
+  QListView's one-pass layout, which lays out every loaded row again each time.
 
 Targets (issue 4): cached under 150 ms, cold under 1 s, RSS with the project open under 300 MB.
 Timings on a shared 2-core machine vary: compare the ratios to the baseline from the same run.
@@ -165,6 +168,69 @@ def measure_baseline(rows: int) -> dict[str, float]:
     return {"first_paint_ms": first_paint, "rss_mb": rss_mb(), "rss_before_mb": before}
 
 
+def measure_deep(root: str, project_id: str, deep_rows: int, layout: str) -> dict[str, float]:
+    """Page `deep_rows` rows into the gallery, then the next page and a new image at the top,
+    with a 1 ms heartbeat on the GUI thread: the longest stall in each part."""
+    app = _app()
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QListView
+
+    from dlx_art.gui.gallery import GalleryWidget
+    from dlx_art.library.service import Library
+
+    library = Library.open(root)
+    gallery = GalleryWidget(library)
+    gallery.set_thumbnail_size(TILE)
+    gallery.resize(*WINDOW)
+    if layout == "single":
+        gallery.view.setLayoutMode(QListView.LayoutMode.SinglePass)
+    gallery.show()
+    gallery.set_project(project_id)
+    model = gallery.model
+    state = {"last": time.perf_counter(), "max": 0.0}
+
+    def beat() -> None:
+        now = time.perf_counter()
+        state["max"] = max(state["max"], now - state["last"])
+        state["last"] = now
+
+    timer = QTimer()
+    timer.setInterval(1)
+    timer.timeout.connect(beat)
+
+    def run_for(seconds: float) -> None:
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            app.processEvents()
+
+    def stall(action) -> float:  # noqa: ANN001
+        run_for(0.05)
+        state["max"], state["last"] = 0.0, time.perf_counter()
+        timer.start()
+        action()
+        run_for(0.6)  # batched layout finishes in the background
+        timer.stop()
+        return state["max"] * 1000
+
+    started = time.perf_counter()
+    while model.rowCount() < deep_rows and model.canFetchMore():
+        model.fetchMore()
+        app.processEvents()
+    paged_s = time.perf_counter() - started
+    next_page = stall(model.fetchMore)
+    newest = model.asset_at(0)
+    import dataclasses
+
+    from dlx_art.library.models import new_id, utc_now
+
+    fresh = dataclasses.replace(newest, id=new_id(), createdAt=utc_now())
+    new_image = stall(lambda: model.add_assets([fresh]))
+    gallery.shutdown()
+    library.close()
+    return {"rows": model.rowCount(), "paged_s": paged_s, "next_page_ms": next_page,
+            "new_image_ms": new_image}
+
+
 def measure_gallery(root: str, project_id: str, scroll_rows: int) -> dict[str, float]:
     app = _app()
     from dlx_art.gui.gallery import GalleryWidget
@@ -273,8 +339,12 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--scroll-rows", type=int, default=2000)
+    parser.add_argument("--deep-rows", type=int, default=80_000,
+                        help="rows paged in before timing the next page (0: skip)")
+    parser.add_argument("--layout", default="batched", help=argparse.SUPPRESS)
     parser.add_argument("--keep", type=Path, help="build (or reuse) the library here")
-    parser.add_argument("--phase", choices=("baseline", "gallery"), help=argparse.SUPPRESS)
+    parser.add_argument("--phase", choices=("baseline", "gallery", "deep"),
+                        help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
     parser.add_argument("--project", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -284,6 +354,9 @@ def main() -> None:
         return
     if args.phase == "gallery":
         print(json.dumps(measure_gallery(args.root, args.project, args.scroll_rows)))
+        return
+    if args.phase == "deep":
+        print(json.dumps(measure_deep(args.root, args.project, args.deep_rows, args.layout)))
         return
 
     temp = None
@@ -313,6 +386,10 @@ def main() -> None:
                              "--scroll-rows", "0"]) for _ in range(args.repeat)]
         scrolled = run_phase(["--phase", "gallery", "--root", str(root), "--project",
                               project_id, "--scroll-rows", str(args.scroll_rows)])
+        deep = {layout: run_phase(["--phase", "deep", "--root", str(root), "--project",
+                                   project_id, "--deep-rows", str(args.deep_rows),
+                                   "--layout", layout])
+                for layout in ("batched", "single")} if args.deep_rows else {}
     finally:
         if temp is not None:
             shutil.rmtree(temp, ignore_errors=True)
@@ -347,6 +424,17 @@ def main() -> None:
             ("  median paint while scrolling, ms", scrolled["paint_median_ms"], None, None),
             ("  paints over 16 ms while scrolling (of all paints)",
              scrolled["paints_over_16ms"], scrolled["paints"], None),
+        ]
+    if deep:
+        ours, single = deep["batched"], deep["single"]
+        rows += [
+            (f"GUI stall: next page at {ours['rows'] - 200:,} rows, ms", ours["next_page_ms"],
+             single["next_page_ms"],
+             ours["next_page_ms"] / single["next_page_ms"]),
+            (f"GUI stall: new image atop {ours['rows']:,} rows, ms", ours["new_image_ms"],
+             single["new_image_ms"], ours["new_image_ms"] / single["new_image_ms"]),
+            (f"  paging {ours['rows'] - 200:,} rows in, s", ours["paged_s"], single["paged_s"],
+             ours["paged_s"] / single["paged_s"]),
         ]
     for label, value, base, ratio in rows:
         base_text = f"{base:12.1f}" if base is not None else " " * 12
