@@ -315,16 +315,22 @@ def _render(fp: io.BufferedReader, name: str, size: int) -> bytes:
 #: From this many thumbnails, `make_many` runs worker processes (see `workers`) instead of threads.
 PROCESS_MIN = 64
 
-_caches: dict[tuple[Path, int], ThumbnailCache] = {}  # one per root and size in a worker
+_caches: dict[tuple[Path, int], ThumbnailCache] = {}  # see _worker_cache
 
 
 def _make_chunk(root: Path, size: int, jobs: list[tuple[str, Path]]
                 ) -> list[tuple[str, Path | None, str | None]]:
     """Make thumbnails for `make_many`, in a worker thread or process."""
+    cache = _worker_cache(root, size)
+    return [(asset_id, *cache._make_reporting(asset_id, source)) for asset_id, source in jobs]
+
+
+def _worker_cache(root: Path, size: int) -> ThumbnailCache:
+    """One cache per root and size in a worker (it remembers the shard folders it made)."""
     cache = _caches.get((root, size))
     if cache is None:
         cache = _caches.setdefault((root, size), ThumbnailCache(root, size))
-    return [(asset_id, *cache._make_reporting(asset_id, source)) for asset_id, source in jobs]
+    return cache
 
 
 class ThumbnailCache:
@@ -492,10 +498,7 @@ class ThumbnailCache:
 
 
 def _make_in_worker(root: Path, size: int, asset_id: str, source: Path) -> Path:
-    cache = _caches.get((root, size))
-    if cache is None:
-        cache = _caches.setdefault((root, size), ThumbnailCache(root, size))
-    return cache.make(asset_id, source)
+    return _worker_cache(root, size).make(asset_id, source)
 
 
 class RenderProcesses:
