@@ -509,23 +509,31 @@ class RenderProcesses:
     waits for it. In worker processes it never competes with the window; and an image that
     crashes the decoder costs a worker process, not the app.
 
-    Thread-safe. `make` blocks its calling (worker) thread until the thumbnail is written.
+    The processes stop after `idle_seconds` without work (they hold some 35 MB each) and
+    start again on demand. Thread-safe. `make` blocks its calling (worker) thread until the
+    thumbnail is written.
     """
 
-    def __init__(self, workers: int = 2) -> None:
+    def __init__(self, workers: int = 2, idle_seconds: float = 60.0) -> None:
         self._workers = workers
+        self._idle_seconds = idle_seconds
         self._pool: Executor | None = None
         self._lock = threading.Lock()
         self._closed = False
         self._unavailable = False  # processes cannot be started here: threads it is
+        self._busy = 0  # makes in flight
+        self._idle_timer: threading.Timer | None = None
 
     def start(self) -> None:
         """Start the processes now (a fraction of a second: call it off the GUI thread)."""
         if processes_allowed() and not self._unavailable:
-            with contextlib.suppress(OSError):
-                self._get()
+            with contextlib.suppress(OSError, StorageError):
+                self._acquire()
+                self._release()
 
-    def _get(self) -> Executor:
+    def _acquire(self) -> Executor:
+        """The pool, started if need be, counted busy until `_release` (so it is not stopped
+        for idleness in between)."""
         with self._lock:
             if self._closed:
                 raise StorageError("Thumbnails are not being made any more: the window closed.")
@@ -537,14 +545,27 @@ class RenderProcesses:
                                 exc_info=True)
                     self._unavailable = True
                     raise
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+                self._idle_timer = None
+            self._busy += 1
             return self._pool
+
+    def _release(self) -> None:
+        with self._lock:
+            self._busy -= 1
+            if self._busy or self._closed or self._pool is None:
+                return
+            self._idle_timer = threading.Timer(self._idle_seconds, self._stop_if_idle)
+            self._idle_timer.daemon = True
+            self._idle_timer.start()
 
     def make(self, cache: ThumbnailCache, asset_id: str, source: Path) -> Path:
         """`cache.make(asset_id, source)`, in a worker process when they are allowed."""
         if self._unavailable or not processes_allowed():
             return cache.make(asset_id, source)
         try:
-            pool = self._get()
+            pool = self._acquire()
         except OSError:
             return cache.make(asset_id, source)
         try:
@@ -560,11 +581,28 @@ class RenderProcesses:
         except CancelledError as exc:
             raise StorageError("Thumbnails are not being made any more: the window "
                                "closed.") from exc
+        finally:
+            self._release()
+
+    def _stop_if_idle(self) -> None:
+        with self._lock:
+            if self._busy or self._pool is None:
+                return
+            pool, self._pool = self._pool, None
+        log.debug("thumbnail processes idle for %g s: stopped", self._idle_seconds)
+        pool.shutdown(wait=False)
+
+    @property
+    def running(self) -> bool:
+        """Whether the worker processes are up."""
+        return self._pool is not None
 
     def close(self) -> None:
         """Stop the processes; thumbnails not started yet are cancelled."""
         with self._lock:
             self._closed = True
             pool, self._pool = self._pool, None
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)

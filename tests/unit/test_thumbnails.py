@@ -7,6 +7,7 @@ import os
 import shutil
 import struct
 import threading
+import time
 import zlib
 from pathlib import Path
 
@@ -423,7 +424,8 @@ def test_render_processes_make_thumbnails_and_report_broken_files(cache, tmp_pat
             renderer.make(cache, "bad-one", tmp_path / "bad.png")
         with pytest.raises(StorageError, match="missing"):
             renderer.make(cache, "gone", tmp_path / "gone.png")
-        pid = renderer._get().submit(os.getpid).result()
+        pid = renderer._acquire().submit(os.getpid).result()
+        renderer._release()
         assert pid != os.getpid()  # really another process
     finally:
         renderer.close()
@@ -436,3 +438,19 @@ def test_render_processes_fall_back_to_threads_when_disabled(cache, tmp_path, mo
     renderer = thumbnails.RenderProcesses()
     path = renderer.make(cache, ASSET, save(tmp_path / "a.png", gradient((64, 64))))
     assert path == cache.get(ASSET) and renderer._pool is None
+
+
+def test_render_processes_stop_when_idle_and_start_again(cache, tmp_path):
+    renderer = thumbnails.RenderProcesses(workers=1, idle_seconds=0.2)
+    try:
+        source = save(tmp_path / "a.png", gradient((64, 64)))
+        renderer.make(cache, "first", source)
+        assert renderer.running
+        deadline = time.monotonic() + 10
+        while renderer.running and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not renderer.running  # idle: the processes are gone
+        assert renderer.make(cache, "second", source) == cache.get("second")
+        assert renderer.running
+    finally:
+        renderer.close()
