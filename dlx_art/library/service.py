@@ -22,7 +22,6 @@ import os
 import re
 import shutil
 import sqlite3
-import sys
 import threading
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -693,7 +692,8 @@ class Library:
         if project.folder is None:  # pragma: no cover - get_project always gives one
             raise StorageError("The project has no folder.")
         if threading.current_thread() is not threading.main_thread():
-            _lower_thread_priority()  # a background import: let an interactive thread go first
+            # a background import: let an interactive thread go first
+            workers.lower_thread_priority()
         files = list(_expand(paths))
         report = ImportReport()
         in_catalog = frozenset(h for (h,) in self._read(
@@ -1261,7 +1261,8 @@ def _import_executor(processes: bool, known: frozenset[str]) -> Executor:
     if processes:
         return workers.process_pool(staging.init_worker, (known,))
     return ThreadPoolExecutor(max_workers=workers.worker_count(),
-                              initializer=_lower_thread_priority, thread_name_prefix="dlx-import")
+                              initializer=workers.lower_thread_priority,
+                              thread_name_prefix="dlx-import")
 
 
 def _read_ahead(paths: list[Path]) -> None:
@@ -1293,22 +1294,6 @@ def _flush_to_disk(paths: list[Path]) -> None:
     for path in paths:  # pragma: no cover - Windows
         with open(path, "rb+") as handle:
             os.fsync(handle.fileno())
-
-
-def _lower_thread_priority() -> None:
-    """Make the calling worker thread yield the CPU (and so the GIL) to interactive threads.
-
-    Linux schedules threads individually, so this lowers only the calling thread: a window's
-    GUI thread keeps winning the GIL back promptly while an import runs beside it. It is not
-    raised again afterwards (an unprivileged process cannot), so call it only on threads that
-    do background work.
-    """
-    if sys.platform.startswith("linux") and hasattr(os, "setpriority"):
-        try:
-            tid = threading.get_native_id()
-            os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), 10))
-        except OSError:
-            pass
 
 
 def _mtime_ns(folder: Path) -> int | None:

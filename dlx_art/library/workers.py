@@ -17,11 +17,23 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-__all__ = ["lower_process_priority", "process_pool", "processes_allowed", "worker_count"]
+__all__ = [
+    "BACKGROUND_NICENESS",
+    "lower_process_priority",
+    "lower_thread_priority",
+    "process_pool",
+    "processes_allowed",
+    "worker_count",
+]
+
+#: The niceness of background work (threads on Linux, worker processes on POSIX).
+BACKGROUND_NICENESS = 10
+_niced: set[int] = set()  # native ids of the threads already lowered
 
 
 def processes_allowed() -> bool:
@@ -59,6 +71,25 @@ def process_pool(initializer: Callable[..., None] | None = None,
     return pool
 
 
+def lower_thread_priority() -> None:
+    """Make the calling worker thread yield the CPU (and so the GIL) to interactive threads.
+
+    Linux schedules threads individually, so this lowers only the calling thread: a window's
+    GUI thread keeps winning the CPU back within a time slice while background threads work.
+    Elsewhere `os.setpriority` would apply to the whole process: skipped. It is not raised
+    again afterwards (an unprivileged process cannot), so call it only on background threads.
+    """
+    ident = threading.get_native_id()
+    if ident in _niced or not sys.platform.startswith("linux"):
+        return
+    _niced.add(ident)
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, ident)
+        os.setpriority(os.PRIO_PROCESS, ident, max(current, BACKGROUND_NICENESS))
+    except OSError:  # pragma: no cover - not allowed in some sandboxes; only a nicety
+        pass
+
+
 def lower_process_priority() -> None:
     """Run the calling worker process below normal priority and ignore Ctrl+C.
 
@@ -76,7 +107,7 @@ def lower_process_priority() -> None:
             kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
             kernel32.SetPriorityClass(kernel32.GetCurrentProcess(), below_normal)
         else:
-            os.nice(10)
+            os.nice(BACKGROUND_NICENESS)
     except (OSError, AttributeError):
         pass
 

@@ -22,8 +22,6 @@ from __future__ import annotations
 import atexit
 import io
 import logging
-import os
-import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -37,6 +35,7 @@ from shiboken6 import isValid
 
 from dlx_art.errors import BadImageFile, DlxError
 from dlx_art.gui.tasks import clear_pool, run_task
+from dlx_art.library.workers import lower_thread_priority
 
 if TYPE_CHECKING:
     from dlx_art.library.models import AssetInfo
@@ -70,27 +69,6 @@ class _Entry:
     box: QSize
     full: bool  # the picture is smaller than the box: no bigger version exists
     cost: int
-
-
-BACKGROUND_NICENESS = 10
-_niced: set[int] = set()
-
-
-def lower_thread_priority() -> None:
-    """Make the calling worker thread yield the CPU to the GUI thread (Linux: per-thread nice).
-
-    On a busy machine the GUI thread then gets the CPU back within a time slice even while
-    the workers decode. Elsewhere `os.setpriority` would apply to the whole process: skipped.
-    """
-    ident = threading.get_native_id()
-    if ident in _niced or not sys.platform.startswith("linux"):
-        return
-    _niced.add(ident)
-    try:
-        current = os.getpriority(os.PRIO_PROCESS, ident)
-        os.setpriority(os.PRIO_PROCESS, ident, max(current, BACKGROUND_NICENESS))
-    except OSError:  # pragma: no cover - not allowed in some sandboxes; only a nicety
-        pass
 
 
 def prepare(library: Library) -> None:
