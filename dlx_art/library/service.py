@@ -1100,12 +1100,7 @@ class Library:
         if not source.is_file():
             raise NotFound(f"There is no backup {backup}.")
         target = root / storage.DB_NAME
-        if target.exists():
-            aside = root / storage.BACKUPS_DIR / f"replaced-{_stamp()}.sqlite3"
-            aside.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(target, aside)
-        for suffix in ("-wal", "-shm"):
-            Path(str(target) + suffix).unlink(missing_ok=True)
+        _set_catalog_aside(root, "replaced")
         shutil.copyfile(source, target)
         return target
 
@@ -1120,15 +1115,7 @@ class Library:
         The old catalog, if any, is kept in `.backups/`.
         """
         root = Path(root).resolve()
-        old = root / storage.DB_NAME
-        if old.exists():
-            aside = root / storage.BACKUPS_DIR / f"before-rebuild-{_stamp()}.sqlite3"
-            aside.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(old, aside)
-            for suffix in ("-wal", "-shm"):
-                src = Path(str(old) + suffix)
-                if src.exists():
-                    os.replace(src, Path(str(aside) + suffix))
+        _set_catalog_aside(root, "before-rebuild")
         library = cls.open(root)
         with library._write_lock, library.engine.begin() as con:
             for entry in _scandir(root / storage.PROJECTS_DIR):
@@ -1305,6 +1292,27 @@ def _mtime_ns(folder: Path) -> int | None:
 
 def _stamp() -> str:
     return datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+def _set_catalog_aside(root: Path, label: str) -> None:
+    """Move the catalog of `root`, with its WAL and shared-memory files, into `.backups/`.
+
+    The WAL holds committed transactions not yet copied into the main file, so it goes along:
+    the copy kept aside is the whole catalog. WAL files left without their catalog are stale
+    and are deleted, so that the next catalog in this place does not read them.
+    """
+    current = root / storage.DB_NAME
+    aside = None
+    if current.exists():
+        aside = root / storage.BACKUPS_DIR / f"{label}-{_stamp()}.sqlite3"
+        aside.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(current, aside)
+    for suffix in ("-wal", "-shm"):
+        companion = Path(str(current) + suffix)
+        if aside is not None and companion.exists():
+            os.replace(companion, Path(str(aside) + suffix))
+        else:
+            companion.unlink(missing_ok=True)
+
+
 
 
 def _backup_file(path: Path, folder: Path, reason: str) -> Path:
