@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -327,3 +328,36 @@ def test_project_made_by_prisma_gets_a_folder(library):
     assert project.folder == "From Another Studio"
     asset = _add(library, project)
     assert library.path_of(asset).exists()
+
+
+def test_restore_keeps_the_replaced_catalog_whole_with_its_wal(tmp_path):
+    """Transactions still in the WAL (a process that died before a checkpoint) must be in the
+    copy that restore_backup keeps aside."""
+    import subprocess
+    import sys
+    import textwrap
+
+    root = tmp_path / "root"
+    with Library.open(root) as lib:
+        lib.create_project("Before the backup")
+        backup = lib.backup("manual")
+    script = textwrap.dedent(f"""
+        import os
+        from dlx_art.library.service import Library
+        lib = Library.open({str(root)!r})
+        lib.create_project("Only in the WAL")
+        os._exit(0)  # no close, no checkpoint
+    """)
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60,
+                   cwd=str(tmp_path), env={"PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    assert (root / "library.sqlite3-wal").stat().st_size > 0
+    Library.restore_backup(root, backup.name)
+    aside = next((root / ".backups").glob("replaced-*.sqlite3"))
+    con = sqlite3.connect(aside)
+    try:
+        names = {name for (name,) in con.execute('SELECT name FROM "Project"')}
+    finally:
+        con.close()
+    assert names == {"Before the backup", "Only in the WAL"}
+    with Library.open(root) as lib:
+        assert [p.name for p in lib.list_projects()] == ["Before the backup"]
