@@ -135,6 +135,14 @@ class ProjectNameDialog(QDialog):
             super().reject()
 
 
+def _ask(dialog: ProjectNameDialog) -> Any | None:
+    """Run a project dialog; what its work returned, or None if it was cancelled."""
+    dialog.exec()
+    value = dialog.result_value
+    dialog.deleteLater()
+    return value
+
+
 class ProjectBar(QWidget):
     """Toolbar widget: "Project" label, `projectCombo` and a menu button with project actions.
 
@@ -314,10 +322,7 @@ class ProjectBar(QWidget):
                 name, description=description),
             self._created, with_description=True, ok_text="Create",
             busy_text="Creating the project…", parent=self.window())
-        dialog.exec()
-        value = dialog.result_value
-        dialog.deleteLater()
-        return value
+        return _ask(dialog)
 
     @Slot()
     def prompt_rename(self) -> Any | None:
@@ -329,10 +334,7 @@ class ProjectBar(QWidget):
             "Rename Project", lambda name, _d: library.rename_project(project_id, name),
             self._renamed, name=project.name, with_description=False, ok_text="Rename",
             busy_text="Renaming the project and its folder…", parent=self.window())
-        dialog.exec()
-        value = dialog.result_value
-        dialog.deleteLater()
-        return value
+        return _ask(dialog)
 
     @Slot()
     def toggle_archived(self) -> None:
