@@ -626,9 +626,9 @@ class Library:
         Listing a folder of 40,000 images costs tens of milliseconds, far more than the save
         itself. The list is read again when the folder changed behind our back (its
         modification time differs from the one after our own last write); `atomic_write`
-        refusing to overwrite stays the final guard. While an import writes into a folder from
-        several threads at once (`_trusted`), the list is kept as it is: every name those
-        threads use was added to it by `_place` under the write lock.
+        refusing to overwrite stays the final guard. While an import stages files into a folder
+        (`_trusted`: its workers' temporary files keep changing that time), the list is kept as
+        it is: every final name the import uses is added to it by `_place` under the lock.
         """
         cached = self._names.get(folder)
         if cached is not None and folder in self._trusted:
@@ -681,10 +681,12 @@ class Library:
         duplicate and not copied again; of two equal files in one import the first one listed
         is kept.
 
-        Work is pipelined in batches: a small thread pool reads, checks and writes the files of
-        batch k+1 (the kernel is asked to read batch k+2 ahead), while a flusher thread makes
-        batch k durable; a batch's rows commit only after its files are on disk. A crash in
-        between leaves complete files that name their own asset, which `reconcile` adopts.
+        Work is pipelined in batches: workers (processes from `PROCESS_IMPORT_MIN` files, else
+        threads; see `staging`) read, check and stage the files of batch k+1 while the kernel
+        is asked to read batch k+2 ahead; this thread names batch k's files and a flusher
+        thread makes them durable; a batch's rows commit only after its files are on disk. A
+        crash in between leaves temporary files (removed by `reconcile`) or complete files that
+        name their own asset (adopted by it).
         Stopping (`should_stop`) or a failure keeps the batches already committed and removes
         the files of the ones in flight.
         """
@@ -702,7 +704,7 @@ class Library:
         images = storage.asset_dir(self.root, project.folder, storage.IMAGES)
         storage.ensure_dir(images)
         with self._write_lock:
-            self._taken(images)  # listed once here; the workers' own writes keep it current
+            self._taken(images)  # listed once here; _name_staged keeps it current
             self._trusted[images] = self._trusted.get(images, 0) + 1
         try:
             self._import_batches(project, images, files, in_catalog, report, batch,
@@ -1290,8 +1292,6 @@ def _mtime_ns(folder: Path) -> int | None:
         return None
 
 
-def _stamp() -> str:
-    return datetime.now().strftime("%Y%m%d-%H%M%S-%f")
 def _set_catalog_aside(root: Path, label: str) -> None:
     """Move the catalog of `root`, with its WAL and shared-memory files, into `.backups/`.
 
@@ -1313,6 +1313,8 @@ def _set_catalog_aside(root: Path, label: str) -> None:
             companion.unlink(missing_ok=True)
 
 
+def _stamp() -> str:
+    return datetime.now().strftime("%Y%m%d-%H%M%S-%f")
 
 
 def _backup_file(path: Path, folder: Path, reason: str) -> Path:

@@ -6,7 +6,8 @@ gallery's background colour, and EXIF orientation is applied so photos stand upr
 
 Decoding is tuned for the gallery: JPEGs are decoded at a reduced scale (`Image.draft`), large
 images are first shrunk by an integer factor (`Image.reduce`) before the final resample, and
-`make_many` decodes on a thread pool (Pillow releases the GIL while decoding and resizing).
+`make_many` works on worker processes for large batches, else threads; `RenderProcesses` makes
+single thumbnails in worker processes for a window (see `workers`).
 
 PNG, the format every generated image comes in, spends about two thirds of its decoding time
 in zlib's inflate. When ISA-L (`isal`) is installed, the image data is inflated by it instead,
