@@ -360,7 +360,22 @@ def _export(args: argparse.Namespace, library: Any, _context: Any) -> int:
 
 
 def _doctor(args: argparse.Namespace, library: Any, _context: Any) -> int:
-    report = library.reconcile(repair=args.repair)
+    import sqlite3
+
+    try:
+        report = library.reconcile(repair=args.repair)
+    except Exception as exc:
+        # damage the first look missed (the catalog changed meanwhile, or a kind SQLite's
+        # own check does not see): say so in words, as for the damage found before opening
+        if not isinstance(getattr(exc, "orig", exc), sqlite3.DatabaseError):
+            raise
+        from dlx_art.library import doctor
+
+        message = doctor.describe_damage(library.db_path, str(getattr(exc, "orig", exc)))
+        if getattr(args, "json", False):
+            print(json.dumps({"damaged": True, "message": message, "clean": False}))
+        print(f"dlx-art: {message}", file=sys.stderr)
+        return 1
     _emit(args, report.to_json(), report.summary())
     if report.integrity != "ok":
         return 1
@@ -387,8 +402,7 @@ def _catalog_damage(root: Path) -> str | None:
     root = root.expanduser()
     if doctor.catalog_is_lost(root):
         return None  # opening recovers it (from a backup or the files) and says so
-    message = doctor.catalog_damage(root / storage.DB_NAME)
-    return None if message is None else message[0].upper() + message[1:]
+    return doctor.catalog_damage(root / storage.DB_NAME)
 
 
 def _status_json(status: Any) -> dict[str, object]:

@@ -372,36 +372,57 @@ def check_ownership(library: Library, rows: list[Any], on_disk: set[str],
 def catalog_damage(path: Path) -> str | None:
     """Why the catalog file at `path` is damaged, in words, or None when SQLite finds it sound.
 
-    Opens the file read-only and runs `PRAGMA quick_check` (every page is read once); never
-    writes and never runs migrations, so it works on any file.
+    Opens the file read-only, runs `PRAGMA integrity_check` and reads every catalog row once
+    (SQLite's check does not look inside stored text); never writes and never runs
+    migrations, so it works on any file.
     """
     if not path.exists():
         return None
     try:
         size = path.stat().st_size
     except OSError as exc:
-        return f"the catalog file {path} cannot be read ({exc.strerror or exc}). {_DAMAGED_ADVICE}"
+        return f"The catalog file {path} cannot be read ({exc.strerror or exc}). {_DAMAGED_ADVICE}"
     if size == 0:
-        return (f"the catalog file {path} is empty (0 bytes), although it should hold your "
+        return (f"The catalog file {path} is empty (0 bytes), although it should hold your "
                 f"projects. {_DAMAGED_ADVICE}")
-    problem = _quick_check(path)
-    if problem is None:
-        return None
-    return f"the catalog file {path} is damaged ({problem}). {_DAMAGED_ADVICE}"
+    problem = _quick_check(path, full=True)
+    return None if problem is None else describe_damage(path, problem)
 
 
-def _quick_check(path: Path, *, full: bool = False) -> str | None:
+def describe_damage(path: Path, problem: str) -> str:
+    """The message for a damaged catalog: what is wrong and what to do."""
+    return f"The catalog file {path} is damaged ({problem}). {_DAMAGED_ADVICE}"
+
+
+def _connect_ro(path: Path, *, immutable: bool) -> sqlite3.Connection:
+    """Read-only; `immutable` for a file no one else writes (a backup): SQLite then makes no
+    `-wal` / `-shm` files beside it and takes no locks."""
+    query = "mode=ro&immutable=1" if immutable else "mode=ro"
+    return sqlite3.connect(f"{path.resolve().as_uri()}?{query}", uri=True, timeout=10)
+
+
+def _quick_check(path: Path, *, full: bool = False, immutable: bool = False) -> str | None:
     try:
-        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
+        con = _connect_ro(path, immutable=immutable)
     except sqlite3.Error as exc:
         return str(exc)
     try:
+        con.text_factory = bytes  # its messages quote damaged bytes
         rows = con.execute("PRAGMA integrity_check" if full else "PRAGMA quick_check").fetchall()
-        results = [str(r[0]) for r in rows]
-        if results == ["ok"]:
-            return None
-        return "; ".join(results[:3]) + (" …" if len(results) > 3 else "")
-    except sqlite3.Error as exc:
+        results = [bytes(r[0]).decode("utf-8", "replace") for r in rows]
+        con.text_factory = str
+        if results != ["ok"]:
+            return "; ".join(results[:3]) + (" …" if len(results) > 3 else "")
+        # SQLite checks structure, not content: bytes that land inside a stored text leave a
+        # sound file whose rows cannot be read back (invalid UTF-8). Read every row once.
+        tables = [r[0] for r in con.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN "
+            "('Project', 'ArtAsset', 'alembic_version')")]
+        for table in tables:
+            for _row in con.execute(f'SELECT * FROM "{table}"'):
+                pass
+        return None
+    except (sqlite3.Error, UnicodeDecodeError) as exc:
         return str(exc)
     finally:
         con.close()
@@ -424,10 +445,10 @@ def check_backup(path: Path) -> None:
                 raise StorageError(f"The backup {name} is not an SQLite catalog; it was not used.")
     except OSError as exc:
         raise StorageError(f"The backup {name} cannot be read ({exc.strerror or exc}).") from exc
-    problem = _quick_check(path, full=True)
+    problem = _quick_check(path, full=True, immutable=True)
     if problem is not None:
         raise StorageError(f"The backup {name} is damaged ({problem}); it was not used.")
-    con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    con = _connect_ro(path, immutable=True)
     try:
         tables = {r[0] for r in con.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -450,7 +471,7 @@ def check_backup(path: Path) -> None:
             if lacking:
                 raise StorageError(f"The backup {name} lacks the {table} columns "
                                    f"{', '.join(lacking)}; it was not used.")
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, UnicodeDecodeError) as exc:
         raise StorageError(f"The backup {name} cannot be read ({exc}); it was not used.") from exc
     finally:
         con.close()
@@ -495,13 +516,17 @@ def stage_backup(root: Path, name: str) -> Path:
         shutil.copyfile(source, staged)
         check_backup(staged)
     except BaseException as exc:
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(str(staged) + suffix).unlink(missing_ok=True)
+        _remove_with_companions(staged)
         if isinstance(exc, OSError):
             raise StorageError(f"The backup {name} could not be copied: "
                                f"{exc.strerror or exc}.") from exc
         raise
     return staged
+
+
+def _remove_with_companions(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
 
 
 def newest_good_backup(root: Path) -> Path | None:
