@@ -222,7 +222,13 @@ def _read_at(fd: int, head: bytes, offset: int, size: int) -> bytes:
 
 
 def unlisted_folders(root: Path, folders: Iterable[str]) -> list[str]:
-    """Folders under `Projects/` that no project row names (hidden folders are not projects)."""
+    """Folders under `Projects/` that no project row names and that hold something.
+
+    A folder with neither `project.json` nor any file in `Assets/` holds nothing to lose, and
+    is exactly what `create_project` makes in the moment before its row is committed: it is
+    left alone, so that a check running beside another process never races a new project.
+    Hidden folders are not projects.
+    """
     known = set(folders)
     base = root / storage.PROJECTS_DIR
     try:
@@ -230,7 +236,21 @@ def unlisted_folders(root: Path, folders: Iterable[str]) -> list[str]:
     except (FileNotFoundError, NotADirectoryError):
         return []
     return sorted(e.name for e in entries
-                  if e.is_dir() and not e.name.startswith(".") and e.name not in known)
+                  if e.is_dir() and not e.name.startswith(".") and e.name not in known
+                  and _holds_something(Path(e.path)))
+
+
+def _holds_something(folder: Path) -> bool:
+    if (folder / PROJECT_FILE).is_file():
+        return True
+    for kind in (storage.IMAGES, storage.MASKS):
+        try:
+            with os.scandir(folder / storage.ASSETS_DIR / kind) as entries:
+                if any(not e.name.startswith(".") for e in entries):
+                    return True
+        except OSError:
+            continue
+    return False
 
 
 def adopt_folders(library: Library, report: ReconcileReport) -> None:
@@ -239,6 +259,13 @@ def adopt_folders(library: Library, report: ReconcileReport) -> None:
     The id in `project.json` is kept unless another project has it (a copied folder); a name
     already taken gets " (2)", " (3)", ...
     """
+    from dlx_art.library.service import RENAME_JOURNAL
+
+    if (library.root / RENAME_JOURNAL).exists():
+        # a rename is moving a folder right now (or was interrupted: the next open finishes
+        # it); its new folder has no row yet and must not become a second project
+        log.info("a project rename is in progress; project folders are not adopted now")
+        return
     with library.engine.connect() as con:
         projects = con.exec_driver_sql('SELECT "id", "name", "folder" FROM "Project"').all()
     found = unlisted_folders(library.root, [f for _i, _n, f in projects if f])

@@ -374,3 +374,23 @@ def test_empty_catalog_without_project_folders_is_a_new_library(isolated_home):
     with Library.open(isolated_home) as lib:
         assert lib.recovery is None and lib.list_projects() == []
     assert not list(isolated_home.glob(".backups/damaged-*"))
+
+
+def test_folders_holding_nothing_or_renamed_right_now_are_not_adopted(isolated_home):
+    with Library.open(isolated_home) as lib:
+        lib.create_project("Real")
+        # what create_project has made in the instant before its row commits: empty folders
+        (isolated_home / "Projects" / "Being Made" / "Assets" / "Images").mkdir(parents=True)
+        report = lib.reconcile(repair=True)
+        assert report.unlisted_folders == [] and report.adopted_projects == []
+        assert [p.name for p in lib.list_projects()] == ["Real"]
+        # a rename moving a folder right now: its new folder has no row yet
+        moved = isolated_home / "Projects" / "Renamed"
+        moved.mkdir()
+        (moved / "project.json").write_text(json.dumps({"name": "Real"}))
+        (isolated_home / ".pending-rename.json").write_text("{}")
+        report = lib.reconcile(repair=True)
+        assert report.unlisted_folders == ["Renamed"] and report.adopted_projects == []
+        (isolated_home / ".pending-rename.json").unlink()
+        report = lib.reconcile(repair=True)
+        assert report.adopted_projects == ["Renamed"]
