@@ -989,15 +989,21 @@ class Library:
         except (BadImageFile, OSError):
             return None
         own = probe.dlx_ids
-        if project_id is None or (own is None and not repair):
+        copy = own is not None and own.asset_id in ids  # a copy of a catalogued image
+        if project_id is None or ((own is None or copy) and not repair):
             return None
         values: dict[str, Any] = {"kind": "import"}
         values.update(staging.values_from_parameters(probe.parameters))
         asset_id = new_id()
-        if own is not None and own.asset_id not in ids:
+        if own is not None and not copy:
             asset_id = own.asset_id
             values["parentId"] = own.parent_id
             values["kind"] = "img2img" if own.parent_id else "txt2img"
+        elif copy and probe.format == "png":
+            # it becomes an image of its own: its file must carry its own id, not the original's
+            data = metadata.set_png_text(data, {metadata.DLX_CHUNK: metadata.encode_dlx_ids(
+                asset_id, project_id, None)})
+            storage.atomic_write(path, data, overwrite=True)
         mask_rel = rel.replace(f"/{storage.IMAGES}/", f"/{storage.MASKS}/", 1)
         mask_rel = mask_rel.rsplit(".", 1)[0] + "-mask.png"
         if mask_rel in orphan_masks:

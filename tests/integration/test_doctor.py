@@ -394,3 +394,19 @@ def test_folders_holding_nothing_or_renamed_right_now_are_not_adopted(isolated_h
         (isolated_home / ".pending-rename.json").unlink()
         report = lib.reconcile(repair=True)
         assert report.adopted_projects == ["Renamed"]
+
+
+def test_a_copy_of_a_catalogued_image_is_adopted_only_by_repair_under_its_own_id(isolated_home):
+    lib, proj, (x,) = _library_with(isolated_home, 1)
+    copy = lib.path_of(x).with_name("copy.png")
+    shutil.copyfile(lib.path_of(x), copy)
+    rel = f"Projects/P/Assets/Images/{copy.name}"
+    report = lib.reconcile()  # as the window does on every start: no new row for a copy
+    assert report.adopted == [] and report.orphans == [rel]
+    report = lib.reconcile(repair=True)
+    (new,) = report.adopted
+    assert new != x.id and doctor.read_own_ids(copy).asset_id == new
+    assert lib.get_asset(new).filePath == rel
+    assert doctor.read_own_ids(lib.path_of(x)).asset_id == x.id
+    assert lib.reconcile().clean
+    lib.close()
