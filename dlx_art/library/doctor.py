@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import shutil
 import sqlite3
 import struct
@@ -538,7 +539,7 @@ def stage_backup(root: Path, name: str) -> Path:
     the copy is removed and nothing else has been touched.
     """
     source = backup_named(root, name)
-    staged = root / f".{storage.DB_NAME}.restore.part"
+    staged = root / f".{storage.DB_NAME}.{secrets.token_hex(6)}.part"  # one per restore
     try:
         shutil.copyfile(source, staged)
         check_backup(staged)

@@ -48,7 +48,7 @@ def _refused(root: Path, name: str, error: type[Exception], words: str) -> None:
     assert words in info.value.user_message
     assert _live_state(root) == before
     assert sorted(p.name for p in (root / ".backups").iterdir()) == aside_before
-    assert not list(root.glob(".library.sqlite3.restore.part*"))
+    assert not list(root.glob(".library.sqlite3.*"))  # no staged copy, no -wal/-shm of it
 
 
 @pytest.mark.parametrize("name", ["../x", "/etc/passwd", "..", "", ".backups/x.sqlite3",
@@ -139,6 +139,7 @@ def test_a_good_backup_is_restored_and_the_old_catalog_kept(root):
         assert [p.name for p in lib.list_projects()] == ["P"]
     aside = next((root / ".backups").glob("replaced-*.sqlite3"))
     assert aside.read_bytes() == before
+    assert not list(root.glob(".library.sqlite3.*"))  # the checked copy left nothing beside it
 
 
 def test_expected_columns_follow_the_schema(tmp_path):
