@@ -579,6 +579,37 @@ def catalog_is_lost(root: Path) -> bool:
     return bool(unlisted_folders(root, ()))
 
 
+def recover_lost_catalog(root: Path) -> tuple[Library | None, str]:
+    """Replace a catalog found empty (0 bytes) while project folders exist.
+
+    SQLite would open such a file as a new library and the person would see "no projects".
+    The empty file is set aside in `.backups/` (never deleted), and the newest backup that
+    passes `check_backup` takes its place (the caller, `Library.open`, then adopts the images
+    and projects made since); without one, the catalog is rebuilt from the files and that
+    library is returned.
+
+    Returns:
+        (the rebuilt library or None, the message for the person).
+    """
+    from dlx_art.library.service import Library, _set_catalog_aside
+
+    _set_catalog_aside(root, "damaged")
+    backup = newest_good_backup(root)
+    if backup is not None:
+        Library.restore_backup(root, backup.name)
+        message = (f"The catalog file was empty although project folders exist. It was set "
+                   f"aside in {storage.BACKUPS_DIR}, restored from the backup {backup.name}, "
+                   f"and images made since were found again from their files.")
+        log.warning("%s", message)
+        return None, message
+    library, report = Library.rebuild(root)
+    message = (f"The catalog file was empty although project folders exist, and there was no "
+               f"usable backup. It was set aside in {storage.BACKUPS_DIR} and the catalog was "
+               f"rebuilt from the image files ({report.summary()}).")
+    log.warning("%s", message)
+    return library, message
+
+
 # --- small helpers ------------------------------------------------------------------------------
 
 

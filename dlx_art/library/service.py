@@ -171,7 +171,7 @@ class Library:
             raise NotFound(f"There is no library at {root}.")
         root = root.resolve()
         path = root / storage.DB_NAME
-        recovery = _recover_lost_catalog(root) if doctor.catalog_is_lost(root) else None
+        recovery = doctor.recover_lost_catalog(root) if doctor.catalog_is_lost(root) else None
         if recovery is not None and recovery[0] is not None:
             recovery[0].recovery = recovery[1]
             return recovery[0]
@@ -1287,31 +1287,6 @@ def _set_catalog_aside(root: Path, label: str) -> None:
             os.replace(companion, Path(str(aside) + suffix))
         else:
             companion.unlink(missing_ok=True)
-
-
-def _recover_lost_catalog(root: Path) -> tuple[Library | None, str]:
-    """Replace a catalog found empty (0 bytes) while project folders exist.
-
-    SQLite would open such a file as a new library and the person would see "no projects".
-    The empty file is set aside in `.backups/`, and the newest backup that passes
-    `doctor.check_backup` takes its place (the caller then adopts what was made since);
-    without one, the catalog is rebuilt from the files (returned as the library).
-    """
-    _set_catalog_aside(root, "damaged")
-    backup = doctor.newest_good_backup(root)
-    if backup is not None:
-        Library.restore_backup(root, backup.name)
-        message = (f"The catalog file was empty although project folders exist. It was set "
-                   f"aside in {storage.BACKUPS_DIR}, restored from the backup {backup.name}, "
-                   f"and images made since were found again from their files.")
-        log.warning("%s", message)
-        return None, message
-    library, report = Library.rebuild(root)
-    message = (f"The catalog file was empty although project folders exist, and there was no "
-               f"usable backup. It was set aside in {storage.BACKUPS_DIR} and the catalog was "
-               f"rebuilt from the image files ({report.summary()}).")
-    log.warning("%s", message)
-    return library, message
 
 
 def _stamp() -> str:
