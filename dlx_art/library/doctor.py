@@ -418,8 +418,11 @@ def catalog_damage(path: Path) -> str | None:
 
 
 def describe_damage(path: Path, problem: str) -> str:
-    """The message for a damaged catalog: what is wrong and what to do."""
-    return f"The catalog file {path} is damaged ({problem}). {_DAMAGED_ADVICE}"
+    """The message for a damaged catalog: what is wrong and what to do (SQLite's own words,
+    which quote pages and damaged bytes, go to the log)."""
+    log.warning("catalog %s is damaged: %s", path, problem)
+    return (f"The catalog file {path} is damaged: part of it cannot be read (details in the "
+            f"log). {_DAMAGED_ADVICE}")
 
 
 def _connect_ro(path: Path, *, immutable: bool) -> sqlite3.Connection:
@@ -475,7 +478,9 @@ def check_backup(path: Path) -> None:
         raise StorageError(f"The backup {name} cannot be read ({exc.strerror or exc}).") from exc
     problem = _quick_check(path, full=True, immutable=True)
     if problem is not None:
-        raise StorageError(f"The backup {name} is damaged ({problem}); it was not used.")
+        log.warning("backup %s is damaged: %s", path, problem)
+        raise StorageError(f"The backup {name} is damaged: part of it cannot be read (details "
+                           "in the log); it was not used.")
     con = _connect_ro(path, immutable=True)
     try:
         tables = {r[0] for r in con.execute(
@@ -500,7 +505,9 @@ def check_backup(path: Path) -> None:
                 raise StorageError(f"The backup {name} lacks the {table} columns "
                                    f"{', '.join(lacking)}; it was not used.")
     except (sqlite3.Error, UnicodeDecodeError) as exc:
-        raise StorageError(f"The backup {name} cannot be read ({exc}); it was not used.") from exc
+        log.warning("backup %s cannot be read: %s", path, exc)
+        raise StorageError(f"The backup {name} cannot be read (details in the log); it was not "
+                           "used.") from exc
     finally:
         con.close()
 
