@@ -376,7 +376,7 @@ def _doctor(args: argparse.Namespace, library: Any, _context: Any) -> int:
             print(json.dumps({"damaged": True, "message": message, "clean": False}))
         print(f"dlx-art: {message}", file=sys.stderr)
         return 1
-    _emit(args, report.to_json(), report.summary())
+    _emit(args, report.to_json(), "\n".join([report.summary(), *report.details()]))
     if report.integrity != "ok":
         return 1
     return 0 if report.clean or args.repair else 1

@@ -143,6 +143,33 @@ class ReconcileReport:
             parts.append(f"database integrity: {self.integrity}")
         return "; ".join(parts) + "."
 
+    def details(self, limit: int = 20) -> list[str]:
+        """One line per problem found (at most `limit` of each kind), for people to read."""
+        unplaced = [i for i in self.unassigned if i not in set(self.reassigned)]
+        kinds: list[tuple[list[Any], Callable[[Any], str]]] = [
+            (self.shared, lambda s: f"{s['file']} is the file of {len(s['ids'])} rows "
+                                    f"({', '.join(s['ids'])}); it holds image "
+                                    f"{s['carries'] or '(unknown: the file has no ids)'}"),
+            (self.wrong_file, lambda w: f"image {w['id']}: its file {w['file']} holds image "
+                                        f"{w['carries']}"),
+            (self.lost, lambda i: f"image {i}: its picture is lost; the row keeps its details and "
+                                  "is marked missing (trash it to remove it)"),
+            ([m for m in self.missing if m not in set(self.lost)],
+             lambda i: f"image {i}: its file is missing"),
+            (self.orphans, lambda p: f"{p}: a file not in the catalog"),
+            (unplaced, lambda i: f"image {i} belongs to no project"),
+            (self.unlisted_folders, lambda f: f"{storage.PROJECTS_DIR}/{f}: a project folder "
+                                              "not in the catalog"),
+            (self.adopted_projects, lambda f: f"{storage.PROJECTS_DIR}/{f}: now a project "
+                                              "again"),
+        ]
+        lines: list[str] = []
+        for items, line in kinds:
+            lines += [f"  {line(item)}" for item in items[:limit]]
+            if len(items) > limit:
+                lines.append(f"  … and {len(items) - limit} more (`--json` lists them all)")
+        return lines
+
     def to_json(self) -> dict[str, object]:
         return {
             "checkedRows": self.checked_rows,

@@ -67,6 +67,8 @@ def test_two_rows_sharing_a_file_are_reported_and_repaired_without_losing_data(
     assert report["wrongFile"] == [{"id": y.id, "file": x.filePath, "carries": x.id}]
     code, out, _ = run(capsys, "doctor")
     assert "1 files shared by several rows" in out and "holds another image" in out
+    assert f"{x.filePath} is the file of 2 rows" in out and f"holds image {x.id}" in out
+    assert f"image {y.id}: its file {x.filePath} holds image {x.id}" in out
 
     code, report, _ = run_json(capsys, "doctor", "--repair")
     assert code == 0 and report["lost"] == [y.id] and y.id in report["missing"]
@@ -286,6 +288,7 @@ def test_damaged_catalog_is_reported_in_words_and_backups_still_cure_it(capsys, 
     assert code == 1 and out == ""
     assert err.startswith("dlx-art: The catalog file") and "is damaged" in err
     assert "backups restore" in err and "rebuild" in err and "Traceback" not in err
+    assert "details in the log" in err and "malformed" not in err  # no SQLite jargon
     assert len(err.strip().splitlines()) == 1
     code, report, _ = run_json(capsys, "doctor")
     assert code == 1 and report["damaged"] and not report["clean"]
