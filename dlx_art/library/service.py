@@ -1059,7 +1059,7 @@ class Library:
 
     def backup(self, reason: str = "auto") -> Path:
         """Copy the catalog with SQLite's backup API into `.backups/`, keeping the newest few."""
-        return _backup_file(self.db_path, self.root / storage.BACKUPS_DIR, reason)
+        return _backup_file(self.db_path, self.root / storage.BACKUPS_DIR, reason, check=True)
 
     def backup_if_due(self) -> Path | None:
         latest = max(self.backups(), default=None, key=lambda p: p.stat().st_mtime)
@@ -1293,18 +1293,31 @@ def _stamp() -> str:
     return datetime.now().strftime("%Y%m%d-%H%M%S-%f")
 
 
-def _backup_file(path: Path, folder: Path, reason: str) -> Path:
+def _backup_file(path: Path, folder: Path, reason: str, *, check: bool = False) -> Path:
+    """Copy the catalog into `folder` and drop the oldest copies beyond `BACKUPS_KEPT`.
+
+    With `check` the copy must pass `doctor.check_backup` first: a damaged catalog must not
+    push the last good backups out of the rotation.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"library-{_stamp()}-{reason}.sqlite3"
-    source = sqlite3.connect(path)
     try:
-        dest = sqlite3.connect(target)
+        source = sqlite3.connect(path)
         try:
-            source.backup(dest)
+            dest = sqlite3.connect(target)
+            try:
+                source.backup(dest)
+            finally:
+                dest.close()
         finally:
-            dest.close()
-    finally:
-        source.close()
+            source.close()
+        if check:
+            doctor.check_backup(target)
+    except (sqlite3.DatabaseError, UnicodeDecodeError, StorageError) as exc:
+        target.unlink(missing_ok=True)
+        log.warning("no backup of %s made: %s", path, exc)
+        raise StorageError(doctor.describe_damage(path, str(exc)) + " No backup was made, so "
+                           "the existing backups are all kept.") from exc
     for old in sorted(folder.glob("library-*.sqlite3"))[:-BACKUPS_KEPT]:
         old.unlink(missing_ok=True)
     return target

@@ -185,3 +185,29 @@ def test_cli_restore_refusals_are_one_line_and_leave_the_catalog(capsys, isolate
         out, err = capsys.readouterr()
         assert out == "" and len(err.strip().splitlines()) == 1 and "backups list" in err
         assert _live_state(isolated_home) == before
+
+
+def test_a_damaged_catalog_never_pushes_good_backups_out(root):
+    with Library.open(root) as lib:
+        for _ in range(7):
+            lib.backup("manual")
+    good = [p.name for p in doctor.list_backups(root)]
+    catalog = root / "library.sqlite3"
+    con = sqlite3.connect(catalog)
+    con.execute("CREATE TABLE filler (t TEXT)")
+    con.executemany("INSERT INTO filler VALUES (?)", [("x" * 900,) for _ in range(60)])
+    con.commit()
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    with open(catalog, "r+b") as handle:
+        handle.seek(catalog.stat().st_size // 2)
+        handle.write(b"\xff" * 8192)
+    assert doctor.catalog_damage(catalog) is not None
+    lib = Library(root)  # as an already open window: no check on open
+    try:
+        with pytest.raises(StorageError) as info:
+            lib.backup("auto")
+        assert "No backup was made" in info.value.user_message
+    finally:
+        lib.close()
+    assert [p.name for p in doctor.list_backups(root)] == good
