@@ -304,11 +304,21 @@ def adopt_folders(library: Library, report: ReconcileReport) -> None:
     from dlx_art.library.service import PROJECT_TYPES, normalise_name
 
     for folder in found:
-        info = _read_json(library.root / storage.PROJECTS_DIR / folder / PROJECT_FILE)
         try:
-            base = normalise_name(str(info.get("name") or folder))
-        except UsageError:
-            base = normalise_name(folder)
+            storage.project_dir(library.root, folder)
+        except StorageError:
+            # a name the studio refuses for a folder (control characters, a Windows device
+            # name, ...): it stays reported, to be renamed by the person
+            log.warning("project folder %r cannot be adopted: its name is not usable", folder)
+            continue
+        info = _read_json(library.root / storage.PROJECTS_DIR / folder / PROJECT_FILE)
+        base = "Adopted project"  # when neither project.json nor the folder gives a usable name
+        for candidate in (info.get("name"), folder):
+            try:
+                base = normalise_name(candidate)
+                break
+            except UsageError:  # not text, empty, control characters, too long
+                continue
         name, n = base, 1
         while _name_key(name) in keys:
             n += 1

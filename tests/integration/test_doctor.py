@@ -413,3 +413,35 @@ def test_a_copy_of_a_catalogued_image_is_adopted_only_by_repair_under_its_own_id
     assert doctor.read_own_ids(lib.path_of(x)).asset_id == x.id
     assert lib.reconcile().clean
     lib.close()
+
+
+@pytest.mark.parametrize(("folder", "json_name", "expected"), [
+    ("Long", "x" * 500, "Long"),
+    ("y" * 230, "Bad\x07Bell", "Adopted project"),  # both too long or not a usable name
+    ("Numbered", 42, "Numbered"),
+    ("Spaces", "   ", "Spaces"),
+])
+def test_adopted_folders_get_a_usable_name(isolated_home, folder, json_name, expected):
+    Library.open(isolated_home).close()
+    images = isolated_home / "Projects" / folder / "Assets" / "Images"
+    images.mkdir(parents=True)
+    (images / "a.png").write_bytes(png_bytes())
+    if json_name is not None:
+        (images.parent.parent / "project.json").write_text(json.dumps({"name": json_name}))
+    with Library.open(isolated_home) as lib:
+        assert lib.reconcile(repair=True).adopted_projects == [folder]
+        (project,) = lib.list_projects()
+        assert project.name == expected and project.folder == folder
+        assert lib.count_assets(project.id) == 1
+
+
+def test_a_folder_whose_name_the_studio_refuses_stays_reported(isolated_home):
+    Library.open(isolated_home).close()
+    images = isolated_home / "Projects" / "Bad\x07Bell" / "Assets" / "Images"
+    images.mkdir(parents=True)
+    (images / "a.png").write_bytes(png_bytes())
+    with Library.open(isolated_home) as lib:
+        report = lib.reconcile(repair=True)
+        assert report.adopted_projects == [] and report.unlisted_folders == ["Bad\x07Bell"]
+        assert report.orphans == ["Projects/Bad\x07Bell/Assets/Images/a.png"]
+        assert lib.list_projects() == []
