@@ -323,8 +323,10 @@ def adopt_folders(library: Library, report: ReconcileReport) -> None:
         while _name_key(name) in keys:
             n += 1
             name = f"{base} ({n})"
-        project_id = info.get("id") if isinstance(info.get("id"), str) and info.get("id") \
-            not in ids else new_id()
+        given = info.get("id")
+        usable_id = isinstance(given, str) and given.isprintable() and given.strip() == given \
+            and 0 < len(given) <= 100 and given not in ids  # else: a copied folder, or junk
+        project_id = given if usable_id else new_id()
         created = _when(info.get("createdAt"))
         values = (
             project_id, name, info.get("description") if isinstance(info.get("description"),

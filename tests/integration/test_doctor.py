@@ -445,3 +445,29 @@ def test_a_folder_whose_name_the_studio_refuses_stays_reported(isolated_home):
         assert report.adopted_projects == [] and report.unlisted_folders == ["Bad\x07Bell"]
         assert report.orphans == ["Projects/Bad\x07Bell/Assets/Images/a.png"]
         assert lib.list_projects() == []
+
+
+_JSON_VALUES = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=30),
+                         st.lists(st.integers(), max_size=2))
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(info=st.dictionaries(st.sampled_from(["id", "name", "type", "status", "createdAt",
+                                             "description"]), _JSON_VALUES))
+def test_any_project_json_is_adopted_into_a_usable_project(info):
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder) / "root"
+        Library.open(root).close()
+        images = root / "Projects" / "Found" / "Assets" / "Images"
+        images.mkdir(parents=True)
+        (images / "a.png").write_bytes(png_bytes())
+        (images.parent.parent / "project.json").write_text(json.dumps(info))
+        with Library.open(root) as lib:
+            report = lib.reconcile(repair=True)
+            assert report.adopted_projects == ["Found"] and len(report.adopted) == 1
+            (project,) = lib.list_projects(include_archived=True)
+            assert project.id.strip() and project.name and project.folder == "Found"
+            assert lib.get_project(project.id) == project
+            assert lib.count_assets(project.id) == 1
+            assert lib.reconcile().clean
