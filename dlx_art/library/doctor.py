@@ -102,6 +102,7 @@ class ReconcileReport:
     quarantined: list[str] = field(default_factory=list)  # incomplete saves moved to trash
     search_repaired: bool = False
     integrity: str = "ok"
+    deferred: bool = False  # other writers were busy: cleanup and adoption left for later
     #: files that more than one row points at: {"file": path, "ids": [...], "carries": id}
     shared: list[dict[str, Any]] = field(default_factory=list)
     #: rows whose file carries another asset's id: {"id", "file", "carries"}
@@ -139,6 +140,9 @@ class ReconcileReport:
                 parts.append(f"{len(items)} {label}")
         if self.search_repaired:
             parts.append("search index rebuilt")
+        if self.deferred:
+            parts.append("other programs were saving images, so unfinished saves were left "
+                         "for a later check")
         if self.integrity != "ok":
             parts.append(f"database integrity: {self.integrity}")
         return "; ".join(parts) + "."
@@ -181,6 +185,7 @@ class ReconcileReport:
             "quarantined": self.quarantined,
             "searchRepaired": self.search_repaired,
             "integrity": self.integrity,
+            "deferred": self.deferred,
             "shared": self.shared,
             "wrongFile": self.wrong_file,
             "lost": self.lost,
