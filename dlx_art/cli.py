@@ -228,7 +228,18 @@ def _run(args: argparse.Namespace) -> int:
 
         path = Library.restore_backup(context.storage_root, args.name)
         return _emit(args, {"restored": str(path)}, f"Restored the catalog from {args.name}.")
+    if args.command == "backups" and args.action == "list":
+        return _backups_list(args, context.storage_root)  # works on a damaged catalog
+    if args.command == "doctor":
+        damage = _catalog_damage(context.storage_root)
+        if damage is not None:
+            if getattr(args, "json", False):
+                print(json.dumps({"damaged": True, "message": damage, "clean": False}))
+            print(f"dlx-art: {damage}", file=sys.stderr)
+            return 1
     library = context.open_library()
+    if library.recovery:
+        print(f"dlx-art: {library.recovery}", file=sys.stderr)
     try:
         handler = _HANDLERS[args.command]
         return handler(args, library, context)
@@ -279,8 +290,13 @@ def _projects(args: argparse.Namespace, library: Any, _context: Any) -> int:
 def _asset_line(asset: Any) -> list[str]:
     prompt = asset.prompt.replace("\n", " ")
     return [asset.id, asset.createdAt.strftime("%Y-%m-%d %H:%M"),
-            "*" if asset.isFavorite else "", f"{asset.width}x{asset.height}",
+            "*" if asset.isFavorite else "", _size(asset.width, asset.height),
             prompt[:60] + ("…" if len(prompt) > 60 else "")]
+
+
+def _size(width: int | None, height: int | None) -> str:
+    """`512x768`, or blank when the catalog does not know (rows written by other studios)."""
+    return f"{width}x{height}" if width is not None and height is not None else ""
 
 
 def _assets(args: argparse.Namespace, library: Any, _context: Any) -> int:
@@ -344,20 +360,49 @@ def _export(args: argparse.Namespace, library: Any, _context: Any) -> int:
 
 
 def _doctor(args: argparse.Namespace, library: Any, _context: Any) -> int:
-    report = library.reconcile(repair=args.repair)
-    _emit(args, report.to_json(), report.summary())
+    import sqlite3
+
+    try:
+        report = library.reconcile(repair=args.repair)
+    except Exception as exc:
+        # damage the first look missed (the catalog changed meanwhile, or a kind SQLite's
+        # own check does not see): say so in words, as for the damage found before opening
+        if not isinstance(getattr(exc, "orig", exc), sqlite3.DatabaseError):
+            raise
+        from dlx_art.library import doctor
+
+        message = doctor.describe_damage(library.db_path, str(getattr(exc, "orig", exc)))
+        if getattr(args, "json", False):
+            print(json.dumps({"damaged": True, "message": message, "clean": False}))
+        print(f"dlx-art: {message}", file=sys.stderr)
+        return 1
+    _emit(args, report.to_json(), "\n".join([report.summary(), *report.details()]))
     if report.integrity != "ok":
         return 1
     return 0 if report.clean or args.repair else 1
 
 
 def _backups(args: argparse.Namespace, library: Any, _context: Any) -> int:
-    if args.action == "create":
-        path = library.backup("manual")
-        return _emit(args, {"path": str(path)}, f"Backed up to {path.name}.")
-    backups = library.backups()
+    path = library.backup("manual")  # `list` and `restore` never open the catalog: see _run
+    return _emit(args, {"path": str(path)}, f"Backed up to {path.name}.")
+
+
+def _backups_list(args: argparse.Namespace, root: Path) -> int:
+    from dlx_art.library.doctor import list_backups
+
+    backups = list_backups(root.expanduser().resolve())
     data = [{"name": p.name, "size": p.stat().st_size} for p in backups]
     return _emit(args, data, "\n".join(p.name for p in backups) or "No backups yet.")
+
+
+def _catalog_damage(root: Path) -> str | None:
+    """The damage SQLite finds in the catalog, in words (before anything opens it)."""
+    from dlx_art.library import doctor, storage
+
+    root = root.expanduser()
+    if doctor.catalog_is_lost(root):
+        return None  # opening recovers it (from a backup or the files) and says so
+    return doctor.catalog_damage(root / storage.DB_NAME)
 
 
 def _status_json(status: Any) -> dict[str, object]:

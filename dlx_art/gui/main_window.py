@@ -653,7 +653,11 @@ class MainWindow(QMainWindow):
                 log.warning("catalog backup failed: %s", exc.user_message)
             has_news = (not report.clean or report.adopted or report.cleaned
                         or report.quarantined or report.search_repaired)
-            return report.summary() if has_news else None
+            summary = report.summary() if has_news else None
+            recovery = getattr(library, "recovery", None)  # the catalog had to be recovered
+            if recovery:
+                return f"{recovery} {summary}" if summary else recovery
+            return summary
 
         run_task(checks, on_done=self._on_startup_checks_done,
                  on_error=self._on_startup_checks_failed, pool=self.io_pool)
@@ -701,6 +705,8 @@ class MainWindow(QMainWindow):
         self._wire_gallery()
         self.trash_view_action.setChecked(False)
         self._ready = True
+        if getattr(library, "recovery", None):
+            self.show_message(library.recovery, 0)
         self.project_bar.set_library(
             library, select_id=self.state.get_str("session/last_project") or None)
         self._update_project_ui()

@@ -74,9 +74,11 @@ def stored_revision(path: Path) -> str | None:
         if {"Project", "ArtAsset"} <= tables:
             return "prisma"  # made by another studio of the suite with Prisma
         return None
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:  # bytes in the schema text
+        log.warning("catalog %s cannot be read: %s", path, exc)
         raise StorageError(
-            f"The catalog {path} is damaged ({exc}). Restore a backup with "
+            f"The catalog {path} is damaged: part of it cannot be read (details in the log). "
+            "Restore a backup with "
             "`dlx-art backups restore`, or rebuild it from the image files with `dlx-art rebuild`."
         ) from exc
     finally:

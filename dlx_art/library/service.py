@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dlx_art.errors import BadImageFile, DlxError, InvalidName, NotFound, StorageError, UsageError
-from dlx_art.library import db, metadata, staging, storage, workers
+from dlx_art.library import db, doctor, metadata, staging, storage, workers
+from dlx_art.library.doctor import ReconcileReport
 from dlx_art.library.records import (
     ASSET_SELECT,
     PROJECT_SELECT,
@@ -103,54 +104,6 @@ class ImportReport:
         }
 
 
-@dataclass
-class ReconcileReport:
-    checked_rows: int = 0
-    checked_files: int = 0
-    missing: list[str] = field(default_factory=list)  # asset ids whose file is gone
-    orphans: list[str] = field(default_factory=list)  # relative paths with no row
-    adopted: list[str] = field(default_factory=list)  # asset ids re-created from files
-    cleaned: list[str] = field(default_factory=list)  # leftover temporary files removed
-    quarantined: list[str] = field(default_factory=list)  # incomplete saves moved to trash
-    search_repaired: bool = False
-    integrity: str = "ok"
-
-    @property
-    def clean(self) -> bool:
-        return not (self.missing or self.orphans) and self.integrity == "ok"
-
-    def summary(self) -> str:
-        parts = [f"{self.checked_rows} rows and {self.checked_files} files checked"]
-        for label, items in (
-            ("missing files", self.missing),
-            ("files not in the catalog", self.orphans),
-            ("files adopted", self.adopted),
-            ("temporary files removed", self.cleaned),
-            ("incomplete saves moved to the trash", self.quarantined),
-        ):
-            if items:
-                parts.append(f"{len(items)} {label}")
-        if self.search_repaired:
-            parts.append("search index rebuilt")
-        if self.integrity != "ok":
-            parts.append(f"database integrity: {self.integrity}")
-        return "; ".join(parts) + "."
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "checkedRows": self.checked_rows,
-            "checkedFiles": self.checked_files,
-            "missing": self.missing,
-            "orphans": self.orphans,
-            "adopted": self.adopted,
-            "cleaned": self.cleaned,
-            "quarantined": self.quarantined,
-            "searchRepaired": self.search_repaired,
-            "integrity": self.integrity,
-            "clean": self.clean,
-        }
-
-
 @dataclass(frozen=True)
 class Lineage:
     ancestors: list[AssetInfo]  # nearest parent first
@@ -203,6 +156,8 @@ class Library:
         self._names: dict[Path, tuple[int | None, set[str]]] = {}  # see _taken
         self._trusted: dict[Path, int] = {}  # folders imports are writing into: see _taken
         self._closed = False
+        #: A message for the person when opening had to recover the catalog (see `open`).
+        self.recovery: str | None = None
 
     # --- opening ------------------------------------------------------------------------------
 
@@ -216,6 +171,10 @@ class Library:
             raise NotFound(f"There is no library at {root}.")
         root = root.resolve()
         path = root / storage.DB_NAME
+        recovery = doctor.recover_lost_catalog(root) if doctor.catalog_is_lost(root) else None
+        if recovery is not None and recovery[0] is not None:
+            recovery[0].recovery = recovery[1]
+            return recovery[0]
         existed = path.exists()
         if existed and db.needs_migration(path):
             _backup_file(path, root / storage.BACKUPS_DIR, "before-migration")
@@ -232,6 +191,9 @@ class Library:
                 raise StorageError(f"The catalog {path} could not be opened: {exc}") from exc
         library = cls(root, engine)
         library._finish_interrupted_rename()
+        if recovery is not None:
+            library.reconcile(repair=True)  # images and projects made since the backup
+            library.recovery = recovery[1]
         return library
 
     @property
@@ -941,18 +903,21 @@ class Library:
         masks of saves that never finished are moved to the trash. Rows whose file is gone
         are reported (and flagged with `missingAt` when `repair`). With `repair`, other
         image files found in project folders are imported with their metadata.
+
+        The checks in `doctor` run too: rows sharing a file or whose file carries another
+        image's id, images with no project, project folders with no row (with `repair`:
+        lost rows are marked, folders become projects, images join their folder's project).
         """
         report = ReconcileReport()
+        if repair:
+            doctor.adopt_folders(self, report)
         with self.engine.connect() as con:
             rows = con.execute(select(A.c.id, A.c.filePath, A.c.maskPath, A.c.trashedAt,
                                       A.c.missingAt, A.c.projectId)).all()
             folders = {f: pid for pid, f in con.execute(select(P.c.id, P.c.folder)) if f}
         report.checked_rows = len(rows)
-        referenced: dict[str, str] = {}
-        for row in rows:
-            referenced[row.filePath] = row.id
-            if row.maskPath:
-                referenced[row.maskPath] = row.id
+        report.unlisted_folders = doctor.unlisted_folders(self.root, folders)
+        doctor.assign_unowned(self, rows, folders, report, repair)
         on_disk: set[str] = set()
         base = self.root / storage.PROJECTS_DIR
         for folder_entry in _scandir(base):
@@ -977,6 +942,14 @@ class Library:
             if row.trashedAt is None and row.filePath not in on_disk:
                 report.missing.append(row.id)
                 missing_now.append(row.id)
+        lost = doctor.check_ownership(self, rows, on_disk, report, repair)
+        report.missing += report.lost  # their own picture is gone: a missing file, flagged
+        referenced: dict[str, str] = {}
+        for row in rows:
+            if row.id not in lost:
+                referenced[row.filePath] = row.id
+            if row.maskPath:
+                referenced[row.maskPath] = row.id
         orphans = sorted(p for p in on_disk if p not in referenced)
         orphan_images = [p for p in orphans if f"/{storage.IMAGES}/" in p]
         orphan_masks = {p for p in orphans if f"/{storage.MASKS}/" in p}
@@ -997,7 +970,8 @@ class Library:
             if repair and missing_now:
                 con.execute(update(A).where(A.c.id.in_(missing_now), A.c.missingAt.is_(None))
                             .values(missingAt=utc_now()))
-            back = [r.id for r in rows if r.missingAt is not None and r.filePath in on_disk]
+            back = [r.id for r in rows if r.missingAt is not None and r.filePath in on_disk
+                    and r.id not in lost]
             if back:
                 con.execute(update(A).where(A.c.id.in_(back)).values(missingAt=None))
         report.integrity = self._integrity()
@@ -1015,15 +989,21 @@ class Library:
         except (BadImageFile, OSError):
             return None
         own = probe.dlx_ids
-        if project_id is None or (own is None and not repair):
+        copy = own is not None and own.asset_id in ids  # a copy of a catalogued image
+        if project_id is None or ((own is None or copy) and not repair):
             return None
         values: dict[str, Any] = {"kind": "import"}
         values.update(staging.values_from_parameters(probe.parameters))
         asset_id = new_id()
-        if own is not None and own.asset_id not in ids:
+        if own is not None and not copy:
             asset_id = own.asset_id
             values["parentId"] = own.parent_id
             values["kind"] = "img2img" if own.parent_id else "txt2img"
+        elif copy and probe.format == "png":
+            # it becomes an image of its own: its file must carry its own id, not the original's
+            data = metadata.set_png_text(data, {metadata.DLX_CHUNK: metadata.encode_dlx_ids(
+                asset_id, project_id, None)})
+            storage.atomic_write(path, data, overwrite=True)
         mask_rel = rel.replace(f"/{storage.IMAGES}/", f"/{storage.MASKS}/", 1)
         mask_rel = mask_rel.rsplit(".", 1)[0] + "-mask.png"
         if mask_rel in orphan_masks:
@@ -1079,7 +1059,7 @@ class Library:
 
     def backup(self, reason: str = "auto") -> Path:
         """Copy the catalog with SQLite's backup API into `.backups/`, keeping the newest few."""
-        return _backup_file(self.db_path, self.root / storage.BACKUPS_DIR, reason)
+        return _backup_file(self.db_path, self.root / storage.BACKUPS_DIR, reason, check=True)
 
     def backup_if_due(self) -> Path | None:
         latest = max(self.backups(), default=None, key=lambda p: p.stat().st_mtime)
@@ -1089,21 +1069,22 @@ class Library:
         return self.backup()
 
     def backups(self) -> list[Path]:
-        folder = self.root / storage.BACKUPS_DIR
-        return sorted(folder.glob("library-*.sqlite3")) if folder.is_dir() else []
+        return doctor.list_backups(self.root)
 
     @staticmethod
-    def restore_backup(root: str | os.PathLike[str], backup: str | os.PathLike[str]) -> Path:
-        """Replace the catalog of `root` by a backup (the current one is kept aside)."""
+    def restore_backup(root: str | os.PathLike[str], backup: str) -> Path:
+        """Replace the catalog of `root` by the backup named `backup` (as `backups` lists it).
+
+        The backup is copied and checked (integrity, tables, columns) before anything is
+        moved; when it is refused the live catalog is left exactly as it was. The current
+        catalog is kept aside in `.backups/`. Never opens the current catalog, so it works
+        when that is damaged.
+        """
         root = Path(root).resolve()
-        source = Path(backup)
-        if not source.is_absolute():
-            source = root / storage.BACKUPS_DIR / source
-        if not source.is_file():
-            raise NotFound(f"There is no backup {backup}.")
+        staged = doctor.stage_backup(root, str(backup))
         target = root / storage.DB_NAME
         _set_catalog_aside(root, "replaced")
-        shutil.copyfile(source, target)
+        os.replace(staged, target)
         return target
 
     # --- rebuild ------------------------------------------------------------------------------
@@ -1195,12 +1176,7 @@ def _with_defaults(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _carries_own_ids(path: Path) -> bool:
-    try:
-        data = path.read_bytes()
-        return metadata.decode_dlx_ids(metadata.read_png_text(data).get(metadata.DLX_CHUNK, "")) \
-            is not None
-    except (OSError, DlxError, ValueError):
-        return False
+    return doctor.read_own_ids(path) is not None
 
 
 def _expand(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
@@ -1317,18 +1293,31 @@ def _stamp() -> str:
     return datetime.now().strftime("%Y%m%d-%H%M%S-%f")
 
 
-def _backup_file(path: Path, folder: Path, reason: str) -> Path:
+def _backup_file(path: Path, folder: Path, reason: str, *, check: bool = False) -> Path:
+    """Copy the catalog into `folder` and drop the oldest copies beyond `BACKUPS_KEPT`.
+
+    With `check` the copy must pass `doctor.check_backup` first: a damaged catalog must not
+    push the last good backups out of the rotation.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"library-{_stamp()}-{reason}.sqlite3"
-    source = sqlite3.connect(path)
     try:
-        dest = sqlite3.connect(target)
+        source = sqlite3.connect(path)
         try:
-            source.backup(dest)
+            dest = sqlite3.connect(target)
+            try:
+                source.backup(dest)
+            finally:
+                dest.close()
         finally:
-            dest.close()
-    finally:
-        source.close()
+            source.close()
+        if check:
+            doctor.check_backup(target)
+    except (sqlite3.DatabaseError, UnicodeDecodeError, StorageError) as exc:
+        target.unlink(missing_ok=True)
+        log.warning("no backup of %s made: %s", path, exc)
+        raise StorageError(doctor.describe_damage(path, str(exc)) + " No backup was made, so "
+                           "the existing backups are all kept.") from exc
     for old in sorted(folder.glob("library-*.sqlite3"))[:-BACKUPS_KEPT]:
         old.unlink(missing_ok=True)
     return target
