@@ -215,8 +215,11 @@ def _one_line(text: str) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     from dlx_art.config import load_context
+    from dlx_art.library import lock
 
     context = load_context()
+    # names this process when maintenance elsewhere is refused because of it
+    lock.set_process_label(f"dlx-art {args.command}")
     if args.command == "rebuild":
         from dlx_art.library.service import Library
 

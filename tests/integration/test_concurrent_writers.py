@@ -1,0 +1,176 @@
+"""Several real processes writing one library at once: nothing lost, nothing mixed up.
+
+Afterwards rows, files and ids are counted: every row's file exists, no two rows share a file,
+every file carries its own row's id in its `dlx-art` chunk, every file is explained by a row,
+and every process exited 0 with nothing on stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from dlx_art.library import metadata, storage
+from dlx_art.library.service import Library
+from tests.support.images import png_bytes
+
+pytestmark = pytest.mark.integration
+
+TIMEOUT = 600  # generous: the machine may be loaded; a hang still ends the test
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = dict(os.environ, DLX_ART_HOME=str(home), PYTHONPATH=str(ROOT))
+    env.pop("DLX_ART_WORKER_PROCESSES", None)
+    return env
+
+
+def _start(argv: list[str], home: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(argv, env=_env(home), cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _finish(procs: list[subprocess.Popen[str]]) -> list[tuple[int, str, str]]:
+    results = []
+    for proc in procs:
+        try:
+            out, err = proc.communicate(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            for other in procs:
+                other.kill()
+            raise
+        results.append((proc.returncode, out, err))
+    return results
+
+
+def check_library(root: Path) -> list[tuple[str, str, str | None]]:
+    """Assert that rows, files and ids agree; return the rows (id, filePath, contentHash)."""
+    con = sqlite3.connect(root / storage.DB_NAME)
+    try:
+        rows = con.execute('SELECT "id", "filePath", "contentHash" FROM "ArtAsset"').fetchall()
+        mask_paths = {m for (m,) in con.execute('SELECT "maskPath" FROM "ArtAsset" '
+                                                 'WHERE "maskPath" IS NOT NULL')}
+    finally:
+        con.close()
+    paths = [path for _id, path, _hash in rows]
+    assert len(paths) == len(set(paths)), "two rows share a file"
+    for asset_id, rel, _hash in rows:
+        path = storage.resolve_inside(root, rel)
+        assert path.is_file(), f"row {asset_id} has no file {rel}"
+        ids = metadata.decode_dlx_ids(
+            metadata.read_png_text(path.read_bytes()).get(metadata.DLX_CHUNK, ""))
+        assert ids is not None and ids.asset_id == asset_id, \
+            f"{rel} holds {ids and ids.asset_id}, not its row's image {asset_id}"
+    on_disk = set()
+    for folder in (root / storage.PROJECTS_DIR).iterdir():
+        for kind in (storage.IMAGES, storage.MASKS):
+            for entry in (folder / storage.ASSETS_DIR / kind).iterdir():
+                assert not storage.is_temp_file(entry.name), f"temporary file left: {entry}"
+                on_disk.add(f"{storage.PROJECTS_DIR}/{folder.name}/{storage.ASSETS_DIR}/"
+                            f"{kind}/{entry.name}")
+    assert {p for p in on_disk if f"/{storage.IMAGES}/" in p} == set(paths)
+    assert {p for p in on_disk if f"/{storage.MASKS}/" in p} == mask_paths
+    with Library.open(root) as library:
+        report = library.reconcile()
+    assert report.clean and not report.adopted and not report.cleaned, report.to_json()
+    return rows
+
+
+def test_import_processes_side_by_side(tmp_path):
+    """Four `dlx-art import` runs into one project, with clashing names and shared files."""
+    home = tmp_path / "home"
+    with Library.open(home) as library:
+        library.create_project("Shared")
+    sources = []
+    common = [png_bytes(24, 24, noise=True, seed=1000 + i) for i in range(6)]
+    for n in range(4):
+        folder = tmp_path / f"src{n}"
+        folder.mkdir()
+        for i in range(25):  # the same names in every folder, different pictures
+            (folder / f"img-{i}.png").write_bytes(png_bytes(24, 24, noise=True,
+                                                            seed=n * 100 + i))
+        for i, data in enumerate(common):  # the same pictures under the same names
+            (folder / f"common-{i}.png").write_bytes(data)
+        sources.append(folder)
+    procs = [_start([sys.executable, "-m", "dlx_art", "--home", str(home), "import",
+                     "--project", "Shared", str(folder)], home) for folder in sources]
+    results = _finish(procs)
+    for code, _out, err in results:
+        assert code == 0 and err == "", err
+    rows = check_library(home)
+    hashes = {h for _i, _p, h in rows}
+    from dlx_art.library.staging import content_hash
+
+    expected = {content_hash((f / name).read_bytes()) for f in sources
+                for name in os.listdir(f)}
+    assert hashes == expected  # every picture is there (shared ones possibly more than once)
+    assert len(rows) >= len(expected)
+
+
+ADDER = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from dlx_art.library.service import Library
+    from tests.support.images import png_bytes
+
+    root, n, count, go = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
+    library = Library.open(root)
+    project = library.get_project("Adds")
+    mask = png_bytes(16, 16, color=(255, 255, 255))
+    (root / f"ready-{n}").touch()
+    while not go.exists():
+        import time; time.sleep(0.01)
+    for i in range(count):
+        library.add_image(project.id, png_bytes(16, 16, noise=True, seed=n * 1000 + i),
+                          values={"prompt": f"p{n}-{i}"}, file_stem="same",
+                          mask=mask if i % 3 == 0 else None)
+    library.close()
+""")
+
+
+def test_add_image_processes_side_by_side(tmp_path):
+    """Processes saving images with the same file name at the same moment each get their own."""
+    root = tmp_path / "lib"
+    with Library.open(root) as library:
+        library.create_project("Adds")
+    go = tmp_path / "go"
+    writers, count = 4, 25
+    procs = [_start([sys.executable, "-c", ADDER, str(root), str(n), str(count), str(go)], root)
+             for n in range(writers)]
+    _wait_for([root / f"ready-{n}" for n in range(writers)], procs)
+    go.touch()
+    for code, _out, err in _finish(procs):
+        assert code == 0 and err == "", err
+    rows = check_library(root)
+    assert len(rows) == writers * count
+    con = sqlite3.connect(root / storage.DB_NAME)
+    try:
+        masks = con.execute('SELECT "id", "maskPath" FROM "ArtAsset" WHERE "maskPath" IS NOT NULL'
+                            ).fetchall()
+    finally:
+        con.close()
+    assert len({m for _i, m in masks}) == len(masks) == writers * len(range(0, count, 3))
+    for asset_id, rel in masks:
+        ids = metadata.decode_dlx_ids(metadata.read_png_text(
+            storage.resolve_inside(root, rel).read_bytes()).get(metadata.DLX_CHUNK, ""))
+        assert ids is not None and ids.asset_id == asset_id
+
+
+def _wait_for(paths: list[Path], procs: list[subprocess.Popen[str]]) -> None:
+    import time
+
+    deadline = time.monotonic() + TIMEOUT
+    while not all(p.exists() for p in paths):
+        for proc in procs:
+            if proc.poll() is not None:
+                out, err = proc.communicate()
+                raise AssertionError(f"a writer ended early ({proc.returncode}): {err}")
+        assert time.monotonic() < deadline, "writers did not start"
+        time.sleep(0.02)
