@@ -6,8 +6,9 @@ advisory file locks taken with `portalocker` (``flock`` on POSIX, ``LockFileEx``
 so the operating system drops them when a process dies, however it dies:
 
 ``.dlx-art.lock`` (`LibraryLock`)
-    One window per library. Exclusive, taken by the window for as long as it shows the library.
-    Commands do not take it; they only read it to name the window when they are refused.
+    One window per library. Exclusive, taken by the window for as long as it shows the library
+    (from before its catalog opens). Everyday commands ignore it; maintenance refuses while
+    another process holds it, and reads the window's process id from it for the message.
 
 ``.dlx-art-locks/library.lock`` (`hold_library`, `exclusive_library`)
     Every open `Library` holds it *shared* for its whole life. Maintenance that replaces or
@@ -236,11 +237,12 @@ class _Hold:
             self._close_if_unused()
             self.changed.notify_all()
 
-    def acquire_exclusive(self, timeout: float) -> bool:
+    def acquire_exclusive(self, timeout: float, *, convert: bool = True) -> bool:
         """Exclusive for this thread; False if others (here or elsewhere) keep it past timeout.
 
-        A shared hold of this thread is converted (released, then taken exclusive; on failure
-        taken shared again); shared holds of other threads of this process make it fail.
+        With `convert`, a shared hold of this thread is converted (released, then taken
+        exclusive; on failure taken shared again); without it, any shared hold in this process
+        makes it fail. Shared holds of other threads of this process make it wait.
         """
         me = threading.get_ident()
         deadline = time.monotonic() + timeout
@@ -248,6 +250,8 @@ class _Hold:
             if self.exclusive and self.owner == me:
                 self.exclusive += 1
                 return True
+            if not convert and me in self.shared:
+                return False
             while self.exclusive or any(t != me for t in self.shared):  # others in here
                 if not self.changed.wait(max(0.0, deadline - time.monotonic())):
                     return False
@@ -356,6 +360,12 @@ def _forget_holder(root: Path) -> None:
         _holder_file(root).unlink(missing_ok=True)
 
 
+def _forget_if_unheld(root: Path, hold: _Hold) -> None:
+    with hold.changed:
+        if not hold.shared and not hold.exclusive:
+            _forget_holder(root)
+
+
 def _who(root: Path) -> str:
     names = holders(root)
     if not names:
@@ -378,9 +388,7 @@ class LibraryHold:
             self._released = True
             hold = _hold(self.root, "library.lock")
             hold.release_shared()
-            with hold.changed:
-                if not hold.shared and not hold.exclusive:
-                    _forget_holder(self.root)
+            _forget_if_unheld(self.root, hold)
 
 
 def hold_library(root: Path, timeout: float | None = None) -> LibraryHold:
@@ -417,14 +425,26 @@ def exclusive_library(root: Path, action: str, timeout: float | None = None) -> 
     """
     root = Path(root).resolve()
     hold = _hold(root, "library.lock")
+
+    def refused() -> LibraryLocked:
+        return LibraryLocked(f"Cannot {action} now: the library in {root} is in use by "
+                             f"{_who(root)}. Close it and try again.")
+
     if not hold.acquire_exclusive(EXCLUSIVE_WAIT if timeout is None else timeout):
-        raise LibraryLocked(
-            f"Cannot {action} now: the library in {root} is in use by {_who(root)}. "
-            "Close it and try again.")
+        raise refused()
+    # The window takes its own lock before it opens the catalog (in the background), so its
+    # lock alone also keeps maintenance away.
+    window = _window_owner(root / LOCK_FILE)
+    if window is not None and window.split(" ", 1)[0] != str(os.getpid()):
+        hold.release_exclusive()
+        _forget_if_unheld(root, hold)
+        raise refused()
+    _record_holder(root)
     try:
         yield
     finally:
         hold.release_exclusive()
+        _forget_if_unheld(root, hold)
 
 
 @contextlib.contextmanager
@@ -454,7 +474,7 @@ def maintenance(root: Path) -> Iterator[bool]:
     and the caller leaves cleanup and adoption for a later run.
     """
     hold = _hold(root, "writing.lock")
-    got = hold.acquire_exclusive(0.0)
+    got = hold.acquire_exclusive(0.0, convert=False)  # a writer in this thread is a writer
     try:
         yield got
     finally:

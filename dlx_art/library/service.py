@@ -977,9 +977,12 @@ class Library:
     def empty_trash(self) -> int:
         """Delete every trashed image for good; returns how many."""
         with self._write_lock:
-            with self.engine.connect() as con:
-                ids = [r.id for r in con.execute(select(A.c.id).where(A.c.trashedAt.is_not(None)))]
             with self.engine.begin() as con:
+                # read and delete in one write transaction: an image another process restores
+                # meanwhile is either restored first (and kept) or deleted first (and its
+                # restore finds nothing)
+                _begin_immediate(con)
+                ids = [r.id for r in con.execute(select(A.c.id).where(A.c.trashedAt.is_not(None)))]
                 for start in range(0, len(ids), 500):
                     con.execute(delete(A).where(A.c.id.in_(ids[start:start + 500])))
             for asset_id in ids:
@@ -1493,12 +1496,18 @@ def _backup_file(path: Path, folder: Path, reason: str) -> Path:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.part")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, ensure_ascii=False, indent=2)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    """Replace `path` by `data` atomically.
+
+    The temporary file's name is unique (`storage.write_temp`): two processes writing one
+    project's `project.json` at once must not share, and pull away, one temporary file.
+    """
+    text = json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
+    tmp = storage.write_temp(path.parent, path.name, text)
+    try:
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _read_json(path: Path) -> dict[str, Any]:

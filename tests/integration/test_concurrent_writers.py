@@ -93,7 +93,7 @@ def test_import_processes_side_by_side(tmp_path):
     for n in range(4):
         folder = tmp_path / f"src{n}"
         folder.mkdir()
-        for i in range(25):  # the same names in every folder, different pictures
+        for i in range(120):  # the same names in every folder, different pictures
             (folder / f"img-{i}.png").write_bytes(png_bytes(24, 24, noise=True,
                                                             seed=n * 100 + i))
         for i, data in enumerate(common):  # the same pictures under the same names
@@ -174,3 +174,178 @@ def _wait_for(paths: list[Path], procs: list[subprocess.Popen[str]]) -> None:
                 raise AssertionError(f"a writer ended early ({proc.returncode}): {err}")
         assert time.monotonic() < deadline, "writers did not start"
         time.sleep(0.02)
+
+
+PAUSED = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from dlx_art.library import storage
+    from dlx_art.library.service import Library
+    from tests.support.images import png_bytes
+
+    root, mode, signals = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+
+    def pause(name):
+        (signals / name).touch()
+        while not (signals / f"go-{name}").exists():
+            time.sleep(0.01)
+
+    claim = storage.claim_name
+    def claim_after_pause(tmp, *args, **kwargs):
+        pause("temp")  # the file is written under its temporary name, not yet named
+        return claim(tmp, *args, **kwargs)
+    storage.claim_name = claim_after_pause
+    if mode == "add":
+        write = Library._write_files
+        def write_then_pause(self, prepared):
+            write(self, prepared)
+            pause("claimed")  # named, its row not yet committed
+        Library._write_files = write_then_pause
+    else:
+        batch = Library._catalog_batch
+        def batch_after_pause(self, written, flushed):
+            pause("claimed")
+            return batch(self, written, flushed)
+        Library._catalog_batch = batch_after_pause
+    library = Library.open(root)
+    project = library.get_project("Paused")
+    if mode == "add":
+        library.add_image(project.id, png_bytes(16, 16, noise=True, seed=1), file_stem="one",
+                          mask=png_bytes(16, 16, color=(255, 255, 255)))
+    else:
+        report = library.import_paths(project.id, [root.parent / "source.png"])
+        assert len(report.imported) == 1, report
+    library.close()
+""")
+
+
+@pytest.mark.parametrize("mode", ["add", "import"])
+def test_reconcile_leaves_another_process_write_in_flight_alone(tmp_path, mode):
+    """A reconcile while another process is between claim and commit neither deletes its
+    temporary file nor adopts its named file; the writer then commits as usual."""
+    root = tmp_path / "lib"
+    with Library.open(root) as library:
+        project = library.create_project("Paused")
+    (tmp_path / "source.png").write_bytes(png_bytes(16, 16, noise=True, seed=2))
+    signals = tmp_path / "signals"
+    signals.mkdir()
+    images = storage.asset_dir(root, project.folder, storage.IMAGES)
+    writer = _start([sys.executable, "-c", PAUSED, str(root), mode, str(signals)], root)
+    try:
+        for stage in ("temp", "claimed"):
+            _wait_for([signals / stage], [writer])
+            before = sorted(os.listdir(images))
+            assert before, "the writer has a file in flight"
+            with Library.open(root) as library:
+                report = library.reconcile()
+                assert report.deferred and not report.cleaned and not report.adopted
+                assert not report.orphans and not report.quarantined
+                assert library.count_assets(project.id) == 0
+            assert sorted(os.listdir(images)) == before
+            (signals / f"go-{stage}").touch()
+            if mode == "add" and stage == "temp":  # the mask has its own temporary file
+                _wait_for([signals / "temp"], [writer])
+        (code, _out, err), = _finish([writer])
+    finally:
+        for name in ("go-temp", "go-claimed"):
+            (signals / name).touch()
+        writer.kill() if writer.poll() is None else None
+    assert code == 0 and err == "", err
+    rows = check_library(root)
+    assert len(rows) == 1
+
+
+PROJECTS = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from dlx_art.library.service import Library
+    from tests.support.images import png_bytes
+
+    root, n, go = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
+    library = Library.open(root)
+    (root / f"ready-{n}").touch()
+    while not go.exists():
+        time.sleep(0.01)
+    mark = "?*:|"[n]  # every one of these becomes "_" in a folder name
+    for i in range(6):
+        project = library.create_project(f"Clash{mark}{i}")
+        library.add_image(project.id, png_bytes(16, 16, noise=True, seed=n * 100 + i),
+                          file_stem="pic")
+    for i in range(6):  # and renamed onto clashing folder names again
+        library.rename_project(f"Clash{mark}{i}", f"Renamed{mark}{i}")
+    library.close()
+""")
+
+
+def test_projects_created_and_renamed_side_by_side_never_share_a_folder(tmp_path):
+    root = tmp_path / "lib"
+    Library.open(root).close()
+    go = tmp_path / "go"
+    procs = [_start([sys.executable, "-c", PROJECTS, str(root), str(n), str(go)], root)
+             for n in range(4)]
+    _wait_for([root / f"ready-{n}" for n in range(4)], procs)
+    go.touch()
+    for code, _out, err in _finish(procs):
+        assert code == 0 and err == "", err
+    with Library.open(root) as library:
+        projects = library.list_projects()
+        assert len(projects) == 24
+        assert all(p.name.startswith("Renamed") for p in projects)
+        folders = [p.folder for p in projects]
+        assert len({storage._name_key(f) for f in folders}) == 24
+        on_disk = sorted(os.listdir(root / storage.PROJECTS_DIR))
+        assert on_disk == sorted(folders)  # no folder left behind, none shared
+        for project in projects:
+            (asset,) = library.assets(project.id)
+            assert library.path_of(asset).parent.parent.parent.name == project.folder
+    check_library(root)
+
+
+CHURN = textwrap.dedent("""
+    import random, sys, time
+    from pathlib import Path
+    from dlx_art.library.service import Library
+    from tests.support.images import png_bytes
+
+    root, n, go = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
+    rng = random.Random(n)
+    library = Library.open(root)
+    project = library.get_project("Churn")
+    (root / f"ready-{n}").touch()
+    while not go.exists():
+        time.sleep(0.01)
+    for i in range(30):
+        library.add_image(project.id, png_bytes(16, 16, noise=True, seed=n * 1000 + i),
+                          file_stem="same", mask=png_bytes(16, 16) if i % 4 == 0 else None)
+        ids = [a.id for a in library.assets(project.id, limit=1000)]
+        trashed = [a.id for a in library.assets(project.id, limit=1000, trashed=True)]
+        # everyone trashes and restores everyone's images, the same ones at once too
+        if ids:
+            library.trash(rng.choice(ids))
+        if trashed:
+            library.restore(rng.choice(trashed))
+    library.close()
+""")
+
+
+def test_trash_and_restore_side_by_side_with_new_images(tmp_path):
+    """Restoring into a name another process has just taken picks the next name, atomically;
+    processes trashing and restoring the same image do it once."""
+    root = tmp_path / "lib"
+    with Library.open(root) as library:
+        library.create_project("Churn")
+    go = tmp_path / "go"
+    procs = [_start([sys.executable, "-c", CHURN, str(root), str(n), str(go)], root)
+             for n in range(3)]
+    _wait_for([root / f"ready-{n}" for n in range(3)], procs)
+    go.touch()
+    for code, _out, err in _finish(procs):
+        assert code == 0 and err == "", err
+    with Library.open(root) as library:
+        project = library.get_project("Churn")
+        for asset in library.assets(project.id, limit=1000, trashed=True):  # back, all of them
+            library.restore(asset.id)
+        assert library.count_assets(project.id) == 90
+    rows = check_library(root)
+    assert len(rows) == 90
+    assert not any((root / storage.TRASH_DIR).iterdir())
