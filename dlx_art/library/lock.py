@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import socket
 import sys
@@ -57,6 +58,7 @@ __all__ = [
     "LOCK_FILE",
     "LibraryLock",
     "exclusive_library",
+    "folders_lock",
     "hold_library",
     "holders",
     "maintenance",
@@ -76,6 +78,7 @@ WRITE_WAIT = 600.0
 _POLL = 0.05
 
 _process_label = "another DLX Art Studio program"
+log = logging.getLogger("dlx_art.library")
 
 
 def set_process_label(label: str) -> None:
@@ -135,14 +138,24 @@ class LibraryLock:
             OSError: If the lock file cannot be created.
         """
         self.root.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - kept open while held
-        if not _poll(handle, portalocker.LockFlags.EXCLUSIVE, 0.2):
+        deadline = time.monotonic() + 0.2
+        while True:
+            handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - kept while held
+            if not _poll(handle, portalocker.LockFlags.EXCLUSIVE,
+                         max(0.0, deadline - time.monotonic())):
+                handle.close()
+                owner = _window_owner(self.path)
+                detail = f" (process {owner})" if owner else ""
+                raise LibraryLocked(
+                    f"{APP_NAME} already has the library in {self.root} open{detail}. Switch "
+                    "to that window, or close it before starting another one on the same "
+                    "library.")
+            if _same_file(handle, self.path):
+                break
+            # the owner released it and deleted the file after we opened it: a lock on the
+            # deleted file protects nothing, so take the new one
+            _unlock(handle)
             handle.close()
-            owner = _window_owner(self.path)
-            detail = f" (process {owner})" if owner else ""
-            raise LibraryLocked(
-                f"{APP_NAME} already has the library in {self.root} open{detail}. Switch to "
-                "that window, or close it before starting another one on the same library.")
         handle.seek(0)
         handle.truncate()
         handle.write(f"{os.getpid()}\n{socket.gethostname()}\n")
@@ -152,12 +165,22 @@ class LibraryLock:
         return self
 
     def release(self) -> None:
-        """Give the lock up (the file stays; an unlocked file means nobody holds it)."""
+        """Give the lock up and delete its file (while still holding it; see `acquire`)."""
         if self.held and self._handle is not None:
+            with contextlib.suppress(OSError):  # Windows keeps open files; a left file is free
+                self.path.unlink()
             _unlock(self._handle)
             self._handle.close()
             self._handle = None
             self.held = False
+
+
+def _same_file(handle: IO[Any], path: Path) -> bool:
+    try:
+        mine, now = os.fstat(handle.fileno()), os.stat(path)
+    except OSError:
+        return False
+    return (mine.st_dev, mine.st_ino) == (now.st_dev, now.st_ino)
 
 
 def _window_owner(path: Path) -> str | None:
@@ -195,13 +218,14 @@ class _Hold:
         self.changed = threading.Condition(threading.Lock())
 
     def _open(self) -> IO[Any]:
+        """The lock file, opened (and created) once.
+
+        Raises:
+            OSError: If it cannot be created (a read-only storage root, no permission).
+        """
         if self.handle is None:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self.handle = open(self.path, "a+b")  # noqa: SIM115 - kept open while held
-            except OSError as exc:
-                raise StorageError(f"Cannot use the library's lock file {self.path}: "
-                                   f"{exc.strerror or exc}.") from exc
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.handle = open(self.path, "a+b")  # noqa: SIM115 - kept open while held
         return self.handle
 
     def _close_if_unused(self) -> None:
@@ -218,9 +242,15 @@ class _Hold:
                 if not self.changed.wait(max(0.0, deadline - time.monotonic())):
                     return False
             if not self.shared and not self.exclusive:
-                handle = self._open()
-                if not _poll(handle, portalocker.LockFlags.SHARED,
-                             max(0.0, deadline - time.monotonic())):
+                try:
+                    handle = self._open()
+                except OSError as exc:
+                    # A storage root nobody may write to (read-only drive, no permission) can
+                    # still be read; its writes fail with their own plain message.
+                    log.warning("no lock file %s (%s); going on without it", self.path, exc)
+                    handle = None
+                if handle is not None and not _poll(handle, portalocker.LockFlags.SHARED,
+                                                    max(0.0, deadline - time.monotonic())):
                     self._close_if_unused()
                     return False
             self.shared[me] = self.shared.get(me, 0) + 1
@@ -256,7 +286,11 @@ class _Hold:
                 if not self.changed.wait(max(0.0, deadline - time.monotonic())):
                     return False
             timeout = max(0.0, deadline - time.monotonic())
-            handle = self._open()
+            try:
+                handle = self._open()
+            except OSError as exc:
+                raise StorageError(f"Cannot lock the library: the lock file {self.path} cannot "
+                                   f"be created ({exc.strerror or exc}).") from exc
             converting = bool(self.shared)
             if converting:
                 _unlock(handle)
@@ -474,12 +508,33 @@ def maintenance(root: Path) -> Iterator[bool]:
     and the caller leaves cleanup and adoption for a later run.
     """
     hold = _hold(root, "writing.lock")
-    got = hold.acquire_exclusive(0.0, convert=False)  # a writer in this thread is a writer
+    try:
+        got = hold.acquire_exclusive(0.0, convert=False)  # a writer in this thread is a writer
+    except StorageError:
+        got = False  # nothing can be cleaned where nothing can be written
     try:
         yield got
     finally:
         if got:
             hold.release_exclusive()
+
+
+@contextlib.contextmanager
+def folders_lock(root: Path) -> Iterator[None]:
+    """Serialise choosing new project folder names across processes (a moment each).
+
+    `storage.claim_folder`'s mkdir is atomic for one exact name, but the library also keeps
+    names apart that differ only in case ("Cats", "cats"), which a case-sensitive file system
+    would let two processes create at once.
+    """
+    hold = _hold(root, "folders.lock")
+    if not hold.acquire_exclusive(WRITE_WAIT):
+        raise StorageError("Another program keeps the library's project folders locked; "
+                           "try again later.")
+    try:
+        yield
+    finally:
+        hold.release_exclusive()
 
 
 @contextlib.contextmanager

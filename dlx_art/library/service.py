@@ -364,16 +364,17 @@ class Library:
         # process never shares it.
         with lock.rename_lock(self.root), lock.writing(self.root), self._write_lock:
             project = self.get_project(project.id)  # as it is now that we have the lock
-            with self.engine.connect() as con:
-                self._check_name_free(con, new_name, except_id=project.id)
-                taken = [f for (f,) in con.execute(select(P.c.folder).where(P.c.id != project.id))
-                         if f]
-            old_folder = project.folder or ""
-            others = taken + self._disk_folders(exclude=old_folder)
-            new_folder = storage.unique_folder_name(new_name, others)
-            if storage._name_key(new_folder) != storage._name_key(old_folder):
-                new_folder = storage.claim_folder(self.root / storage.PROJECTS_DIR, new_name,
-                                                  others)
+            with lock.folders_lock(self.root):
+                with self.engine.connect() as con:
+                    self._check_name_free(con, new_name, except_id=project.id)
+                    taken = [f for (f,) in con.execute(select(P.c.folder)
+                                                       .where(P.c.id != project.id)) if f]
+                old_folder = project.folder or ""
+                others = taken + self._disk_folders(exclude=old_folder)
+                new_folder = storage.unique_folder_name(new_name, others)
+                if storage._name_key(new_folder) != storage._name_key(old_folder):
+                    new_folder = storage.claim_folder(self.root / storage.PROJECTS_DIR,
+                                                      new_name, others)
             journal = self.root / RENAME_JOURNAL
             intent = {"projectId": project.id, "name": new_name, "old": old_folder,
                       "new": new_folder}
@@ -410,9 +411,10 @@ class Library:
         The folder is claimed with `storage.claim_folder` (an exclusive mkdir), so processes
         creating projects with clashing names at once never share one folder.
         """
-        taken = [f for (f,) in con.execute(select(P.c.folder)) if f]
-        return storage.claim_folder(self.root / storage.PROJECTS_DIR, name,
-                                    taken + self._disk_folders())
+        with lock.folders_lock(self.root):
+            taken = [f for (f,) in con.execute(select(P.c.folder)) if f]
+            return storage.claim_folder(self.root / storage.PROJECTS_DIR, name,
+                                        taken + self._disk_folders())
 
     def _disk_folders(self, exclude: str = "") -> list[str]:
         base = self.root / storage.PROJECTS_DIR

@@ -267,12 +267,13 @@ PROJECTS = textwrap.dedent("""
     while not go.exists():
         time.sleep(0.01)
     mark = "?*:|"[n]  # every one of these becomes "_" in a folder name
+    clash, renamed = ("Clash", "Renamed") if n % 2 else ("CLASH", "renamed")  # and case
     for i in range(6):
-        project = library.create_project(f"Clash{mark}{i}")
+        project = library.create_project(f"{clash}{mark}{i}")
         library.add_image(project.id, png_bytes(16, 16, noise=True, seed=n * 100 + i),
                           file_stem="pic")
     for i in range(6):  # and renamed onto clashing folder names again
-        library.rename_project(f"Clash{mark}{i}", f"Renamed{mark}{i}")
+        library.rename_project(f"{clash}{mark}{i}", f"{renamed}{mark}{i}")
     library.close()
 """)
 
@@ -290,7 +291,7 @@ def test_projects_created_and_renamed_side_by_side_never_share_a_folder(tmp_path
     with Library.open(root) as library:
         projects = library.list_projects()
         assert len(projects) == 24
-        assert all(p.name.startswith("Renamed") for p in projects)
+        assert all(p.name.casefold().startswith("renamed") for p in projects)
         folders = [p.folder for p in projects]
         assert len({storage._name_key(f) for f in folders}) == 24
         on_disk = sorted(os.listdir(root / storage.PROJECTS_DIR))
