@@ -1219,7 +1219,13 @@ class Library:
 
     @staticmethod
     def restore_backup(root: str | os.PathLike[str], backup: str | os.PathLike[str]) -> Path:
-        """Replace the catalog of `root` by a backup (the current one is kept aside)."""
+        """Replace the catalog of `root` by a backup (the current one is kept aside).
+
+        Raises:
+            NotFound: If there is no such backup.
+            LibraryLocked: If the window or another process has the library open (after a
+                short wait); the message names them.
+        """
         root = Path(root).resolve()
         source = Path(backup)
         if not source.is_absolute():
@@ -1243,6 +1249,10 @@ class Library:
         Projects come from their `project.json` (or the folder name), images from their
         `dlx-art` ids and A1111 `parameters` chunks; trashed images stay in the trash.
         The old catalog, if any, is kept in `.backups/`.
+
+        Raises:
+            LibraryLocked: If the window or another process has the library open (after a
+                short wait); the message names them.
         """
         root = Path(root).resolve()
         # the library to itself from setting the old catalog aside until the new one is whole

@@ -811,6 +811,10 @@ def move_within(root: Path, src: Path, dst: Path) -> None:
                 with contextlib.suppress(OSError):
                     os.rmdir(dst)
                 raise
+        elif os.path.islink(src):  # pragma: no cover - the library makes no links
+            if os.path.lexists(dst):
+                raise FileExistsError(errno.EEXIST, "File exists", str(dst))
+            os.rename(src, dst)
         else:
             _commit_new(src, dst)
     except FileExistsError as exc:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from dlx_art.library import metadata, storage
-from dlx_art.library.service import Library
+from dlx_art.library.service import PROCESS_IMPORT_MIN, Library
 from tests.support.images import png_bytes
 
 pytestmark = pytest.mark.integration
@@ -83,17 +83,20 @@ def check_library(root: Path) -> list[tuple[str, str, str | None]]:
     return rows
 
 
-def test_import_processes_side_by_side(tmp_path):
-    """Four `dlx-art import` runs into one project, with clashing names and shared files."""
+@pytest.mark.parametrize(("processes", "files"), [(4, 120), (2, PROCESS_IMPORT_MIN + 20)],
+                         ids=["threads", "worker-processes"])
+def test_import_processes_side_by_side(tmp_path, processes, files):
+    """`dlx-art import` runs into one project at once, with clashing names and shared files
+    (small imports stage on threads, large ones in worker processes)."""
     home = tmp_path / "home"
     with Library.open(home) as library:
         library.create_project("Shared")
     sources = []
     common = [png_bytes(24, 24, noise=True, seed=1000 + i) for i in range(6)]
-    for n in range(4):
+    for n in range(processes):
         folder = tmp_path / f"src{n}"
         folder.mkdir()
-        for i in range(120):  # the same names in every folder, different pictures
+        for i in range(files):  # the same names in every folder, different pictures
             (folder / f"img-{i}.png").write_bytes(png_bytes(24, 24, noise=True,
                                                             seed=n * 100 + i))
         for i, data in enumerate(common):  # the same pictures under the same names
@@ -350,3 +353,38 @@ def test_trash_and_restore_side_by_side_with_new_images(tmp_path):
     rows = check_library(root)
     assert len(rows) == 90
     assert not any((root / storage.TRASH_DIR).iterdir())
+
+
+def test_generate_processes_side_by_side(tmp_path):
+    """`dlx-art generate` runs (each with its own fake A1111) and an import, all at once."""
+    from tests.fakes.fake_a1111 import FakeA1111
+
+    home = tmp_path / "home"
+    with Library.open(home) as library:
+        library.create_project("Made")
+    fakes = [FakeA1111(host="127.0.0.1", port=0) for _ in range(3)]
+    for fake in fakes:
+        fake.start()
+    source = tmp_path / "src"
+    source.mkdir()
+    for i in range(40):
+        (source / f"img-{i}.png").write_bytes(png_bytes(16, 16, noise=True, seed=5000 + i))
+    try:
+        procs = []
+        for fake in fakes:
+            env = dict(_env(home), DLX_ART_A1111_URL=fake.url)
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "dlx_art", "generate", "--project", "Made", "--prompt",
+                 "a cat", "--steps", "2", "--width", "64", "--height", "64", "--batch", "4",
+                 "--backend", "a1111"],
+                env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        procs.append(_start([sys.executable, "-m", "dlx_art", "import", "--project", "Made",
+                             str(source)], home))
+        results = _finish(procs)
+    finally:
+        for fake in fakes:
+            fake.stop()
+    for code, _out, err in results:
+        assert code == 0 and err == "", err
+    rows = check_library(home)
+    assert len(rows) == 3 * 4 + 40
