@@ -256,8 +256,9 @@ class _Hold:
             self.shared[me] = self.shared.get(me, 0) + 1
             return True
 
-    def release_shared(self) -> None:
-        me = threading.get_ident()
+    def release_shared(self, thread: int | None = None) -> None:
+        """Release a shared hold taken by `thread` (default: this one)."""
+        me = threading.get_ident() if thread is None else thread
         with self.changed:
             count = self.shared.get(me, 0) - 1
             if count > 0:
@@ -415,13 +416,14 @@ class LibraryHold:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root).resolve()
+        self._thread = threading.get_ident()  # a library opened here may be closed elsewhere
         self._released = False
 
     def release(self) -> None:
         if not self._released:
             self._released = True
             hold = _hold(self.root, "library.lock")
-            hold.release_shared()
+            hold.release_shared(self._thread)
             _forget_if_unheld(self.root, hold)
 
 

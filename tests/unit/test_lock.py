@@ -62,7 +62,7 @@ class Holder:
         deadline = time.monotonic() + DEADLINE
         while not self.ready.exists():
             if self.proc.poll() is not None:
-                raise AssertionError(f"holder failed: {self.proc.stderr.read()}")
+                raise AssertionError(f"holder failed: {self.proc.communicate()[1]}")
             assert time.monotonic() < deadline, "holder did not start"
             time.sleep(0.02)
 
@@ -72,11 +72,12 @@ class Holder:
 
     def release(self) -> None:
         self.released.touch()
-        assert self.proc.wait(DEADLINE) == 0, self.proc.stderr.read()
+        _out, err = self.proc.communicate(timeout=DEADLINE)
+        assert self.proc.returncode == 0, err
 
     def kill(self) -> None:
         self.proc.kill()
-        self.proc.wait(DEADLINE)
+        self.proc.communicate(timeout=DEADLINE)
 
 
 @pytest.fixture
@@ -223,5 +224,18 @@ def test_holds_are_counted_per_process(library_root):
         third = Library.open(library_root)  # and may open more under it
         third.close()
     second.close()
+    with lock.exclusive_library(library_root, "test", timeout=0):
+        pass
+
+
+def test_a_library_opened_on_one_thread_and_closed_on_another_lets_go(library_root):
+    """The window opens its library on a pool thread and closes it on the GUI thread."""
+    opened: list[Library] = []
+    thread = threading.Thread(target=lambda: opened.append(Library.open(library_root)))
+    thread.start()
+    thread.join(DEADLINE)
+    opened[0].close()
+    hold = lock._hold(library_root, "library.lock")
+    assert hold.handle is None and not hold.shared
     with lock.exclusive_library(library_root, "test", timeout=0):
         pass
