@@ -8,6 +8,7 @@ Qt is never imported here unless the window is started.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -347,7 +348,10 @@ def _export(args: argparse.Namespace, library: Any, _context: Any) -> int:
 
 
 def _doctor(args: argparse.Namespace, library: Any, _context: Any) -> int:
-    report = library.reconcile(repair=args.repair)
+    # a repair needs the library to itself: refused, naming who has it open, while the window
+    # or another command uses it
+    with library.exclusive("repair the library") if args.repair else contextlib.nullcontext():
+        report = library.reconcile(repair=args.repair)
     _emit(args, report.to_json(), report.summary())
     if report.integrity != "ok":
         return 1

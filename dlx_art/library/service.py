@@ -1028,6 +1028,20 @@ class Library:
 
     # --- integrity ----------------------------------------------------------------------------
 
+    def exclusive(self, action: str) -> contextlib.AbstractContextManager[None]:
+        """Have the library to this thread alone for maintenance (see `lock.exclusive_library`).
+
+        For repairs that change the catalog at large (`reconcile(repair=True)` takes it
+        itself; nesting is fine). Everyday writes do not need it.
+
+        Args:
+            action: What would be refused, for the message (``"repair the library"``).
+
+        Raises:
+            LibraryLocked: If the window or another process keeps the library open.
+        """
+        return lock.exclusive_library(self.root, action)
+
     def reconcile(self, *, repair: bool = False) -> ReconcileReport:
         """Compare catalog and disk; adopt files our own interrupted saves left behind.
 
