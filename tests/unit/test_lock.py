@@ -239,3 +239,16 @@ def test_a_library_opened_on_one_thread_and_closed_on_another_lets_go(library_ro
     assert hold.handle is None and not hold.shared
     with lock.exclusive_library(library_root, "test", timeout=0):
         pass
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+@pytest.mark.parametrize("mode", ["library", "exclusive", "writing"])
+def test_a_killed_holder_leaves_nothing_locked(library_root, tmp_path, mode):
+    holder = Holder(library_root, mode, tmp_path)
+    holder.kill()
+    assert lock.holders(library_root) == []  # its record names a dead process: dropped
+    with lock.exclusive_library(library_root, "test", timeout=0), \
+            lock.maintenance(library_root) as free:
+        assert free
+    library, _report = Library.rebuild(library_root)
+    library.close()
