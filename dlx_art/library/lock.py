@@ -277,7 +277,12 @@ class _Hold:
         """
         me = threading.get_ident()
         deadline = time.monotonic() + timeout
-        with self.changed:
+        # Without a timeout, not even wait for a thread of ours that is waiting for the file
+        # lock (it holds `changed` meanwhile): "never waits" means never.
+        if not (self.changed.acquire(False) if timeout <= 0 else
+                self.changed.acquire(True, timeout)):
+            return False
+        try:
             if self.exclusive and self.owner == me:
                 self.exclusive += 1
                 return True
@@ -296,12 +301,15 @@ class _Hold:
             if converting:
                 _unlock(handle)
             if not _poll(handle, portalocker.LockFlags.EXCLUSIVE, timeout):
-                if converting:  # take our shared hold back; maintenance elsewhere may delay it
-                    _poll(handle, portalocker.LockFlags.SHARED, OPEN_WAIT)
+                if converting and not _poll(handle, portalocker.LockFlags.SHARED, OPEN_WAIT):
+                    # our shared hold back; only maintenance elsewhere lasting minutes stops it
+                    log.warning("could not take the shared lock %s back", self.path)
                 self._close_if_unused()
                 return False
             self.owner, self.exclusive = me, 1
             return True
+        finally:
+            self.changed.release()
 
     def release_exclusive(self) -> None:
         with self.changed:
