@@ -232,7 +232,8 @@ def main(argv: Sequence[str]) -> int:
     before = uncaught_count() if uncaught_count is not None else 0
 
     from dlx_art.gui import theme
-    from dlx_art.gui.main_window import LibraryLock, MainWindow
+    from dlx_art.gui.main_window import MainWindow
+    from dlx_art.library.lock import LibraryLock
 
     theme.apply_theme(app, context.settings.theme)
     lock = LibraryLock(context.storage_root)

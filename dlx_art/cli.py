@@ -8,6 +8,7 @@ Qt is never imported here unless the window is started.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -215,8 +216,11 @@ def _one_line(text: str) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     from dlx_art.config import load_context
+    from dlx_art.library import lock
 
     context = load_context()
+    # names this process when maintenance elsewhere is refused because of it
+    lock.set_process_label(f"dlx-art {args.command}")
     if args.command == "rebuild":
         from dlx_art.library.service import Library
 
@@ -363,7 +367,11 @@ def _doctor(args: argparse.Namespace, library: Any, _context: Any) -> int:
     import sqlite3
 
     try:
-        report = library.reconcile(repair=args.repair)
+        # a repair needs the library to itself: refused, naming who has it open, while the
+        # window or another command uses it
+        with library.exclusive("repair the library") if args.repair else \
+                contextlib.nullcontext():
+            report = library.reconcile(repair=args.repair)
     except Exception as exc:
         # damage the first look missed (the catalog changed meanwhile, or a kind SQLite's
         # own check does not see): say so in words, as for the damage found before opening

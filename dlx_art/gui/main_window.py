@@ -70,48 +70,13 @@ from dlx_art.gui.status import (
     usable,
 )
 from dlx_art.gui.tasks import run_task
+from dlx_art.library.lock import LOCK_FILE, LibraryLock  # noqa: F401 - LOCK_FILE re-exported
 
 log = logging.getLogger("dlx_art.gui.main_window")
 
-LOCK_FILE = ".dlx-art.lock"
 STATE_VERSION = 1
 SHUTDOWN_WAIT_MS = 15_000
 STATUS_TIMEOUT_MS = 8000
-
-
-class LibraryLock:
-    """One DLX Art Studio per library: a QLockFile in the storage root.
-
-    A lock left by a crashed process is taken over (Qt checks the owner's PID); a lock held by
-    a running process, in this process or another, is refused with `LibraryLocked`.
-    """
-
-    def __init__(self, root: Path) -> None:
-        from PySide6.QtCore import QLockFile
-
-        self.root = Path(root)
-        self.path = self.root / LOCK_FILE
-        self._lock = QLockFile(str(self.path))
-        self._lock.setStaleLockTime(0)  # only a dead owner makes a lock stale, never its age
-        self.held = False
-
-    def acquire(self) -> LibraryLock:
-        self.root.mkdir(parents=True, exist_ok=True)
-        if not self._lock.tryLock(200):
-            info = self._lock.getLockInfo()
-            owner = ""
-            if isinstance(info, tuple) and len(info) == 3 and info[0]:
-                owner = f" (process {info[0]}" + (f" on {info[1]}" if info[1] else "") + ")"
-            raise LibraryLocked(
-                f"{APP_NAME} already has the library in {self.root} open{owner}. Switch to "
-                "that window, or close it before starting another one on the same library.")
-        self.held = True
-        return self
-
-    def release(self) -> None:
-        if self.held:
-            self._lock.unlock()
-            self.held = False
 
 
 def png_size(data: bytes) -> tuple[int, int] | None:

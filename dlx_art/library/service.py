@@ -14,7 +14,6 @@ an unexplained file survives a reopen.
 from __future__ import annotations
 
 import contextlib
-import errno
 import gc
 import json
 import logging
@@ -32,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dlx_art.errors import BadImageFile, DlxError, InvalidName, NotFound, StorageError, UsageError
-from dlx_art.library import db, doctor, metadata, staging, storage, workers
+from dlx_art.library import db, doctor, lock, metadata, staging, storage, workers
 from dlx_art.library.doctor import ReconcileReport
 from dlx_art.library.records import (
     ASSET_SELECT,
@@ -158,6 +157,7 @@ class Library:
         self._closed = False
         #: A message for the person when opening had to recover the catalog (see `open`).
         self.recovery: str | None = None
+        self._hold: lock.LibraryHold | None = None  # the shared library lock (see `open`)
 
     # --- opening ------------------------------------------------------------------------------
 
@@ -170,26 +170,37 @@ class Library:
         elif not root.is_dir():
             raise NotFound(f"There is no library at {root}.")
         root = root.resolve()
-        path = root / storage.DB_NAME
-        recovery = doctor.recover_lost_catalog(root) if doctor.catalog_is_lost(root) else None
-        if recovery is not None and recovery[0] is not None:
-            recovery[0].recovery = recovery[1]
-            return recovery[0]
-        existed = path.exists()
-        if existed and db.needs_migration(path):
-            _backup_file(path, root / storage.BACKUPS_DIR, "before-migration")
-        engine = None
-        if db.needs_migration(path):
-            _load_sql()
-            engine = db.create_catalog_engine(path)
-            try:
-                db.migrate(engine, path)
-            except Exception as exc:
-                engine.dispose()
-                if isinstance(exc, DlxError):
-                    raise
-                raise StorageError(f"The catalog {path} could not be opened: {exc}") from exc
-        library = cls(root, engine)
+        # Held shared for the library's life: maintenance that replaces the catalog (rebuild,
+        # restoring a backup, repair) needs it exclusive, so it never swaps the catalog under
+        # an open library, and an open waits while such maintenance runs (see `lock`).
+        hold = lock.hold_library(root)
+        try:
+            path = root / storage.DB_NAME
+            recovery = doctor.recover_lost_catalog(root) if doctor.catalog_is_lost(root) \
+                else None
+            if recovery is not None and recovery[0] is not None:
+                hold.release()  # the recovered library holds its own
+                recovery[0].recovery = recovery[1]
+                return recovery[0]
+            existed = path.exists()
+            if existed and db.needs_migration(path):
+                _backup_file(path, root / storage.BACKUPS_DIR, "before-migration")
+            engine = None
+            if db.needs_migration(path):
+                _load_sql()
+                engine = db.create_catalog_engine(path)
+                try:
+                    db.migrate(engine, path)
+                except Exception as exc:
+                    engine.dispose()
+                    if isinstance(exc, DlxError):
+                        raise
+                    raise StorageError(f"The catalog {path} could not be opened: {exc}") from exc
+            library = cls(root, engine)
+            library._hold = hold
+        except BaseException:
+            hold.release()
+            raise
         library._finish_interrupted_rename()
         if recovery is not None:
             library.reconcile(repair=True)  # images and projects made since the backup
@@ -232,6 +243,8 @@ class Library:
                     with contextlib.suppress(sqlite3.ProgrammingError):
                         connection.close()
                 self._readers.clear()
+            if self._hold is not None:
+                self._hold.release()
 
     def __enter__(self) -> Library:
         return self
@@ -273,19 +286,26 @@ class Library:
         name = normalise_name(name)
         if type not in PROJECT_TYPES:
             raise UsageError(f"A project type is one of {', '.join(PROJECT_TYPES)}, not {type!r}.")
-        with self._write_lock, self.engine.begin() as con:
-            self._check_name_free(con, name)
-            folder = self._new_folder(con, name)
-            now = utc_now()
-            values = {
-                "id": new_id(), "name": name, "description": description, "type": type,
-                "status": "active", "createdAt": now, "updatedAt": now, "folder": folder,
-                "nameKey": name_key(name), "lastOpenedAt": now,
-            }
-            for kind in (storage.IMAGES, storage.MASKS):
-                storage.ensure_dir(storage.asset_dir(self.root, folder, kind))
-            con.execute(insert(P).values(**values))
-            project = ProjectInfo.from_row(_Obj(values))
+        folder: str | None = None
+        try:
+            with self._write_lock, self.engine.begin() as con:
+                _begin_immediate(con)  # two processes creating one name: the second is refused
+                self._check_name_free(con, name)
+                folder = self._new_folder(con, name)
+                now = utc_now()
+                values = {
+                    "id": new_id(), "name": name, "description": description, "type": type,
+                    "status": "active", "createdAt": now, "updatedAt": now, "folder": folder,
+                    "nameKey": name_key(name), "lastOpenedAt": now,
+                }
+                for kind in (storage.IMAGES, storage.MASKS):
+                    storage.ensure_dir(storage.asset_dir(self.root, folder, kind))
+                con.execute(insert(P).values(**values))
+                project = ProjectInfo.from_row(_Obj(values))
+        except BaseException:
+            if folder is not None:  # ours alone (claimed just now): leave nothing half-made
+                shutil.rmtree(storage.project_dir(self.root, folder), ignore_errors=True)
+            raise
         self._write_project_file(project)
         log.info("created project %s (%s)", project.name, project.id)
         return project
@@ -298,14 +318,22 @@ class Library:
         """
         project = self.get_project(name_or_id)
         new_name = normalise_name(new_name)
-        with self._write_lock:
-            with self.engine.connect() as con:
-                self._check_name_free(con, new_name, except_id=project.id)
-                taken = [f for (f,) in con.execute(select(P.c.folder).where(P.c.id != project.id))
-                         if f]
-            old_folder = project.folder or ""
-            new_folder = storage.unique_folder_name(new_name, taken + self._disk_folders(
-                exclude=old_folder))
+        # Renames are serialised across processes (they share the journal); the new folder
+        # name is claimed with an exclusive mkdir, so a project created meanwhile by another
+        # process never shares it.
+        with lock.rename_lock(self.root), lock.writing(self.root), self._write_lock:
+            project = self.get_project(project.id)  # as it is now that we have the lock
+            with lock.folders_lock(self.root):
+                with self.engine.connect() as con:
+                    self._check_name_free(con, new_name, except_id=project.id)
+                    taken = [f for (f,) in con.execute(select(P.c.folder)
+                                                       .where(P.c.id != project.id)) if f]
+                old_folder = project.folder or ""
+                others = taken + self._disk_folders(exclude=old_folder)
+                new_folder = storage.unique_folder_name(new_name, others)
+                if storage._name_key(new_folder) != storage._name_key(old_folder):
+                    new_folder = storage.claim_folder(self.root / storage.PROJECTS_DIR,
+                                                      new_name, others)
             journal = self.root / RENAME_JOURNAL
             intent = {"projectId": project.id, "name": new_name, "old": old_folder,
                       "new": new_folder}
@@ -337,8 +365,15 @@ class Library:
                 raise InvalidName(f"A project called {row.name!r} already exists.")
 
     def _new_folder(self, con: Any, name: str) -> str:
-        taken = [f for (f,) in con.execute(select(P.c.folder)) if f]
-        return storage.unique_folder_name(name, taken + self._disk_folders())
+        """Create a new project folder for `name` and return its name.
+
+        The folder is claimed with `storage.claim_folder` (an exclusive mkdir), so processes
+        creating projects with clashing names at once never share one folder.
+        """
+        with lock.folders_lock(self.root):
+            taken = [f for (f,) in con.execute(select(P.c.folder)) if f]
+            return storage.claim_folder(self.root / storage.PROJECTS_DIR, name,
+                                        taken + self._disk_folders())
 
     def _disk_folders(self, exclude: str = "") -> list[str]:
         base = self.root / storage.PROJECTS_DIR
@@ -351,9 +386,14 @@ class Library:
         if project.folder:
             return project
         with self._write_lock, self.engine.begin() as con:
-            folder = self._new_folder(con, project.name)
-            con.execute(update(P).where(P.c.id == project.id).values(
-                folder=folder, nameKey=name_key(project.name)))
+            _begin_immediate(con)
+            current = con.execute(select(P.c.folder).where(P.c.id == project.id)).scalar()
+            if current:  # another process gave it one meanwhile
+                folder = current
+            else:
+                folder = self._new_folder(con, project.name)
+                con.execute(update(P).where(P.c.id == project.id).values(
+                    folder=folder, nameKey=name_key(project.name)))
         for kind in (storage.IMAGES, storage.MASKS):
             storage.ensure_dir(storage.asset_dir(self.root, folder, kind))
         return self.get_project(project.id)
@@ -363,6 +403,9 @@ class Library:
         new = storage.project_dir(self.root, intent["new"])
         if old is not None and old.exists() and not new.exists():
             storage.move_within(self.root, old, new)
+        elif old is not None and old.exists() and _empty_dir(new) and \
+                not os.path.samefile(old, new):
+            storage.move_onto_claim(self.root, old, new)  # the empty folder rename_project claimed
         else:
             new.mkdir(parents=True, exist_ok=True)
         old_prefix = f"{storage.PROJECTS_DIR}/{intent['old']}/"
@@ -384,14 +427,19 @@ class Library:
         journal = self.root / RENAME_JOURNAL
         if not journal.exists():
             return
-        try:
-            intent = json.loads(journal.read_text(encoding="utf-8"))
-            log.warning("finishing a project rename interrupted by a crash: %s", intent)
-            self._apply_rename(intent)
-            journal.unlink()
-            self._write_project_file(self.get_project(intent["projectId"]))
-        except (OSError, ValueError, KeyError, DlxError) as exc:
-            log.error("could not finish the interrupted rename in %s: %s", journal, exc)
+        # A journal another process is working on is not interrupted: finish it only when no
+        # rename is running (the rename lock is free without waiting).
+        with lock.rename_lock(self.root, wait=False) as free:
+            if not free or not journal.exists():
+                return
+            try:
+                intent = json.loads(journal.read_text(encoding="utf-8"))
+                log.warning("finishing a project rename interrupted by a crash: %s", intent)
+                self._apply_rename(intent)
+                journal.unlink()
+                self._write_project_file(self.get_project(intent["projectId"]))
+            except (OSError, ValueError, KeyError, DlxError) as exc:
+                log.error("could not finish the interrupted rename in %s: %s", journal, exc)
 
     def _write_project_file(self, project: ProjectInfo) -> None:
         """`project.json` in the project folder lets `rebuild` restore names and settings."""
@@ -551,8 +599,8 @@ class Library:
             raise StorageError("The project has no folder.")
         prepared = staging.prepare(project.id, project.folder, probe, data, values or {}, mask,
                                    file_stem, "image")
-        with self._write_lock:
-            self._place(prepared)
+        # a writer from claiming its names to committing its row (see `lock.writing`)
+        with lock.writing(self.root), self._write_lock:
             self._write_files(prepared)
             try:
                 with self.engine.begin() as con:
@@ -565,32 +613,28 @@ class Library:
             self.make_thumbnail(asset)
         return asset
 
-    def _place(self, prepared: Prepared) -> None:
-        """Choose free file names for a prepared image (and mask). Call with the write lock."""
-        images = storage.asset_dir(self.root, prepared.folder, storage.IMAGES)
-        prepared.image_path = storage.unique_file_path(
-            images, prepared.stem, prepared.row["fileType"], taken=self._taken(images))
+    def _set_paths(self, prepared: Prepared) -> None:
+        """Put the claimed files' catalog paths into the row."""
+        assert prepared.image_path is not None
         # built from parts already checked (a single safe folder name, a safe file name):
         # cheaper than resolving the path again
         prefix = f"{storage.PROJECTS_DIR}/{prepared.folder}/{storage.ASSETS_DIR}"
         prepared.row["filePath"] = f"{prefix}/{storage.IMAGES}/{prepared.image_path.name}"
         prepared.row["maskPath"] = None
-        if prepared.mask is not None and prepared.mask_type is not None:
-            masks = storage.asset_dir(self.root, prepared.folder, storage.MASKS)
-            prepared.mask_path = storage.unique_file_path(
-                masks, f"{prepared.image_path.stem}-mask", prepared.mask_type,
-                taken=self._taken(masks))
+        if prepared.mask_path is not None:
             prepared.row["maskPath"] = f"{prefix}/{storage.MASKS}/{prepared.mask_path.name}"
 
     def _taken(self, folder: Path) -> set[str]:
-        """The names in `folder`, listed once and then kept up to date by `_place`.
+        """The names in `folder`, listed once and then kept up to date: a hint, never a guard.
 
         Listing a folder of 40,000 images costs tens of milliseconds, far more than the save
         itself. The list is read again when the folder changed behind our back (its
-        modification time differs from the one after our own last write); `atomic_write`
-        refusing to overwrite stays the final guard. While an import stages files into a folder
-        (`_trusted`: its workers' temporary files keep changing that time), the list is kept as
-        it is: every final name the import uses is added to it by `_place` under the lock.
+        modification time differs from the one after our own last write). While an import
+        stages files into a folder (`_trusted`: its workers' temporary files keep changing that
+        time), the list is kept as it is. Every name tried is added to it by
+        `storage.claim_name`, which claims each name atomically and moves on to the next one
+        when another process (unknown to this list) holds it: a stale list costs a retry, never
+        an overwritten file.
         """
         cached = self._names.get(folder)
         if cached is not None and folder in self._trusted:
@@ -610,20 +654,42 @@ class Library:
                                             self._names[path.parent][1])
 
     def _write_files(self, prepared: Prepared) -> None:
-        """Write a named image (and mask) durably; on failure neither is left."""
+        """Write an image (and mask) durably under names claimed for it; on failure neither is left.
+
+        Each file is written whole to a temporary file, fsynced, and only then given a free name
+        with `storage.claim_name` (atomic across processes; a clash moves on to the next name).
+        The image is claimed first and its mask is named after it (``<image>-mask.png``), so
+        that `reconcile` can pair them if a crash comes before the row is committed. The row's
+        paths are set here. Call with `lock.writing` held (until the row is committed) and the
+        write lock.
+        """
+        images = storage.asset_dir(self.root, prepared.folder, storage.IMAGES)
+        masks = storage.asset_dir(self.root, prepared.folder, storage.MASKS)
         try:
-            if prepared.mask_path is not None and prepared.mask is not None:
-                storage.ensure_dir(prepared.mask_path.parent)
-                storage.atomic_write(prepared.mask_path, prepared.mask)
-            assert prepared.image_path is not None
-            storage.ensure_dir(prepared.image_path.parent)
-            storage.atomic_write(prepared.image_path, prepared.image_bytes())
+            storage.ensure_dir(images)
+            prepared.temp_path = storage.write_temp(
+                images, f"{prepared.stem}.{prepared.row['fileType']}", prepared.image_bytes())
+            prepared.image_path = storage.claim_name(
+                prepared.temp_path, images, prepared.stem, prepared.row["fileType"],
+                taken=self._taken(images))
+            prepared.temp_path = None
+            if prepared.mask is not None and prepared.mask_type is not None:
+                stem = f"{prepared.image_path.stem}-mask"
+                storage.ensure_dir(masks)
+                prepared.temp_path = storage.write_temp(
+                    masks, f"{stem}.{prepared.mask_type}", prepared.mask)
+                prepared.mask_path = storage.claim_name(
+                    prepared.temp_path, masks, stem, prepared.mask_type, taken=self._taken(masks))
+                prepared.temp_path = None
+            for folder in {p.parent for p in (prepared.image_path, prepared.mask_path) if p}:
+                storage._fsync_dir(folder)  # the new names survive a power cut
         except BaseException:
             prepared.remove_files()
-            folder = prepared.image_path.parent if prepared.image_path else Path()
-            if folder not in self._trusted:
-                self._names.pop(folder, None)  # list it again next time
+            for folder in (images, masks):
+                if folder not in self._trusted:
+                    self._names.pop(folder, None)  # list it again next time
             raise
+        self._set_paths(prepared)
         self._written(prepared)
 
     def import_paths(
@@ -669,8 +735,11 @@ class Library:
             self._taken(images)  # listed once here; _name_staged keeps it current
             self._trusted[images] = self._trusted.get(images, 0) + 1
         try:
-            self._import_batches(project, images, files, in_catalog, report, batch,
-                                 on_progress, should_stop)
+            # a writer for the whole run: its staged temporary files and its named files
+            # whose batch is not committed yet are not another reconcile's to clean or adopt
+            with lock.writing(self.root):
+                self._import_batches(project, images, files, in_catalog, report, batch,
+                                     on_progress, should_stop)
         finally:
             with self._write_lock:
                 self._trusted[images] -= 1
@@ -759,22 +828,24 @@ class Library:
     def _name_staged(self, item: Prepared) -> None:
         """Give a staged import its final name in the project's folder.
 
+        The name is claimed atomically (`storage.claim_name`): if another process took it
+        since the folder was listed, the next free name is used, never the other's file.
+
         Raises:
             StorageError: If the rename fails; the staged file is removed.
         """
         with self._write_lock:
-            self._place(item)
-            assert item.image_path is not None and item.temp_path is not None
+            assert item.temp_path is not None
+            images = storage.asset_dir(self.root, item.folder, storage.IMAGES)
             try:
-                if os.path.lexists(item.image_path):  # created behind our back just now
-                    raise FileExistsError(errno.EEXIST, "already exists")
-                os.replace(item.temp_path, item.image_path)
-            except OSError as exc:
-                item.image_path = None
+                item.image_path = storage.claim_name(item.temp_path, images, item.stem,
+                                                     item.row["fileType"],
+                                                     taken=self._taken(images))
+            except StorageError:
                 item.remove_files()
-                raise StorageError(f"Could not save {item.stem} into the library: "
-                                   f"{exc.strerror or exc}.") from exc
+                raise
             item.temp_path = None
+            self._set_paths(item)
 
     def _catalog_batch(self, written: list[Prepared], flushed: Future[None]) -> list[AssetInfo]:
         """Commit a written batch's rows once its files are durable; else remove the files."""
@@ -803,19 +874,25 @@ class Library:
         asset = self.get_asset(asset_id)
         if asset.trashedAt is not None:
             return asset
-        with self._write_lock:
+        with lock.writing(self.root), self._write_lock:
             moved: list[tuple[Path, Path]] = []
             try:
-                for rel in (asset.filePath, asset.maskPath):
-                    if not rel:
-                        continue
-                    src = storage.resolve_inside(self.root, rel)
-                    if src.exists():
-                        dst = self._trash_path(asset.id, rel)
-                        storage.move_within(self.root, src, dst)
-                        moved.append((dst, src))
                 with self.engine.begin() as con:
-                    con.execute(update(A).where(A.c.id == asset_id).values(trashedAt=utc_now()))
+                    # the row is read again under the catalog's write lock: of several
+                    # processes trashing (or restoring) one image, one moves the files and
+                    # the others see it done
+                    asset = _locked_asset(con, asset_id)
+                    if asset.trashedAt is None:
+                        for rel in (asset.filePath, asset.maskPath):
+                            if not rel:
+                                continue
+                            src = storage.resolve_inside(self.root, rel)
+                            if src.exists():
+                                dst = self._trash_path(asset.id, rel)
+                                storage.move_within(self.root, src, dst)
+                                moved.append((dst, src))
+                        con.execute(update(A).where(A.c.id == asset_id)
+                                    .values(trashedAt=utc_now()))
             except Exception:
                 for dst, src in moved:
                     storage.move_within(self.root, dst, src)
@@ -827,31 +904,46 @@ class Library:
         asset = self.get_asset(asset_id)
         if asset.trashedAt is None:
             return asset
-        with self._write_lock:
-            values: dict[str, Any] = {"trashedAt": None}
-            for column in ("filePath", "maskPath"):
-                rel = getattr(asset, column)
-                if not rel:
-                    continue
-                src = self._trash_path(asset.id, rel)
-                dst = storage.resolve_inside(self.root, rel)
-                if dst.exists():  # something new took the name meanwhile
-                    stem, _, ext = dst.name.rpartition(".")
-                    dst = storage.unique_file_path(dst.parent, stem, ext)
-                    values[column] = storage.to_relative(self.root, dst)
-                if src.exists():
-                    storage.move_within(self.root, src, dst)
-            with self.engine.begin() as con:
-                con.execute(update(A).where(A.c.id == asset_id).values(**values))
+        with lock.writing(self.root), self._write_lock:
+            moved: list[tuple[Path, Path]] = []
+            try:
+                with self.engine.begin() as con:
+                    asset = _locked_asset(con, asset_id)  # see trash
+                    if asset.trashedAt is not None:
+                        values: dict[str, Any] = {"trashedAt": None}
+                        for column in ("filePath", "maskPath"):
+                            rel = getattr(asset, column)
+                            if not rel:
+                                continue
+                            src = self._trash_path(asset.id, rel)
+                            if not src.exists():
+                                continue
+                            dst = storage.resolve_inside(self.root, rel)
+                            storage.ensure_dir(dst.parent)
+                            # its old name if still free, else the next one: claimed
+                            # atomically, so a file saved there meanwhile is never replaced
+                            stem, ext = storage.split_name(dst.name)
+                            final = storage.claim_name(src, dst.parent, stem, ext)
+                            moved.append((final, src))
+                            if final != dst:
+                                values[column] = storage.to_relative(self.root, final)
+                        con.execute(update(A).where(A.c.id == asset_id).values(**values))
+            except Exception:
+                for final, src in moved:
+                    storage.move_within(self.root, final, src)
+                raise
             shutil.rmtree(self.root / storage.TRASH_DIR / asset.id, ignore_errors=True)
         return self.get_asset(asset_id)
 
     def empty_trash(self) -> int:
         """Delete every trashed image for good; returns how many."""
         with self._write_lock:
-            with self.engine.connect() as con:
-                ids = [r.id for r in con.execute(select(A.c.id).where(A.c.trashedAt.is_not(None)))]
             with self.engine.begin() as con:
+                # read and delete in one write transaction: an image another process restores
+                # meanwhile is either restored first (and kept) or deleted first (and its
+                # restore finds nothing)
+                _begin_immediate(con)
+                ids = [r.id for r in con.execute(select(A.c.id).where(A.c.trashedAt.is_not(None)))]
                 for start in range(0, len(ids), 500):
                     con.execute(delete(A).where(A.c.id.in_(ids[start:start + 500])))
             for asset_id in ids:
@@ -895,6 +987,20 @@ class Library:
 
     # --- integrity ----------------------------------------------------------------------------
 
+    def exclusive(self, action: str) -> contextlib.AbstractContextManager[None]:
+        """Have the library to this thread alone for maintenance (see `lock.exclusive_library`).
+
+        For repairs that change the catalog at large (`reconcile(repair=True)` takes it
+        itself; nesting is fine). Everyday writes do not need it.
+
+        Args:
+            action: What would be refused, for the message (``"repair the library"``).
+
+        Raises:
+            LibraryLocked: If the window or another process keeps the library open.
+        """
+        return lock.exclusive_library(self.root, action)
+
     def reconcile(self, *, repair: bool = False) -> ReconcileReport:
         """Compare catalog and disk; adopt files our own interrupted saves left behind.
 
@@ -907,8 +1013,34 @@ class Library:
         The checks in `doctor` run too: rows sharing a file or whose file carries another
         image's id, images with no project, project folders with no row (with `repair`:
         lost rows are marked, folders become projects, images join their folder's project).
+
+        Several processes may write the library meanwhile. A temporary file may be another
+        process's save in progress, and a complete file without a row may be one it has named
+        but not yet catalogued (adopting it would make that process's insert fail and remove
+        the file). So removing, adopting, quarantining and flagging happen only when no writer
+        anywhere is between claiming and committing (`lock.maintenance`, taken without
+        waiting). Otherwise they are left for a later run, `deferred` says so, and files that
+        carry our own ids are not reported as orphans. `repair` changes the catalog at large,
+        so it needs the library to itself (`lock.exclusive_library`) and refuses otherwise.
+
+        Raises:
+            LibraryLocked: With `repair`, if the window or another process has the library
+                open.
         """
-        report = ReconcileReport()
+        if repair:
+            with lock.exclusive_library(self.root, "repair the library"):
+                return self._reconcile(repair=True)
+        return self._reconcile(repair=False)
+
+    def _reconcile(self, *, repair: bool) -> ReconcileReport:
+        with lock.maintenance(self.root) as free:
+            report = self._reconcile_locked(repair=repair, free=free)
+        if not free:
+            log.info("reconcile: other writers are busy; cleanup and adoption left for later")
+        return report
+
+    def _reconcile_locked(self, *, repair: bool, free: bool) -> ReconcileReport:
+        report = ReconcileReport(deferred=not free)
         if repair:
             doctor.adopt_folders(self, report)
         with self.engine.connect() as con:
@@ -931,8 +1063,9 @@ class Library:
                     rel = f"{storage.PROJECTS_DIR}/{folder_entry.name}/{storage.ASSETS_DIR}/" \
                           f"{kind}/{entry.name}"
                     if storage.is_temp_file(entry.name):
-                        Path(entry.path).unlink(missing_ok=True)
-                        report.cleaned.append(rel)
+                        if free:  # else it may be a live writer's file
+                            Path(entry.path).unlink(missing_ok=True)
+                            report.cleaned.append(rel)
                         continue
                     report.checked_files += 1
                     on_disk.add(rel)
@@ -953,14 +1086,17 @@ class Library:
         orphans = sorted(p for p in on_disk if p not in referenced)
         orphan_images = [p for p in orphans if f"/{storage.IMAGES}/" in p]
         orphan_masks = {p for p in orphans if f"/{storage.MASKS}/" in p}
-        for rel in orphan_images:
+        if not free:  # our own files without a row may be writes in progress: leave them
+            report.orphans += [r for r in orphans if not _carries_own_ids(self.root / r)]
+            missing_now = []
+        for rel in orphan_images if free else []:
             adopted = self._adopt(rel, folders, ids, orphan_masks, repair)
             if adopted is not None:
                 report.adopted.append(adopted)
                 ids.add(adopted)
             else:
                 report.orphans.append(rel)
-        for rel in sorted(orphan_masks):
+        for rel in sorted(orphan_masks) if free else []:
             if _carries_own_ids(self.root / rel):
                 self._quarantine(rel)
                 report.quarantined.append(rel)
@@ -1079,12 +1215,24 @@ class Library:
         moved; when it is refused the live catalog is left exactly as it was. The current
         catalog is kept aside in `.backups/`. Never opens the current catalog, so it works
         when that is damaged.
+
+        Raises:
+            NotFound: If there is no such backup.
+            LibraryLocked: If the window or another process has the library open (after a
+                short wait); the message names them.
         """
         root = Path(root).resolve()
         staged = doctor.stage_backup(root, str(backup))
         target = root / storage.DB_NAME
-        _set_catalog_aside(root, "replaced")
-        os.replace(staged, target)
+        try:
+            # never under an open library: the window or a command would keep writing to the
+            # catalog set aside (see `lock.exclusive_library`)
+            with lock.exclusive_library(root, "restore a backup"):
+                _set_catalog_aside(root, "replaced")
+                os.replace(staged, target)
+        finally:
+            with contextlib.suppress(OSError):
+                staged.unlink(missing_ok=True)
         return target
 
     # --- rebuild ------------------------------------------------------------------------------
@@ -1096,8 +1244,18 @@ class Library:
         Projects come from their `project.json` (or the folder name), images from their
         `dlx-art` ids and A1111 `parameters` chunks; trashed images stay in the trash.
         The old catalog, if any, is kept in `.backups/`.
+
+        Raises:
+            LibraryLocked: If the window or another process has the library open (after a
+                short wait); the message names them.
         """
         root = Path(root).resolve()
+        # the library to itself from setting the old catalog aside until the new one is whole
+        with lock.exclusive_library(root, "rebuild the catalog"):
+            return cls._rebuild(root)
+
+    @classmethod
+    def _rebuild(cls, root: Path) -> tuple[Library, ReconcileReport]:
         _set_catalog_aside(root, "before-rebuild")
         library = cls.open(root)
         with library._write_lock, library.engine.begin() as con:
@@ -1167,6 +1325,27 @@ class _Obj:
         self.__dict__.update(values)
 
 
+def _begin_immediate(con: Any) -> None:
+    """Take SQLite's write lock now, for a transaction that reads and then writes.
+
+    A deferred transaction that reads first sees a snapshot; if another process commits
+    before it writes, SQLite refuses the write at once (busy snapshot) instead of waiting.
+    Beginning with the write lock makes the read current and the wait the busy timeout's.
+    """
+    if not con.connection.dbapi_connection.in_transaction:
+        con.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _locked_asset(con: Any, asset_id: str) -> AssetInfo:
+    """An asset's row read under the catalog's write lock (see `_begin_immediate`)."""
+    _begin_immediate(con)
+    rows = con.exec_driver_sql(f'SELECT {ASSET_SELECT} FROM "ArtAsset" WHERE "id" = ?',
+                               (asset_id,)).fetchall()
+    if not rows:
+        raise NotFound(f"There is no image with id {asset_id!r}.")
+    return AssetInfo.from_row(rows[0])
+
+
 def _with_defaults(row: dict[str, Any]) -> dict[str, Any]:
     full = {name: None for name in AssetInfo.__dataclass_fields__}
     full.update(row)
@@ -1189,6 +1368,14 @@ def _expand(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
                     yield child
         else:
             yield path
+
+
+def _empty_dir(path: Path) -> bool:
+    try:
+        with os.scandir(path) as it:
+            return next(it, None) is None
+    except OSError:
+        return False
 
 
 def _scandir(path: Path) -> list[os.DirEntry[str]]:
@@ -1324,12 +1511,18 @@ def _backup_file(path: Path, folder: Path, reason: str, *, check: bool = False) 
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.part")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, ensure_ascii=False, indent=2)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    """Replace `path` by `data` atomically.
+
+    The temporary file's name is unique (`storage.write_temp`): two processes writing one
+    project's `project.json` at once must not share, and pull away, one temporary file.
+    """
+    text = json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
+    tmp = storage.write_temp(path.parent, path.name, text)
+    try:
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _read_json(path: Path) -> dict[str, Any]:

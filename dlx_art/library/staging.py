@@ -80,7 +80,7 @@ class Prepared:
     """An image (and mask) ready to be written, with the row that will catalogue it.
 
     Attributes:
-        row: The catalog values (all but filePath and maskPath, which `Library._place` sets).
+        row: The catalog values (all but filePath and maskPath, set once the names are claimed).
         folder: The project's folder name.
         stem: The file name to aim for, without extension.
         parts: The image file in pieces (see `metadata.png_text_parts`); emptied once a staged

@@ -43,19 +43,24 @@ __all__ = [
     "TRASH_DIR",
     "asset_dir",
     "atomic_write",
+    "claim_folder",
+    "claim_name",
     "disk_free",
     "ensure_dir",
     "is_inside",
     "is_temp_file",
+    "move_onto_claim",
     "move_within",
     "project_dir",
     "resolve_inside",
     "safe_file_name",
     "safe_folder_name",
+    "split_name",
     "to_relative",
     "unique_file_path",
     "unique_folder_name",
     "write_new_file",
+    "write_temp",
 ]
 
 DB_NAME = "library.sqlite3"
@@ -485,7 +490,12 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def _commit_new(tmp: Path, path: Path) -> None:
-    """Give `tmp` the name `path`, failing with FileExistsError if `path` exists."""
+    """Give `tmp` the name `path`, failing with FileExistsError if `path` exists.
+
+    Atomic across processes: of several writers giving their files the same name, exactly one
+    succeeds and the others get FileExistsError (never check-then-rename, which lets a second
+    writer overwrite the first one's file).
+    """
     if _WINDOWS:
         os.rename(tmp, path)  # MoveFileEx without REPLACE_EXISTING: refuses to overwrite
         return
@@ -494,7 +504,8 @@ def _commit_new(tmp: Path, path: Path) -> None:
     except FileExistsError:
         raise
     except OSError as exc:
-        # File systems without hard links (FAT, exFAT, some network shares): check, then rename.
+        # File systems without hard links (FAT, exFAT, some network shares): claim the name
+        # with an exclusive create (atomic there too), then replace our own placeholder.
         if exc.errno not in (
             errno.EPERM,
             errno.ENOTSUP,
@@ -503,12 +514,134 @@ def _commit_new(tmp: Path, path: Path) -> None:
             errno.ENOSYS,
         ):
             raise
-        if os.path.lexists(path):
-            raise FileExistsError(errno.EEXIST, "File exists", str(path)) from exc
-        os.replace(tmp, path)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                         0o666))
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            raise
         return
     with contextlib.suppress(OSError):  # saved; a stray .part is cleaned by reconciliation
         os.unlink(tmp)
+
+
+def write_temp(folder: Path, hint: str, data: bytes, *, durable: bool = True) -> Path:
+    """Write `data` to a new temporary file ``.<hint>.<random>.part`` in `folder`.
+
+    The file is complete (and fsynced with `durable`) on return; give it its name with
+    `claim_name`. Reconciliation removes such files when their writer is gone.
+
+    Raises:
+        StorageError: If the write fails (the temporary file is removed).
+    """
+    tmp = _temp_path(Path(folder) / hint)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(tmp, flags, 0o666)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            if durable:
+                os.fsync(handle.fileno())
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise _os_error("save", Path(folder) / hint, exc) from exc
+    return tmp
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """``("stem", "ext")`` of a file name; ext is ``""`` unless a short usable extension."""
+    return _split_extension(name)
+
+
+def move_onto_claim(root: Path, src: Path, dst: Path) -> None:
+    """Move the folder `src` to `dst`, an empty folder this process created to claim the name.
+
+    The rename replaces the empty folder atomically (POSIX), so no other process can take the
+    name in between.
+
+    Raises:
+        StorageError: If either path is outside the root, or the rename fails.
+    """
+    root_resolved = _resolve(root)
+    for path in (src, dst):
+        if not _inside(root_resolved, path):
+            raise StorageError(
+                f"Refusing to move {str(path)!r}: it is outside the library folder {root_resolved}."
+            )
+    try:
+        if _WINDOWS:  # pragma: no cover - rename does not replace folders there
+            os.rmdir(dst)
+        os.rename(src, dst)
+    except OSError as exc:
+        raise _os_error("move", Path(src), exc) from exc
+
+
+def claim_name(tmp: Path, folder: Path, stem: str, ext: str, *,
+               taken: set[str] | None = None) -> Path:
+    """Give the complete file `tmp` a free name in `folder`, atomically across processes.
+
+    Candidates come from `unique_file_path` (``stem.ext``, ``stem-2.ext``, ...); each is taken
+    with `_commit_new`, which fails if the name exists, in which case the next one is tried.
+    So a clash with another process (or thread, or a stale `taken` list) is resolved, never an
+    error, and no file is ever overwritten. `tmp` may be in another folder of the same drive
+    (a file coming back from the trash).
+
+    Args:
+        tmp: The complete file (already written and, if wanted, fsynced). It is gone on return.
+        folder: Where the file goes (must exist).
+        stem: The name to aim for, without extension.
+        ext: The extension, with or without its dot.
+        taken: Name keys known to be in use (`taken_names`), a hint that saves listing the
+            folder; every name tried is added to it.
+
+    Returns:
+        The file's final path.
+
+    Raises:
+        StorageError: If the rename fails for another reason than a clash.
+    """
+    for _attempt in range(10_000):
+        path = unique_file_path(folder, stem, ext, taken=taken)
+        try:
+            _commit_new(tmp, path)
+        except FileExistsError:
+            continue  # another writer won this name; unique_file_path added it to `taken`
+        except OSError as exc:
+            raise _os_error("save", path, exc) from exc
+        return path
+    raise StorageError(f"Could not find a free file name for {stem!r} in {folder}.")
+
+
+def claim_folder(parent: Path, name: str, taken: Iterable[str]) -> str:
+    """Create a new folder for project `name` in `parent`, atomically across processes.
+
+    The name is `unique_folder_name(name, taken)`; it is created with `os.mkdir`, which fails
+    if another process created it first, in which case the next free name is tried. So two
+    processes creating projects with clashing names never share a folder.
+
+    Returns:
+        The folder name (a single safe component), now an existing, empty folder of ours.
+
+    Raises:
+        StorageError: If the folder cannot be created.
+    """
+    keys = set(taken)
+    ensure_dir(parent)
+    for _attempt in range(10_000):
+        folder = unique_folder_name(name, keys)
+        try:
+            os.mkdir(Path(parent) / folder)
+        except FileExistsError:
+            keys.add(folder)
+            continue
+        except OSError as exc:
+            raise _os_error("create the folder", Path(parent) / folder, exc) from exc
+        return folder
+    raise StorageError(f"Could not find a free folder name for {name!r} in {parent}.")
 
 
 def _write(path: Path, data: bytes, *, overwrite: bool, durable: bool) -> None:
@@ -655,11 +788,37 @@ def move_within(root: Path, src: Path, dst: Path) -> None:
             )
     if not os.path.lexists(src):
         raise StorageError(f"Cannot move {src.name}: it no longer exists.")
-    if os.path.lexists(dst) and not _same_entry(src, dst):
-        raise StorageError(f"Cannot move {src.name}: {dst} already exists.")
+    if os.path.lexists(dst) and _same_entry(src, dst):
+        try:
+            os.rename(src, dst)  # a case-only rename of the same entry
+        except OSError as exc:
+            raise _os_error("move", src, exc) from exc
+        return
+    exists = StorageError(f"Cannot move {src.name}: {dst} already exists.")
+    if os.path.lexists(dst):
+        raise exists
     ensure_dir(dst.parent)
+    # A plain rename would replace a file (or an empty folder) another process creates at
+    # `dst` meanwhile; the name is claimed atomically instead, so nothing is ever overwritten.
     try:
-        os.rename(src, dst)
+        if os.path.isdir(src) and not os.path.islink(src):
+            os.mkdir(dst)  # claims the name; the rename then replaces our own empty folder
+            try:
+                if _WINDOWS:  # pragma: no cover - rename does not replace folders there
+                    os.rmdir(dst)
+                os.rename(src, dst)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.rmdir(dst)
+                raise
+        elif os.path.islink(src):  # pragma: no cover - the library makes no links
+            if os.path.lexists(dst):
+                raise FileExistsError(errno.EEXIST, "File exists", str(dst))
+            os.rename(src, dst)
+        else:
+            _commit_new(src, dst)
+    except FileExistsError as exc:
+        raise exists from exc
     except OSError as exc:
         raise _os_error("move", src, exc) from exc
 
