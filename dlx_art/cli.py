@@ -96,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     p.add_argument("dest")
     p.add_argument("--strip-metadata", action="store_true")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing file (never one inside the library)")
     _json_flag(p)
 
     p = commands.add_parser("doctor", help="check catalog and files; --repair fixes what it can")
@@ -339,7 +341,8 @@ def _import(args: argparse.Namespace, library: Any, _context: Any) -> int:
 
 
 def _export(args: argparse.Namespace, library: Any, _context: Any) -> int:
-    target = library.export(args.id, args.dest, strip_metadata=args.strip_metadata)
+    target = library.export(args.id, args.dest, strip_metadata=args.strip_metadata,
+                            force=args.force)
     return _emit(args, {"path": str(target)}, f"Exported to {target}.")
 
 
