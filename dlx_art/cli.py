@@ -189,19 +189,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     from dlx_art.log import setup_logging
 
     setup_logging(console=False)
+    # the log lives in the library's home: on a full or read-only drive a failed log write
+    # must not print logging's own traceback over the one-line message
+    logging.raiseExceptions = False
     try:
         return _run(args)
-    except DlxError as exc:
-        print(f"dlx-art: {_one_line(exc.user_message)}", file=sys.stderr)
-        return exc.exit_code
     except KeyboardInterrupt:
         print("dlx-art: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # a bug: keep the traceback in the log, one line for the person
-        log.exception("command %s failed", args.command)
-        print(f"dlx-art: unexpected error: {_one_line(str(exc)) or type(exc).__name__} "
-              "(details in the log)", file=sys.stderr)
-        return 1
+    except Exception as exc:
+        return _report(args, exc)
+
+
+def _report(args: argparse.Namespace, exc: Exception) -> int:
+    """One line on stderr for a failed command; returns its exit code."""
+    from dlx_art.library import faults
+
+    # a full disk or a read-only library, whichever layer noticed it: one plain message
+    plain = faults.explain(exc)
+    if plain is not None:
+        log.warning("command %s failed: %s (%s)", args.command, plain.user_message, exc)
+        exc = plain
+    if isinstance(exc, DlxError):
+        print(f"dlx-art: {_one_line(exc.user_message)}", file=sys.stderr)
+        return exc.exit_code
+    # a bug: keep the traceback in the log, one line for the person
+    log.exception("command %s failed", args.command)
+    print(f"dlx-art: unexpected error: {_one_line(str(exc)) or type(exc).__name__} "
+          "(details in the log)", file=sys.stderr)
+    return 1
 
 
 def gui_main() -> int:

@@ -311,19 +311,24 @@ class Library:
         name = normalise_name(name)
         if type not in PROJECT_TYPES:
             raise UsageError(f"A project type is one of {', '.join(PROJECT_TYPES)}, not {type!r}.")
-        with self._write_lock, self.engine.begin() as con:
-            self._check_name_free(con, name)
-            folder = self._new_folder(con, name)
-            now = utc_now()
-            values = {
-                "id": new_id(), "name": name, "description": description, "type": type,
-                "status": "active", "createdAt": now, "updatedAt": now, "folder": folder,
-                "nameKey": name_key(name), "lastOpenedAt": now,
-            }
-            for kind in (storage.IMAGES, storage.MASKS):
-                storage.ensure_dir(storage.asset_dir(self.root, folder, kind))
-            con.execute(insert(P).values(**values))
-            project = ProjectInfo.from_row(_Obj(values))
+        created: list[Path] = []  # folders this call made: removed again if it fails
+        try:
+            with self._write_lock, self.engine.begin() as con:
+                self._check_name_free(con, name)
+                folder = self._new_folder(con, name)
+                now = utc_now()
+                values = {
+                    "id": new_id(), "name": name, "description": description, "type": type,
+                    "status": "active", "createdAt": now, "updatedAt": now, "folder": folder,
+                    "nameKey": name_key(name), "lastOpenedAt": now,
+                }
+                for kind in (storage.IMAGES, storage.MASKS):
+                    created += _make_dirs(storage.asset_dir(self.root, folder, kind))
+                con.execute(insert(P).values(**values))
+                project = ProjectInfo.from_row(_Obj(values))
+        except BaseException:
+            _remove_empty_dirs(created)
+            raise
         self._write_project_file(project)
         log.info("created project %s (%s)", project.name, project.id)
         return project
@@ -348,7 +353,15 @@ class Library:
             intent = {"projectId": project.id, "name": new_name, "old": old_folder,
                       "new": new_folder}
             _write_json(journal, intent)
-            self._apply_rename(intent)
+            try:
+                self._apply_rename(intent)
+            except Exception:
+                # e.g. a read-only or full catalog: the folder moved but the rows could not
+                # follow. Move it back now rather than leave the catalog pointing at nothing
+                # until the journal is replayed.
+                self._undo_rename(intent)
+                journal.unlink(missing_ok=True)
+                raise
             journal.unlink(missing_ok=True)
         renamed = self.get_project(project.id)
         self._write_project_file(renamed)
@@ -417,6 +430,14 @@ class Library:
                                                                                autoescape=True))
                     .values({column: new_prefix + func.substr(col, len(old_prefix) + 1)})
                 )
+
+    def _undo_rename(self, intent: dict[str, str]) -> None:
+        if not intent["old"]:
+            return
+        old = storage.project_dir(self.root, intent["old"])
+        new = storage.project_dir(self.root, intent["new"])
+        if new.exists() and not old.exists():
+            storage.move_within(self.root, new, old)
 
     def _finish_interrupted_rename(self) -> None:
         journal = self.root / RENAME_JOURNAL
@@ -1284,6 +1305,20 @@ def _flush_to_disk(paths: list[Path]) -> None:
     for path in paths:  # pragma: no cover - Windows
         with open(path, "rb+") as handle:
             os.fsync(handle.fileno())
+
+
+def _make_dirs(path: Path) -> list[Path]:
+    """Create `path` and missing parents (`storage.ensure_dir`); returns those it created."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    storage.ensure_dir(path)
+    return missing
+
+
+def _remove_empty_dirs(folders: list[Path]) -> None:
+    """Remove folders a failed step created, deepest first; a folder with anything in it stays."""
+    for folder in sorted(set(folders), key=lambda p: len(p.parts), reverse=True):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def _mtime_ns(folder: Path) -> int | None:
