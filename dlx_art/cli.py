@@ -8,11 +8,14 @@ Qt is never imported here unless the window is started.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -193,12 +196,63 @@ def main(argv: Sequence[str] | None = None) -> int:
     # must not print logging's own traceback over the one-line message
     logging.raiseExceptions = False
     try:
-        return _run(args)
+        with _sigterm_as_exit():
+            code = _run(args)
+            sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return code
+    except BrokenPipeError:
+        return _pipe_closed()
     except KeyboardInterrupt:
+        if args.command in ("generate", "refine"):  # before or after the job: nothing stored
+            print("dlx-art: cancelled", file=sys.stderr)
+            return 5
         print("dlx-art: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
         return _report(args, exc)
+
+
+#: Exit code when the reader of our output went away (`dlx-art ... | head -1`): what a shell
+#: reports for a program ended by SIGPIPE (128 + 13), like other command-line tools.
+PIPE_CLOSED_EXIT = 141
+
+
+def _pipe_closed() -> int:
+    """End quietly when stdout's reader is gone (see the `signal` module's documentation).
+
+    Python's own flush at exit would fail again and print "Exception ignored ...": point
+    stdout at the null device first.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout without a file descriptor (tests)
+        pass
+    return PIPE_CLOSED_EXIT
+
+
+@contextlib.contextmanager
+def _sigterm_as_exit() -> Iterator[None]:
+    """Turn SIGTERM into `SystemExit(143)` in the main thread, so that cleanup runs.
+
+    Without this, SIGTERM ends the process at once: `finally` blocks, context managers and the
+    import's clean-up of staged temporary files never run. Only done on the main thread
+    (signals cannot be set elsewhere); the previous handler is put back after.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, _frame: Any) -> None:
+        signal.signal(signum, signal.SIG_DFL)  # a second SIGTERM ends at once
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _report(args: argparse.Namespace, exc: Exception) -> int:
