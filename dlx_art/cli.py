@@ -561,7 +561,13 @@ def _run_job(request: Any, router: Any, library: Any) -> Any:
     except KeyboardInterrupt:
         print("\ndlx-art: cancelling…", file=sys.stderr)
         token.cancel()
-        finished.wait(30)
+        # wait for the job to stop (the pipeline stores nothing once cancelled); a second
+        # Ctrl+C gives up waiting
+        while not finished.wait(0.2):
+            pass
+        outcome = box.get("outcome")
+        if outcome is not None and outcome.assets:  # it had finished saving just before
+            pipeline.withdraw(library, outcome.assets)
         raise Cancelled() from None
     finally:
         if show:
