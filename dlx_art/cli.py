@@ -558,16 +558,18 @@ def _run_job(request: Any, router: Any, library: Any) -> Any:
     try:
         while not finished.wait(0.2):
             pass
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit) as stop:  # Ctrl+C, or SIGTERM (see main)
         print("\ndlx-art: cancelling…", file=sys.stderr)
         token.cancel()
-        # wait for the job to stop (the pipeline stores nothing once cancelled); a second
-        # Ctrl+C gives up waiting
+        # wait for the job to stop (the pipeline stores nothing once cancelled, and the server
+        # is told to interrupt it); a second Ctrl+C gives up waiting
         while not finished.wait(0.2):
             pass
         outcome = box.get("outcome")
         if outcome is not None and outcome.assets:  # it had finished saving just before
             pipeline.withdraw(library, outcome.assets)
+        if isinstance(stop, SystemExit):
+            raise
         raise Cancelled() from None
     finally:
         if show:

@@ -83,6 +83,15 @@ def _cli(home: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedPro
 @pytest.mark.parametrize("at_once", [True, False], ids=["image-at-once", "image-next-step"])
 @pytest.mark.parametrize("round_", range(3))
 def test_cli_ctrl_c_is_exit_5_with_nothing_stored(tmp_path, fake_a1111, at_once, round_):
+    _interrupt_generate(tmp_path, fake_a1111, at_once, signal.SIGINT, 5)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_cli_sigterm_interrupts_the_server_job_and_stores_nothing(tmp_path, fake_a1111):
+    _interrupt_generate(tmp_path, fake_a1111, True, signal.SIGTERM, 128 + signal.SIGTERM)
+
+
+def _interrupt_generate(tmp_path, fake_a1111, at_once, sig, code) -> None:
     home = tmp_path / "home"
     env = dict(os.environ, DLX_ART_A1111_URL=fake_a1111.url)
     assert _cli(home, "projects", "create", "P", env=env).returncode == 0
@@ -97,9 +106,10 @@ def test_cli_ctrl_c_is_exit_5_with_nothing_stored(tmp_path, fake_a1111, at_once,
             and time.monotonic() < deadline:
         time.sleep(0.02)
     assert fake_a1111.jobs, "the job never reached the server"
-    process.send_signal(signal.SIGINT)
+    process.send_signal(sig)
     _, err = process.communicate(timeout=120)
-    assert process.returncode == 5, err
+    assert process.returncode == code, err
+    assert "Traceback" not in err, err
     assert fake_a1111.interrupts >= 1
     assert fake_a1111.jobs[-1].images >= 1  # the server did hand back its partial image
     assert _files(home) == []
