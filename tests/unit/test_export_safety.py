@@ -171,7 +171,8 @@ def test_nothing_in_the_storage_root_is_ever_written(stocked, tmp_path, pick, wa
     before = _digest_tree(root)
     dest = _ways_to_name(root, victim, tmp_path, pick % len(files))[way]
     if folder:  # the victim's folder as DEST: the image keeps its own name inside it
-        dest = dest.parent
+        # (for the link to the file itself: the link to its folder)
+        dest = dest.parent / "folder-link" if way == 1 else dest.parent
     with pytest.raises(UsageError, match="inside the library's storage folder"):
         library.export(asset.id, dest, force=force)
     assert _digest_tree(root) == before
