@@ -24,6 +24,8 @@ def _run(*argv: str) -> subprocess.CompletedProcess[str]:
 
 def can_mount() -> str | None:
     """None if this process may mount file systems, else why not."""
+    if sys.platform == "win32":
+        return "POSIX only"
     if not sys.platform.startswith("linux"):
         return "mounting a tmpfs is a Linux test"
     if os.geteuid() != 0:
@@ -49,25 +51,52 @@ def tiny_tmpfs(path: Path, size: str = "4m") -> Iterator[Path]:
 
 @contextlib.contextmanager
 def read_only(path: Path) -> Iterator[Path]:
-    """Make the file or folder `path` read-only with a read-only bind mount over itself.
+    """Make the file or folder `path` read-only: a read-only bind mount over itself, else chmod.
 
-    Root ignores permission bits, so chmod cannot make anything read-only for a root test; a
-    read-only mount can. Skips the test when mounting is not allowed.
+    Root ignores permission bits, so chmod cannot make anything read-only for root; a
+    read-only mount can. Without the right to mount, the permission bits are cleared and the
+    test runs if that is enough to refuse a write (an ordinary user); else it is skipped.
     """
     reason = can_mount()
-    if reason:
-        pytest.skip(reason)
-    done = _run("mount", "--bind", str(path), str(path))
-    if done.returncode != 0:
-        pytest.skip(f"cannot bind-mount here: {done.stderr.strip()}")
-    done = _run("mount", "-o", "remount,ro,bind", str(path))
-    if done.returncode != 0:
-        _run("umount", "-l", str(path))
-        pytest.skip(f"cannot remount read-only here: {done.stderr.strip()}")
+    if reason is None:
+        done = _run("mount", "--bind", str(path), str(path))
+        if done.returncode == 0:
+            done = _run("mount", "-o", "remount,ro,bind", str(path))
+            if done.returncode == 0:
+                try:
+                    yield path
+                finally:
+                    _run("umount", "-l", str(path))
+                return
+            _run("umount", "-l", str(path))
+        reason = f"cannot mount here: {done.stderr.strip()}"
+    mode = path.stat().st_mode
+    path.chmod(0o555 if path.is_dir() else 0o444)
     try:
+        if _writable(path):
+            pytest.skip(f"{reason}, and permission bits do not stop this user")
         yield path
     finally:
-        _run("umount", "-l", str(path))
+        path.chmod(mode)
+        # SQLite gives the -wal/-shm files it creates the catalog's own (read-only) mode
+        for side in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if not path.is_dir() and side.exists():
+                side.chmod(mode)
+
+
+def _writable(path: Path) -> bool:
+    """Whether a write to `path` (a file) or into it (a folder) would still succeed."""
+    try:
+        if path.is_dir():
+            probe = path / ".write-probe"
+            probe.touch()
+            probe.unlink()
+        else:
+            with open(path, "r+b"):
+                pass
+        return True
+    except PermissionError:
+        return False
 
 
 def fill(folder: Path, leave: int = 0) -> Path:
