@@ -228,3 +228,66 @@ def test_read_only_storage_root_is_a_plain_message(tmp_path):
                      ("backups", "create")):
             _assert_plain(_cli(home, *argv), "read-only")
         assert _stored(home) == before and not (home / "Projects" / "Q").exists()
+
+
+@pytest.fixture
+def injected_full_disk(monkeypatch):
+    """ENOSPC for every new file under a folder, while `state["full"]`: any machine, no mount.
+
+    Covers both ways the library creates files: `os.open` (atomic writes) and `open(..., "xb")`
+    (an import's staged files).
+    """
+    import builtins
+
+    state: dict[str, object] = {"full": False, "under": None}
+    real_os_open, real_open = os.open, builtins.open
+
+    def hit(path) -> bool:
+        under = state["under"]
+        return bool(state["full"]) and under is not None and \
+            os.path.abspath(os.fspath(path)).startswith(str(under))
+
+    def os_open(path, flags, *args, **kwargs):
+        if flags & os.O_CREAT and hit(path):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), os.fspath(path))
+        return real_os_open(path, flags, *args, **kwargs)
+
+    def open_(file, mode="r", *args, **kwargs):
+        if isinstance(file, str | os.PathLike) and any(c in mode for c in "wxa") and hit(file):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), os.fspath(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", os_open)
+    monkeypatch.setattr(builtins, "open", open_)
+    return state
+
+
+def test_injected_disk_full_for_import_and_generate_through_the_cli(
+        capsys, isolated_home, tmp_path, fake_a1111, injected_full_disk, monkeypatch):
+    """The command-line story of the tmpfs tests above, with ENOSPC injected (any machine)."""
+    from dlx_art.cli import main
+
+    monkeypatch.setenv("DLX_ART_WORKER_PROCESSES", "0")  # injected in this process only
+    monkeypatch.setenv("DLX_ART_A1111_URL", fake_a1111.url)
+    fake_a1111.step_time = 0.0
+    sources = _sources(tmp_path / "src", 6)
+    generate = ["generate", "--project", "P", "--prompt", "x", "--steps", "2", "--width", "64",
+                "--height", "64"]
+    assert main(["projects", "create", "P"]) == 0
+    assert main(["import", "--project", "P", *map(str, sources[:3])]) == 0
+    capsys.readouterr()
+    before = _stored(isolated_home)
+    injected_full_disk.update(full=True, under=isolated_home / "Projects")
+    for argv in (["import", "--project", "P", *map(str, sources[3:])], generate):
+        assert main(argv) == 1
+        err = capsys.readouterr().err.strip()
+        assert "disk is full" in err and len(err.splitlines()) == 1, err
+        assert not any(w in err.lower() for w in WORDS_NEVER_SHOWN), err
+        assert _stored(isolated_home) == before
+    injected_full_disk["full"] = False
+    assert main(["import", "--project", "P", *map(str, sources[3:])]) == 0
+    assert main(generate) == 0
+    assert main(["doctor"]) == 0
+    capsys.readouterr()
+    after = _stored(isolated_home)
+    assert all(after[k] == v for k, v in before.items()) and len(after) == len(before) + 4
