@@ -2,6 +2,8 @@
 
 With no command it starts the window. Every listing command takes `--json`; errors are one line
 on stderr with a non-zero exit code (2 for usage errors, see `dlx_art.errors` for the others).
+Output to a closed pipe (`| head -1`) ends quietly with exit code 141 (`PIPE_CLOSED_EXIT`);
+SIGTERM is a clean exit with code 143 (clean-up runs; a generation is cancelled on the server).
 Qt is never imported here unless the window is started.
 """
 
