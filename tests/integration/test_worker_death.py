@@ -72,7 +72,7 @@ def _wait_gone(pids: set[int]) -> set[int]:
 def many_pngs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("many")
     rng = random.Random(7)
-    for i in range(PROCESS_IMPORT_MIN * 3):
+    for i in range(PROCESS_IMPORT_MIN * 5):  # long enough to be caught running anywhere
         buf = io.BytesIO()
         Image.frombytes("RGB", (96, 96), rng.randbytes(96 * 96 * 3)).save(buf, "PNG",
                                                                            compress_level=1)
