@@ -2,6 +2,8 @@
 
 With no command it starts the window. Every listing command takes `--json`; errors are one line
 on stderr with a non-zero exit code (2 for usage errors, see `dlx_art.errors` for the others).
+Output to a closed pipe (`| head -1`) ends quietly with exit code 141 (`PIPE_CLOSED_EXIT`);
+SIGTERM is a clean exit with code 143 (clean-up runs; a generation is cancelled on the server).
 Qt is never imported here unless the window is started.
 """
 
@@ -12,8 +14,10 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -97,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     p.add_argument("dest")
     p.add_argument("--strip-metadata", action="store_true")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing file (never one inside the library)")
     _json_flag(p)
 
     p = commands.add_parser("doctor", help="check catalog and files; --repair fixes what it can")
@@ -188,19 +194,86 @@ def main(argv: Sequence[str] | None = None) -> int:
     from dlx_art.log import setup_logging
 
     setup_logging(console=False)
+    # the log lives in the library's home: on a full or read-only drive a failed log write
+    # must not print logging's own traceback over the one-line message
+    logging.raiseExceptions = False
     try:
-        return _run(args)
-    except DlxError as exc:
-        print(f"dlx-art: {_one_line(exc.user_message)}", file=sys.stderr)
-        return exc.exit_code
+        with _sigterm_as_exit():
+            code = _run(args)
+            sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return code
+    except BrokenPipeError:
+        return _pipe_closed()
     except KeyboardInterrupt:
+        if args.command in ("generate", "refine"):  # before or after the job: nothing stored
+            print("dlx-art: cancelled", file=sys.stderr)
+            return 5
         print("dlx-art: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # a bug: keep the traceback in the log, one line for the person
-        log.exception("command %s failed", args.command)
-        print(f"dlx-art: unexpected error: {_one_line(str(exc)) or type(exc).__name__} "
-              "(details in the log)", file=sys.stderr)
-        return 1
+    except Exception as exc:
+        return _report(args, exc)
+
+
+#: Exit code when the reader of our output went away (`dlx-art ... | head -1`): what a shell
+#: reports for a program ended by SIGPIPE (128 + 13), like other command-line tools.
+PIPE_CLOSED_EXIT = 141
+
+
+def _pipe_closed() -> int:
+    """End quietly when stdout's reader is gone (see the `signal` module's documentation).
+
+    Python's own flush at exit would fail again and print "Exception ignored ...": point
+    stdout at the null device first.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout without a file descriptor (tests)
+        pass
+    return PIPE_CLOSED_EXIT
+
+
+@contextlib.contextmanager
+def _sigterm_as_exit() -> Iterator[None]:
+    """Turn SIGTERM into `SystemExit(143)` in the main thread, so that cleanup runs.
+
+    Without this, SIGTERM ends the process at once: `finally` blocks, context managers and the
+    import's clean-up of staged temporary files never run. Only done on the main thread
+    (signals cannot be set elsewhere); the previous handler is put back after.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, _frame: Any) -> None:
+        signal.signal(signum, signal.SIG_DFL)  # a second SIGTERM ends at once
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _report(args: argparse.Namespace, exc: Exception) -> int:
+    """One line on stderr for a failed command; returns its exit code."""
+    from dlx_art.library import faults
+
+    # a full disk or a read-only library, whichever layer noticed it: one plain message
+    plain = faults.explain(exc)
+    if plain is not None:
+        log.warning("command %s failed: %s (%s)", args.command, plain.user_message, exc)
+        exc = plain
+    if isinstance(exc, DlxError):
+        print(f"dlx-art: {_one_line(exc.user_message)}", file=sys.stderr)
+        return exc.exit_code
+    # a bug: keep the traceback in the log, one line for the person
+    log.exception("command %s failed", args.command)
+    print(f"dlx-art: unexpected error: {_one_line(str(exc)) or type(exc).__name__} "
+          "(details in the log)", file=sys.stderr)
+    return 1
 
 
 def gui_main() -> int:
@@ -359,7 +432,8 @@ def _import(args: argparse.Namespace, library: Any, _context: Any) -> int:
 
 
 def _export(args: argparse.Namespace, library: Any, _context: Any) -> int:
-    target = library.export(args.id, args.dest, strip_metadata=args.strip_metadata)
+    target = library.export(args.id, args.dest, strip_metadata=args.strip_metadata,
+                            force=args.force)
     return _emit(args, {"path": str(target)}, f"Exported to {target}.")
 
 
@@ -538,10 +612,18 @@ def _run_job(request: Any, router: Any, library: Any) -> Any:
     try:
         while not finished.wait(0.2):
             pass
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit) as stop:  # Ctrl+C, or SIGTERM (see main)
         print("\ndlx-art: cancelling…", file=sys.stderr)
         token.cancel()
-        finished.wait(30)
+        # wait for the job to stop (the pipeline stores nothing once cancelled, and the server
+        # is told to interrupt it); a second Ctrl+C gives up waiting
+        while not finished.wait(0.2):
+            pass
+        outcome = box.get("outcome")
+        if outcome is not None and outcome.assets:  # it had finished saving just before
+            pipeline.withdraw(library, outcome.assets)
+        if isinstance(stop, SystemExit):
+            raise
         raise Cancelled() from None
     finally:
         if show:

@@ -40,6 +40,14 @@ class StorageError(DlxError):
     """The library on disk cannot be read or written (permissions, full disk, path escape)."""
 
 
+class DiskFull(StorageError):
+    """The drive holding the library is full; what was stored before is intact."""
+
+
+class ReadOnlyStorage(StorageError):
+    """The library's drive or folder cannot be written (read-only mount, no permission)."""
+
+
 class LibraryLocked(DlxError):
     """Another DLX Art Studio already has this library open for writing."""
 

@@ -54,11 +54,18 @@ def run(
     routed = router.generate(request, on_progress=on_progress, cancel=cancel,
                              want_preview=want_preview)
     result = routed.result
-    if result.interrupted and not request.keep_partial:
+    # Once the person asked to cancel, nothing that arrives is stored, whatever the backend
+    # reported: the server may answer the interrupt with its image in the same instant, and a
+    # client may take that for a finished job.
+    discard = not request.keep_partial
+    if discard and (result.interrupted or cancel.cancelled):
         raise Cancelled()
     refinement = request.kind in (Kind.img2img, Kind.inpaint)
-    assets = []
+    assets: list[AssetInfo] = []
     for image in result.images:
+        if discard and cancel.cancelled:
+            withdraw(library, assets)
+            raise Cancelled()
         values = {
             "prompt": request.prompt,
             "negative": request.negative or None,
@@ -83,7 +90,24 @@ def run(
         except Exception:  # a thumbnail is a cache: never fail the job for it
             log.warning("thumbnail for %s failed", asset.id, exc_info=True)
         assets.append(asset)
+    if discard and cancel.cancelled:  # cancelled while the last image was being saved
+        withdraw(library, assets)
+        raise Cancelled()
     log.info("job stored %d image(s) from %s%s", len(assets), result.backend_label,
              f" ({routed.fallback_reason})" if routed.fallback_reason else "")
     return JobOutcome(assets, result.backend, result.backend_label, routed.fallback_reason,
                       result.interrupted)
+
+
+def withdraw(library: Library, assets: list[AssetInfo]) -> None:
+    """Take the images a cancelled job saved just before the cancel out of the project.
+
+    They go to the trash, not away for good: nothing is destroyed, and a person who wants
+    them back restores them (`dlx-art assets restore ID`).
+    """
+    for asset in assets:
+        try:
+            library.trash(asset.id)
+            log.info("job cancelled while saving: %s moved to the trash", asset.id)
+        except Exception:
+            log.exception("could not move %s of a cancelled job to the trash", asset.id)

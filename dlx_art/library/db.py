@@ -40,6 +40,22 @@ def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
     configure_connection(dbapi_connection)
 
 
+def _on_error(context: Any) -> None:
+    """Turn "database or disk is full" / "readonly database" into plain `DlxError`s.
+
+    SQLAlchemy raises what this hook raises (after rolling back): callers and the command line
+    then show a message without SQL text, and a full disk is never reported as damage.
+    """
+    from dlx_art.library import faults
+
+    engine = getattr(context, "engine", None)
+    url = getattr(engine, "url", None)
+    place = Path(url.database).parent if url is not None and url.database else None
+    plain = faults.explain(context.original_exception, place)
+    if plain is not None:
+        raise plain from context.original_exception
+
+
 def read_connection(path: Path) -> sqlite3.Connection:
     """A plain sqlite3 connection for reading the catalog (no SQLAlchemy: fast to start)."""
     connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False,
@@ -58,6 +74,7 @@ def create_catalog_engine(path: Path) -> Engine:
         pool_pre_ping=False,
     )
     event.listen(engine, "connect", _on_connect)
+    event.listen(engine, "handle_error", _on_error)
     return engine
 
 
@@ -75,6 +92,18 @@ def stored_revision(path: Path) -> str | None:
             return "prisma"  # made by another studio of the suite with Prisma
         return None
     except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:  # bytes in the schema text
+        if isinstance(exc, sqlite3.DatabaseError):
+            from dlx_art.library import faults
+
+            plain = faults.explain(exc, path.parent)
+            if plain is not None:  # full or read-only is not damage: never advise a rebuild
+                raise plain from exc
+            if isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc):
+                raise StorageError(f"The catalog {path} cannot be opened: check that its "
+                                   "folder can be read and written.") from exc
+            if "disk i/o error" in str(exc).lower():  # not damage: the drive failed
+                raise StorageError(f"The catalog {path} could not be read or written (a disk "
+                                   "error). Check the drive, then try again.") from exc
         log.warning("catalog %s cannot be read: %s", path, exc)
         raise StorageError(
             f"The catalog {path} is damaged: part of it cannot be read (details in the log). "

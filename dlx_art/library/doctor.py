@@ -477,9 +477,14 @@ def _connect_ro(path: Path, *, immutable: bool) -> sqlite3.Connection:
 
 
 def _quick_check(path: Path, *, full: bool = False, immutable: bool = False) -> str | None:
+    from dlx_art.library import faults
+
     try:
         con = _connect_ro(path, immutable=immutable)
     except sqlite3.Error as exc:
+        plain = faults.explain(exc, path.parent)
+        if plain is not None:  # a full or read-only drive is not damage
+            raise plain from exc
         return str(exc)
     try:
         con.text_factory = bytes  # its messages quote damaged bytes
@@ -498,6 +503,9 @@ def _quick_check(path: Path, *, full: bool = False, immutable: bool = False) -> 
                 pass
         return None
     except (sqlite3.Error, UnicodeDecodeError) as exc:
+        plain = faults.explain(exc, path.parent) if isinstance(exc, sqlite3.Error) else None
+        if plain is not None:  # a full or read-only drive is not damage
+            raise plain from exc
         return str(exc)
     finally:
         con.close()

@@ -338,7 +338,15 @@ class Library:
             intent = {"projectId": project.id, "name": new_name, "old": old_folder,
                       "new": new_folder}
             _write_json(journal, intent)
-            self._apply_rename(intent)
+            try:
+                self._apply_rename(intent)
+            except Exception:
+                # e.g. a read-only or full catalog: the folder moved but the rows could not
+                # follow. Move it back now rather than leave the catalog pointing at nothing
+                # until the journal is replayed.
+                self._undo_rename(intent)
+                journal.unlink(missing_ok=True)
+                raise
             journal.unlink(missing_ok=True)
         renamed = self.get_project(project.id)
         self._write_project_file(renamed)
@@ -422,6 +430,14 @@ class Library:
                                                                                autoescape=True))
                     .values({column: new_prefix + func.substr(col, len(old_prefix) + 1)})
                 )
+
+    def _undo_rename(self, intent: dict[str, str]) -> None:
+        if not intent["old"]:
+            return
+        old = storage.project_dir(self.root, intent["old"])
+        new = storage.project_dir(self.root, intent["new"])
+        if new.exists() and not old.exists():
+            storage.move_within(self.root, new, old)
 
     def _finish_interrupted_rename(self) -> None:
         journal = self.root / RENAME_JOURNAL
@@ -956,23 +972,24 @@ class Library:
         return self.root / storage.TRASH_DIR / asset_id / storage.safe_file_name(name)
 
     def export(self, asset_id: str, dest: str | os.PathLike[str], *,
-               strip_metadata: bool = False) -> Path:
-        """Copy an image out of the library (to a folder or a file name)."""
+               strip_metadata: bool = False, force: bool = False) -> Path:
+        """Copy an image out of the library (to a folder or a file name).
+
+        Never overwrites an existing file unless `force`, never writes inside the storage root
+        and never opens a special file (see `dlx_art.library.export`).
+
+        Raises:
+            UsageError: The destination is refused (exists, special, inside the library).
+            StorageError: The write failed; nothing is left behind.
+        """
+        from dlx_art.library.export import export_target, write_export
+
         asset = self.get_asset(asset_id)
+        target = export_target(self.root, dest, self.path_of(asset).name, force=force)
         data = self.read_bytes(asset)
         if strip_metadata:
             data = metadata.strip_metadata(data, asset.fileType)
-        target = Path(dest).expanduser()
-        if target.is_dir():
-            target = target / self.path_of(asset).name
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.part")
-            tmp.write_bytes(data)
-            os.replace(tmp, target)
-        except OSError as exc:
-            raise StorageError(f"Could not write {target}: {exc.strerror or exc}.") from exc
-        return target
+        return write_export(self.root, target, data, force=force)
 
     # --- thumbnails ---------------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from itertools import count
 from pathlib import Path, PurePosixPath
 
-from dlx_art.errors import StorageError
+from dlx_art.errors import DiskFull, ReadOnlyStorage, StorageError
 
 __all__ = [
     "ASSETS_DIR",
@@ -433,9 +433,9 @@ def _os_error(action: str, path: Path, exc: OSError) -> StorageError:
     name, folder = path.name or str(path), path.parent
     code = exc.errno
     if code in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-        message = (
-            f"Not enough disk space to {action} {name}. Free some space on the drive "
-            f"holding {folder} and try again."
+        return DiskFull(
+            f"Not enough disk space to {action} {name}: the disk is full. Nothing already "
+            f"saved was lost; free some space on the drive holding {folder} and try again."
         )
     elif code in (errno.EACCES, errno.EPERM):
         message = (
@@ -443,7 +443,7 @@ def _os_error(action: str, path: Path, exc: OSError) -> StorageError:
             f"permissions, or choose another storage folder in Settings."
         )
     elif code == errno.EROFS:
-        message = f"Cannot {action} {name}: {folder} is on a read-only drive."
+        return ReadOnlyStorage(f"Cannot {action} {name}: {folder} is on a read-only drive.")
     elif code == errno.ENOENT:
         message = f"Cannot {action} {name}: the folder {folder} does not exist."
     elif code == errno.ENOTDIR:

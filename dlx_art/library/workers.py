@@ -10,6 +10,14 @@ so that functions defined there can be unpickled; ours live in `dlx_art`, and a 
 an ``if __name__ == "__main__":`` guard would run its own work again in every worker, so the
 workers are started while the main script is hidden. In the frozen app,
 `multiprocessing.freeze_support()` (packaging/launcher.py) turns such a start into a worker.
+
+Workers end with their parent. A worker waits for work on a queue whose other end every
+worker holds too, so when the parent is killed (SIGKILL, a crash, the window closed by force)
+nothing tells it to stop: it would wait forever. So each worker watches its parent from the
+start (`_start_worker`): on Linux the kernel signals it when the parent dies
+(``prctl(PR_SET_PDEATHSIG)``), and everywhere a watchdog thread waits on the parent's
+sentinel (and polls ``os.getppid()``) and ends the worker within about a second. What a
+killed import had staged is cleaned up by the next `Library.reconcile`.
 """
 
 from __future__ import annotations
@@ -64,7 +72,8 @@ def process_pool(initializer: Callable[..., None] | None = None,
 
     count = workers or worker_count()
     pool = ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=initializer, initargs=initargs)
+                               initializer=_start_worker,
+                               initargs=(os.getpid(), initializer, initargs))
     with _main_script_hidden():
         for _ in range(count):  # each submit that finds no idle worker starts one
             pool.submit(os.getpid)
@@ -110,6 +119,87 @@ def lower_process_priority() -> None:
             os.nice(BACKGROUND_NICENESS)
     except (OSError, AttributeError):
         pass
+
+
+#: How often a worker's watchdog checks that its parent still runs (seconds).
+PARENT_POLL_SECONDS = 0.5
+_PR_SET_PDEATHSIG = 1
+#: The signal the Linux kernel sends a worker when its parent dies (see `_start_worker`).
+#: Not SIGTERM: the pool itself ends broken workers with SIGTERM, which must keep working.
+_DEATH_SIGNAL = getattr(__import__("signal"), "SIGUSR1", None)
+
+
+def _start_worker(parent_pid: int, initializer: Callable[..., None] | None,
+                  initargs: tuple[Any, ...]) -> None:
+    """Run first in every worker: end with the parent, then the pool's own initializer."""
+    _end_with_parent(parent_pid)
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def _parent_gone(parent_pid: int) -> bool:
+    if sys.platform != "win32" and os.getppid() != parent_pid:
+        return True  # re-parented (to init or a subreaper): the parent died
+    import multiprocessing
+
+    parent = multiprocessing.parent_process()
+    return parent is not None and not parent.is_alive()
+
+
+def _end_with_parent(parent_pid: int) -> None:
+    """Make this worker process exit as soon as `parent_pid` is gone."""
+    if sys.platform.startswith("linux") and _DEATH_SIGNAL is not None:
+        _ask_kernel_for_death_signal(parent_pid)
+    threading.Thread(target=_watch_parent, args=(parent_pid,), name="dlx-parent-watchdog",
+                     daemon=True).start()
+    if _parent_gone(parent_pid):  # died before any of this was set up
+        os._exit(1)
+
+
+def _ask_kernel_for_death_signal(parent_pid: int) -> None:
+    """Linux: have the kernel send `_DEATH_SIGNAL` when the parent exits.
+
+    The kernel sends it when the *thread* that started this worker ends, which in a
+    multi-threaded parent (a window's thread pool) is not the end of the process: the handler
+    checks that the parent process is really gone and ignores the signal otherwise.
+    """
+    import ctypes
+    import signal
+
+    def on_death_signal(_signum: int, _frame: Any) -> None:
+        if _parent_gone(parent_pid):
+            os._exit(1)
+
+    try:
+        signal.signal(_DEATH_SIGNAL, on_death_signal)
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(_DEATH_SIGNAL), 0, 0, 0)
+    except (OSError, AttributeError, ValueError):  # pragma: no cover - the watchdog remains
+        pass
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """The portable guard: end this worker within about a second of its parent's death.
+
+    A worker busy in C code (decoding an image) runs no Python signal handler until it is
+    done; this thread does not wait for it. `os._exit`: there is nobody left to report to,
+    and a clean shutdown would wait on queues that the dead parent was meant to read.
+    """
+    import multiprocessing
+    from multiprocessing.connection import wait
+
+    parent = multiprocessing.parent_process()
+    sentinel = getattr(parent, "sentinel", None)
+    while True:
+        if sentinel is not None:
+            try:
+                wait([sentinel], timeout=PARENT_POLL_SECONDS)
+            except (OSError, ValueError):
+                sentinel = None
+        else:
+            threading.Event().wait(PARENT_POLL_SECONDS)
+        if _parent_gone(parent_pid):
+            os._exit(1)
 
 
 @contextlib.contextmanager

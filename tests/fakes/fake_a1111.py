@@ -679,6 +679,9 @@ class FakeA1111:
         self.slow_chunk = 64
         self.slow_delay = 0.01
         self.route_failures: dict[str, str] = {}
+        # /interrupt ends the running step at once and answers only after the job's own request
+        # has its (partial) image: the client sees the image arrive as it cancels
+        self.interrupt_answers_at_once = False
         # records
         self.requests: list[Recorded] = []
         self.unknown_keys: list[str] = []
@@ -698,6 +701,8 @@ class FakeA1111:
         self._open_generations = 0
         self._running_jobs = 0
         self._stop = threading.Event()
+        self._answer_now = threading.Event()  # see interrupt_answers_at_once
+        self._job_ended = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._conns: set[socket.socket] = set()
@@ -789,7 +794,11 @@ class FakeA1111:
     def _sample(self, steps: int, step_time: float, record: JobRecord) -> bool:
         """Run `steps` sampling steps; False if interrupted/skipped/stopped."""
         for i in range(steps):
-            if self._stop.wait(step_time):
+            if self.interrupt_answers_at_once:
+                self._answer_now.wait(step_time)
+                if self._stop.is_set():
+                    return False
+            elif self._stop.wait(step_time):
                 return False
             with self._state.lock:
                 if self._state.interrupted or self._state.skipped:
@@ -995,8 +1004,12 @@ class FakeA1111:
     def _interrupt(self) -> _Reply:
         with self._state.lock:
             self._state.interrupted = True
+            running = bool(self._state.job)
         with self._counter_lock:
             self.interrupts += 1
+        if self.interrupt_answers_at_once and running:
+            self._answer_now.set()
+            self._job_ended.wait(10)  # the job's request gets its image before this answer
         return _Reply(200, {})
 
     def _skip(self) -> _Reply:
@@ -1153,6 +1166,8 @@ class FakeA1111:
             sampling_steps = steps
         record = JobRecord(route, sampling_steps, time.monotonic())
         self.jobs.append(record)
+        self._answer_now.clear()
+        self._job_ended.clear()
         st.begin(f"scripts_{route}")  # job_count -1, sampling_steps still the previous job's
         setup = self.step_time if self.setup_time is None else self.setup_time
         if setup:
@@ -1219,6 +1234,7 @@ class FakeA1111:
             infotexts.insert(0, grid_text)
             index_of_first_image = 1
         record.images = len(images)
+        self._job_ended.set()
         if not v["send_images"]:
             images = []
         info = {

@@ -296,6 +296,7 @@ def test_cli_generate_json_and_exit_codes(tmp_path, fake_a1111, fake_hf):
 def test_cli_ctrl_c_cancels_on_the_server(tmp_path, fake_a1111):
     assert _cli(tmp_path, "projects", "create", "P").returncode == 0
     fake_a1111.step_time = 0.05
+    fake_a1111.interrupt_answers_at_once = True  # the image arrives as the cancel does
     env = dict(os.environ, DLX_ART_HOME=str(tmp_path / "home"),
                DLX_ART_A1111_URL=fake_a1111.url)
     process = subprocess.Popen([sys.executable, "-m", "dlx_art", "generate", "--project", "P",

@@ -496,7 +496,8 @@ class GalleryWidget(QWidget):
         ids = [a.id for a in assets]
 
         def export() -> list[Path]:
-            return [self._library.export(i, target) for i in ids]
+            # one file: the save dialog already asked before replacing an existing one
+            return [self._library.export(i, target, force=len(ids) == 1) for i in ids]
 
         def done(paths: list[Path]) -> None:
             where = paths[0] if len(paths) == 1 else Path(target)
