@@ -359,12 +359,17 @@ class A1111Client:
         busy_wait: how long to wait for another client's job before raising `ServerBusy`.
         interrupt_grace: after a cancel, how long to wait for the server to hand back the
             interrupted job before giving up on it.
+        max_response_bytes: largest answer to a generation request (`MAX_RESPONSE_BYTES`).
+
+    `read_timeout` is also each job's overall deadline: the generation request must have sent
+    its whole answer by then, however the server paces it (one byte every few seconds too).
     """
 
     def __init__(self, base_url: str, *, auth: tuple[str, str] | None = None,
                  connect_timeout: float = 3.05, read_timeout: float = 900.0,
                  verify: bool | str = True, poll_interval: float = 0.5, busy_wait: float = 0.0,
-                 interrupt_grace: float = 10.0) -> None:
+                 interrupt_grace: float = 10.0,
+                 max_response_bytes: int = MAX_RESPONSE_BYTES) -> None:
         self.base_url, url_auth = normalise_base_url(base_url)
         auth = auth if auth is not None else url_auth
         if auth is not None:
@@ -381,6 +386,7 @@ class A1111Client:
         self.poll_interval = poll_interval
         self.busy_wait = busy_wait
         self.interrupt_grace = interrupt_grace
+        self.max_response_bytes = max_response_bytes
         self._get_timeout = (connect_timeout, min(GET_READ_TIMEOUT, read_timeout))
         self._poll_timeout = (connect_timeout, min(POLL_READ_TIMEOUT, read_timeout))
         self._local = threading.local()
@@ -1002,7 +1008,7 @@ class A1111Client:
                                     timeout=(self.connect_timeout, self.read_timeout),
                                     stream=True)
             holder["response"] = response
-            self._read_body(response, MAX_RESPONSE_BYTES, deadline,
+            self._read_body(response, self.max_response_bytes, deadline,
                             "the generation request", self.read_timeout)
             return response
         finally:
