@@ -249,3 +249,54 @@ def test_a_bad_seed_is_exit_2_for_a_real_process_too(fake_a1111, tmp_path):
                   "--seed", str(2**32), "--cfg", "nan")
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert fake_a1111.requests == []
+
+
+# --- Hugging Face --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_hf():
+    from tests.fakes.fake_hf import FakeHF
+
+    with FakeHF(token="hf_testtoken123456") as fake:
+        yield fake
+
+
+def _hf_client(fake, **kwargs):
+    from dlx_art.generation.hf import HFClient
+
+    return HFClient(model="org/model", token="hf_testtoken123456",
+                    endpoint=fake.model_url("org/model"), **kwargs)
+
+
+def test_hugging_face_drip_ends_at_the_request_deadline(fake_hf, library):
+    fake_hf.behaviour = "drip"
+    fake_hf.drip_delay = 0.2  # each read gets a byte well within the 5 s read timeout
+    project = library.create_project("HF")
+    router = BackendRouter([], _hf_client(fake_hf, timeout=5.0, deadline=2.0))
+    started = time.monotonic()
+    with pytest.raises(ConnectionDropped, match="within 2 s"):
+        pipeline.run(request(project.id, backend="hf"), router, library)
+    assert time.monotonic() - started < GUARD
+    time.sleep(1.0)
+    sent = fake_hf.bytes_sent
+    time.sleep(1.0)
+    assert fake_hf.bytes_sent <= sent + 2  # the worker stopped reading too
+    assert stored_files(library) == []
+
+
+@pytest.mark.parametrize("behaviour", ["huge", "endless"])
+def test_hugging_face_huge_or_endless_answers_are_cut(fake_hf, library, behaviour, monkeypatch):
+    from dlx_art.generation import hf
+
+    monkeypatch.setattr(hf, "MAX_RESPONSE_BYTES", 4 * 2**20)
+    fake_hf.behaviour = behaviour
+    fake_hf.huge_bytes = 64 * 2**20
+    project = library.create_project("HF")
+    router = BackendRouter([], _hf_client(fake_hf, timeout=30.0, deadline=60.0))
+    started = time.monotonic()
+    with pytest.raises(BadServerResponse, match="larger than 4 MiB"):
+        pipeline.run(request(project.id, backend="hf"), router, library)
+    assert time.monotonic() - started < GUARD
+    assert fake_hf.bytes_sent < 32 * 2**20
+    assert stored_files(library) == []
