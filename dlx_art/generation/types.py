@@ -17,8 +17,9 @@ from dlx_art.errors import Cancelled, UsageError
 SEED_MAX = 2**32 - 1
 """Largest seed A1111 takes (numpy seeds are 32-bit unsigned); -1 means random."""
 MAX_STEPS = 1000
-MAX_SIDE = 16384
-"""Largest width or height in pixels; width x height must also stay within `MAX_PIXELS`."""
+MAX_SIDE = 65535
+"""Largest width or height in pixels (PNG and A1111 need no more; any image the library holds
+fits); width x height must also stay within `MAX_PIXELS`."""
 MAX_PIXELS = 178_956_970  # the largest image the library accepts (metadata.MAX_PIXELS)
 MAX_IMAGES = 100
 """Most images one job may ask for (batch count x batch size)."""

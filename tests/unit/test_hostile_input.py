@@ -285,6 +285,7 @@ def test_cfg_scale_must_be_finite_and_in_range(cfg: float) -> None:
     ("height", -8), ("denoising_strength", math.nan), ("denoising_strength", 1.01),
     ("batch_count", 0), ("batch_size", 1000), ("cfg_scale", math.inf), ("seed", -2),
     ("width", 16384),  # with height 16384: more pixels than any image may have
+    ("height", 65536),
 ])
 def test_bad_values_are_usage_errors(field: str, value: object) -> None:
     extra = {"height": 16384} if (field, value) == ("width", 16384) else {}
