@@ -138,12 +138,14 @@ def _add_generation_commands(commands: Any) -> None:
     p.add_argument("--model")
     p.add_argument("--sampler")
     p.add_argument("--scheduler")
-    p.add_argument("--steps", type=_positive_int, default=20)
-    p.add_argument("--cfg", type=float, default=7.0)
-    p.add_argument("--seed", type=int, default=-1)
-    p.add_argument("--width", type=_positive_int, default=512)
-    p.add_argument("--height", type=_positive_int, default=512)
-    p.add_argument("--batch", type=_positive_int, default=1, help="number of images")
+    p.add_argument("--steps", type=_checked("check_steps"), default=20)
+    p.add_argument("--cfg", type=_checked("check_cfg_scale"), default=7.0)
+    p.add_argument("--seed", type=_checked("check_seed"), default=-1,
+                   help="-1 (random) or 0..4294967295")
+    p.add_argument("--width", type=_checked("check_side"), default=512)
+    p.add_argument("--height", type=_checked("check_side"), default=512)
+    p.add_argument("--batch", type=_checked("check_image_count"), default=1,
+                   help="number of images")
     backend_flag(p)
     _json_flag(p)
 
@@ -152,21 +154,41 @@ def _add_generation_commands(commands: Any) -> None:
     p.add_argument("--mask", metavar="PNG", help="white = repaint; without it: img2img")
     p.add_argument("--prompt")
     p.add_argument("--negative")
-    p.add_argument("--denoise", type=float, default=0.75)
-    p.add_argument("--mask-blur", type=int, default=4)
+    p.add_argument("--denoise", type=_checked("check_denoise"), default=0.75)
+    p.add_argument("--mask-blur", type=_checked("check_mask_blur"), default=4)
     p.add_argument("--inpaint-area", choices=["whole", "masked"], default="whole")
-    p.add_argument("--padding", type=int, default=32)
+    p.add_argument("--padding", type=_checked("check_padding"), default=32)
     p.add_argument("--masked-content", choices=["fill", "original", "noise", "nothing"],
                    default="original")
     p.add_argument("--invert-mask", action="store_true")
-    p.add_argument("--seed", type=int, default=-1)
-    p.add_argument("--steps", type=_positive_int)
+    p.add_argument("--seed", type=_checked("check_seed"), default=-1,
+                   help="-1 (random) or 0..4294967295")
+    p.add_argument("--steps", type=_checked("check_steps"))
     p.add_argument("--keep-partial", action="store_true", help=argparse.SUPPRESS)
     backend_flag(p)
     _json_flag(p)
 
     p = commands.add_parser("backends", help="configured backends: reachable, busy, models")
     _json_flag(p)
+
+
+def _checked(check_name: str) -> Any:
+    """An argparse type running one of `generation.types`' value checks (the GUI's too).
+
+    A refused value is an argparse error: one line on stderr, exit code 2, nothing sent.
+    """
+    from dlx_art.generation import types
+
+    check = getattr(types, check_name)
+
+    def convert(value: str) -> Any:
+        try:
+            return check(value)
+        except UsageError as exc:
+            raise argparse.ArgumentTypeError(exc.user_message) from None
+
+    convert.__name__ = check_name.removeprefix("check_").replace("_", " ")
+    return convert
 
 
 def _positive_int(value: str) -> int:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import io
 import itertools
 import json
@@ -64,9 +65,11 @@ from dlx_art.generation.types import (
     Kind,
     Progress,
     ProgressCallback,
+    stored_seed,
 )
 
-__all__ = ["A1111Client", "A1111Model", "MAX_IMAGE_PIXELS", "normalise_base_url"]
+__all__ = ["A1111Client", "A1111Model", "MAX_IMAGE_PIXELS", "MAX_RESPONSE_BYTES",
+           "MAX_SMALL_RESPONSE_BYTES", "normalise_base_url"]
 
 log = logging.getLogger("dlx_art.generation.a1111")
 
@@ -80,6 +83,17 @@ _PILLOW_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
 _FILE_TYPES = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "GIF": "gif", "BMP": "bmp",
                "TIFF": "tiff"}
 _MESSAGE_LIMIT = 400
+MAX_RESPONSE_BYTES = 512 * 1024 * 1024
+"""Largest answer to a generation (txt2img / img2img) accepted, after gzip decoding.
+
+A batch of 8 at 2048x2048 is at most about 135 MB: 8 PNGs of 2048 x 2048 x 3 bytes that do
+not compress (12.6 MB each), base64 (x 4/3), plus infotexts; a grid or returned masks add a
+few more images. 512 MiB leaves room for that several times over, yet a server that streams
+without end is cut off long before memory runs out. Read 64 KiB at a time, counted as it
+arrives; nothing is parsed or stored from an answer that is too big."""
+MAX_SMALL_RESPONSE_BYTES = 64 * 1024 * 1024
+"""Largest answer to any other call (/progress with a live preview, model and option lists)."""
+_READ_PIECE = 64 * 1024
 
 _url_locks: dict[str, threading.Lock] = {}
 _url_locks_guard = threading.Lock()
@@ -345,12 +359,17 @@ class A1111Client:
         busy_wait: how long to wait for another client's job before raising `ServerBusy`.
         interrupt_grace: after a cancel, how long to wait for the server to hand back the
             interrupted job before giving up on it.
+        max_response_bytes: largest answer to a generation request (`MAX_RESPONSE_BYTES`).
+
+    `read_timeout` is also each job's overall deadline: the generation request must have sent
+    its whole answer by then, however the server paces it (one byte every few seconds too).
     """
 
     def __init__(self, base_url: str, *, auth: tuple[str, str] | None = None,
                  connect_timeout: float = 3.05, read_timeout: float = 900.0,
                  verify: bool | str = True, poll_interval: float = 0.5, busy_wait: float = 0.0,
-                 interrupt_grace: float = 10.0) -> None:
+                 interrupt_grace: float = 10.0,
+                 max_response_bytes: int = MAX_RESPONSE_BYTES) -> None:
         self.base_url, url_auth = normalise_base_url(base_url)
         auth = auth if auth is not None else url_auth
         if auth is not None:
@@ -367,6 +386,7 @@ class A1111Client:
         self.poll_interval = poll_interval
         self.busy_wait = busy_wait
         self.interrupt_grace = interrupt_grace
+        self.max_response_bytes = max_response_bytes
         self._get_timeout = (connect_timeout, min(GET_READ_TIMEOUT, read_timeout))
         self._poll_timeout = (connect_timeout, min(POLL_READ_TIMEOUT, read_timeout))
         self._local = threading.local()
@@ -484,15 +504,69 @@ class A1111Client:
     def _request(self, method: str, route: str, *, params: dict[str, str] | None = None,
                  json_body: Any = None, timeout: tuple[float, float] | None = None,
                  diagnose_404: bool = True) -> requests.Response:
-        """One call with the thread's session; HTTP errors raised as typed errors."""
+        """One call with the thread's session; HTTP errors raised as typed errors.
+
+        The answer is read within `MAX_SMALL_RESPONSE_BYTES` and within the call's read
+        timeout as a whole (not only per read), so a server that drips or never stops cannot
+        hold this thread or fill memory.
+        """
+        timeout = timeout or self._get_timeout
+        deadline = time.monotonic() + timeout[0] + timeout[1]
         try:
             response = self._session().request(
                 method, self._url(route), params=params, json=json_body, verify=self.verify,
-                timeout=timeout or self._get_timeout, allow_redirects=(method == "GET"))
+                timeout=timeout, allow_redirects=(method == "GET"), stream=True)
+            self._read_body(response, MAX_SMALL_RESPONSE_BYTES, deadline, f"/{route}",
+                            timeout[0] + timeout[1])
         except Exception as exc:
             raise self._map_exception(exc, during_job=False) from None
         self._check_status(response, route, diagnose_404=diagnose_404)
         return response
+
+    def _read_body(self, response: requests.Response, limit: int, deadline: float, what: str,
+                   allowed: float) -> None:
+        """Read a streamed answer into `response.content`: at most `limit` bytes (decoded),
+        finished by `deadline` (monotonic). Each read returns as soon as some bytes arrive,
+        so the deadline is checked even while a server sends one byte at a time.
+
+        Raises `BadServerResponse` (too big), `ConnectionDropped` (too slow) or a `requests`
+        exception (mapped by the caller). The connection is closed unless read to its end.
+        """
+        raw = response.raw
+        finished = False
+        try:
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise self._too_big(what, limit)
+            parts: list[bytes] = []
+            total = 0
+            while True:
+                if time.monotonic() > deadline:
+                    raise self._error(ConnectionDropped,
+                                      f"{self.label} did not finish sending its answer to {what} "
+                                      f"within {allowed:g} s; the connection was given up.")
+                piece = raw.read1(_READ_PIECE, decode_content=True)
+                if not piece:
+                    break
+                total += len(piece)
+                if total > limit:
+                    raise self._too_big(what, limit)
+                parts.append(piece)
+            finished = True
+        except urllib3.exceptions.HTTPError as exc:
+            raise _as_requests_error(exc) from exc
+        finally:
+            if not finished:
+                response.close()
+        response._content = b"".join(parts)  # what `response.content` returns from now on
+        response._content_consumed = True
+        raw.release_conn()
+
+    def _too_big(self, what: str, limit: int) -> BackendError:
+        return self._error(BadServerResponse,
+                           f"{self.label} sent an answer to {what} larger than "
+                           f"{limit // 2**20} MiB; it was not read further. "
+                           "Is this address really an AUTOMATIC1111 server?")
 
     def _get_json(self, route: str, *, params: dict[str, str] | None = None,
                   timeout: tuple[float, float] | None = None, diagnose_404: bool = True) -> Any:
@@ -502,6 +576,11 @@ class A1111Client:
     def _json(self, response: requests.Response, route: str) -> Any:
         try:
             return json.loads(response.content)
+        except RecursionError:  # the size is capped already, but nesting could still be deep
+            raise self._error(
+                BadServerResponse,
+                f"{self.label} answered /{route} with JSON nested too deeply to read. "
+                "Is this address really an AUTOMATIC1111 server?") from None
         except (ValueError, UnicodeDecodeError):
             raise self._error(
                 BadServerResponse,
@@ -562,8 +641,9 @@ class A1111Client:
         """After a 404 on /sdapi: is the WebUI up without its API, or is this the wrong URL?"""
         try:
             response = self._session().get(self.base_url + "/", timeout=self._get_timeout,
-                                            verify=self.verify)
+                                            verify=self.verify, stream=True)
             ui_up = response.status_code == 200
+            response.close()  # only the status matters: the body is never read
         except Exception:
             ui_up = False
         if ui_up:
@@ -894,12 +974,16 @@ class A1111Client:
                            name: str) -> requests.Response:
         """POST in a helper thread (never retried); cancellable wait. Raises mapped errors."""
         wake = threading.Event()
-        call = _Call(lambda: self._post_once(url, body), name, wake)
+        holder: dict[str, requests.Response] = {}
+        deadline = time.monotonic() + self.read_timeout
+        call = _Call(lambda: self._post_once(url, body, holder, deadline), name, wake)
         unregister = cancel.on_cancel(wake.set)
         try:
             call.start()
             while not call.done.is_set() and not cancel.cancelled:
-                wake.wait(self.poll_interval)
+                if self._past_deadline(call, holder, deadline):
+                    raise self._late_job()
+                wake.wait(max(0.01, min(self.poll_interval, deadline - time.monotonic())))
                 wake.clear()
         finally:
             unregister()
@@ -910,30 +994,61 @@ class A1111Client:
         except Exception as exc:
             raise self._map_exception(exc, during_job=True) from None
 
-    def _post_once(self, url: str, body: dict[str, Any]) -> requests.Response:
-        """The long POST, on its own session (no retries) with the long read timeout."""
+    def _post_once(self, url: str, body: dict[str, Any], holder: dict[str, requests.Response],
+                   deadline: float) -> requests.Response:
+        """The long POST, on its own session (no retries) with the long read timeout.
+
+        The whole answer is read here, in the helper thread, within `MAX_RESPONSE_BYTES` and
+        the job's `deadline`; `holder` gets the response as soon as its headers arrive, so the
+        waiting thread can shut the connection when the deadline passes.
+        """
         session = self._new_session(retry_gets=False)
         try:
             response = session.post(url, json=body, verify=self.verify, allow_redirects=False,
-                                    timeout=(self.connect_timeout, self.read_timeout))
-            _ = response.content  # read the whole body here, in the helper thread
+                                    timeout=(self.connect_timeout, self.read_timeout),
+                                    stream=True)
+            holder["response"] = response
+            self._read_body(response, self.max_response_bytes, deadline,
+                            "the generation request", self.read_timeout)
             return response
         finally:
             session.close()
+
+    def _past_deadline(self, call: _Call, holder: dict[str, requests.Response],
+                       deadline: float) -> bool:
+        """True (and the connection shut) when the job's POST is still open at `deadline`."""
+        if call.done.is_set() or time.monotonic() < deadline:
+            return False
+        response = holder.get("response")
+        if response is not None:
+            with contextlib.suppress(Exception):  # best effort: it may be closing already
+                response.raw.shutdown()  # wakes the helper thread blocked in a read
+        return True
+
+    def _late_job(self) -> BackendError:
+        return self._error(ConnectionDropped,
+                           f"{self.label} did not finish the job within {self.read_timeout:g} s "
+                           "(the job's time limit); the connection was given up and nothing "
+                           "was stored. The server may still be working on it.")
 
     def _run_job(self, route: str, payload: dict[str, Any], request: GenerationRequest,
                  tracker: _ProgressTracker, cancel: CancelToken,
                  want_preview: Callable[[], bool] | None, model_title: str | None) -> BackendResult:
         wake = threading.Event()
-        call = _Call(lambda: self._post_once(self._url(route), payload), "a1111-post", wake)
+        holder: dict[str, requests.Response] = {}
+        deadline = time.monotonic() + self.read_timeout  # the whole job, not one read
+        call = _Call(lambda: self._post_once(self._url(route), payload, holder, deadline),
+                     "a1111-post", wake)
         unregister = cancel.on_cancel(wake.set)
         try:
             call.start()
             while True:
-                wake.wait(self.poll_interval)
+                wake.wait(max(0.01, min(self.poll_interval, deadline - time.monotonic())))
                 wake.clear()
                 if call.done.is_set() or cancel.cancelled:
                     break
+                if self._past_deadline(call, holder, deadline):
+                    raise self._late_job()
                 self._poll(tracker, want_preview)
         finally:
             unregister()
@@ -1055,6 +1170,7 @@ class A1111Client:
             seed = _as_int(all_seeds[i]) if i < len(all_seeds) else None
             if seed is None and first_seed is not None and not all_seeds:
                 seed = first_seed + i
+            seed = stored_seed(seed)  # 2**40, -5, "x", NaN: no seed; the infotext keeps it
             text = infotexts[offset + i] if offset + i < len(infotexts) else None
             images.append(GeneratedImage(data=blob, seed=seed,
                                          infotext=text if isinstance(text, str) else None,
@@ -1094,7 +1210,7 @@ def _parse_info(value: Any) -> dict[str, Any]:
     if isinstance(value, str):
         try:
             parsed = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             return {}
         return parsed if isinstance(parsed, dict) else {}
     return {}
@@ -1106,7 +1222,7 @@ def _error_fields(response: requests.Response) -> tuple[str, str, str, str]:
     text = content.decode("utf-8", "replace")
     try:
         body = json.loads(content)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         looks_html = text.lstrip()[:1] == "<"
         return "", "", "", "" if looks_html else _shorten(text, 200)
     if not isinstance(body, dict):
@@ -1152,6 +1268,19 @@ def _body_excerpt(content: bytes) -> str:
         return "an empty answer"
     text = content[:80].decode("utf-8", "replace")
     return f"it starts with {_shorten(text, 80)!r}"
+
+
+def _as_requests_error(exc: urllib3.exceptions.HTTPError) -> Exception:
+    """A urllib3 error from reading a streamed body, as `requests` itself would raise it."""
+    if isinstance(exc, urllib3.exceptions.ReadTimeoutError):
+        return requests.exceptions.ReadTimeout(exc)
+    if isinstance(exc, urllib3.exceptions.SSLError):
+        return requests.exceptions.SSLError(exc)
+    if isinstance(exc, urllib3.exceptions.DecodeError):
+        return requests.exceptions.ContentDecodingError(exc)
+    if isinstance(exc, urllib3.exceptions.ProtocolError):
+        return requests.exceptions.ChunkedEncodingError(exc)
+    return requests.exceptions.ConnectionError(exc)
 
 
 def _iter_causes(exc: BaseException) -> list[BaseException]:

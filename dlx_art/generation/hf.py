@@ -12,6 +12,7 @@ Nothing here logs or reports the token.
 
 from __future__ import annotations
 
+import contextvars
 import importlib
 import io
 import logging
@@ -24,6 +25,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
 
+import huggingface_hub
 from huggingface_hub import ImageToImageTargetSize, InferenceClient, get_token
 from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
@@ -63,6 +65,12 @@ T = TypeVar("T")
 MAX_RESULT_PIXELS = 8192 * 8192
 #: Seeds we pick ourselves lie in [0, SEED_LIMIT).
 SEED_LIMIT = 2**32 - 2
+#: Largest answer accepted from Hugging Face (one image per request: a 2048 x 2048 PNG that does
+#: not compress is 12.6 MB). Counted on the bytes as they arrive; an answer declaring more is
+#: refused before its body is read.
+MAX_RESPONSE_BYTES = 256 * 1024 * 1024
+#: Seconds one request (one image) may take in all, however slowly its answer arrives.
+REQUEST_DEADLINE = 600.0
 #: Wait used when a 503 "loading" answer carries no usable estimated_time.
 DEFAULT_LOADING_DELAY = 1.0
 #: Parameters the hf-inference image-to-image spec does not list; dropped if the server objects.
@@ -95,6 +103,89 @@ _TRANSPORT_ERRORS = (_error_classes(("httpx2", "httpx"), "TransportError")
 _TIMEOUT_ERRORS = (InferenceTimeoutError, TimeoutError,
                    *_error_classes(("httpx2", "httpx"), "TimeoutException"),
                    *_error_classes(("requests",), "Timeout"))
+
+
+class _ResponseTooLarge(Exception):
+    pass
+
+
+class _ResponseTooSlow(Exception):
+    pass
+
+
+# When the request running in this thread must have its whole answer (monotonic seconds).
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("dlx_hf_deadline",
+                                                                        default=None)
+
+
+def _check_deadline() -> None:
+    deadline = _DEADLINE.get()
+    if deadline is not None and time.monotonic() > deadline:
+        raise _ResponseTooSlow()
+
+
+def _install_limits() -> None:
+    """Make huggingface_hub's shared HTTP client count answer bytes and watch the deadline.
+
+    `InferenceClient` reads whole answers with its process-wide httpx client and has no size
+    limit; its timeout is per read, so a server sending a byte every few seconds never trips
+    it. A transport wrapper fixes both for every Hugging Face call this process makes: at most
+    `MAX_RESPONSE_BYTES` (as sent on the wire), and no more reading once the deadline of the
+    request running in that thread has passed. Installed once; idempotent.
+    """
+    global _LIMITS_INSTALLED
+    if _LIMITS_INSTALLED:
+        return
+    from huggingface_hub.utils import _http as hub_http
+
+    # the transport library huggingface_hub itself uses (httpx2 in 2.x)
+    httpx = getattr(hub_http, "httpx2", None) or importlib.import_module("httpx")
+    hf_request_event_hook = hub_http.hf_request_event_hook
+
+    class CappedStream(httpx.SyncByteStream):  # type: ignore[misc, name-defined]
+        def __init__(self, inner: Any) -> None:
+            self._inner = inner
+
+        def __iter__(self) -> Any:
+            total = 0
+            for piece in self._inner:
+                total += len(piece)
+                if total > MAX_RESPONSE_BYTES:
+                    raise _ResponseTooLarge()
+                _check_deadline()
+                yield piece
+
+        def close(self) -> None:
+            self._inner.close()
+
+    class CappedTransport(httpx.BaseTransport):  # type: ignore[misc, name-defined]
+        def __init__(self) -> None:
+            self._inner = httpx.HTTPTransport()
+
+        def handle_request(self, request: Any) -> Any:
+            _check_deadline()
+            response = self._inner.handle_request(request)
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
+                response.close()
+                raise _ResponseTooLarge()
+            return httpx.Response(status_code=response.status_code, headers=response.headers,
+                                  stream=CappedStream(response.stream),
+                                  extensions=response.extensions)
+
+        def close(self) -> None:
+            self._inner.close()
+
+    def factory() -> Any:
+        # huggingface_hub's default client (same hooks and redirects), with the capped transport
+        return httpx.Client(event_hooks={"request": [hf_request_event_hook]},
+                            follow_redirects=True, timeout=None, transport=CappedTransport())
+
+    huggingface_hub.set_client_factory(factory)
+    _LIMITS_INSTALLED = True
+
+
+_LIMITS_INSTALLED = False
 
 
 def find_token(explicit: str | None) -> str | None:
@@ -145,12 +236,14 @@ class HFClient:
         endpoint: full URL of a dedicated Inference Endpoint (or a test server); requests are
             posted to exactly this URL and `model` is only used for labels.
         timeout: seconds to wait for the connection and for each read of the answer.
+        deadline: seconds one request may take in all (connecting, waiting, reading the whole
+            answer, however slowly it arrives); `REQUEST_DEADLINE` by default.
         loading_wait: total seconds to keep retrying while the model is loading (HTTP 503).
     """
 
     def __init__(self, *, model: str, token: str | None = None, provider: str = "hf-inference",
                  endpoint: str | None = None, timeout: float = 120.0,
-                 loading_wait: float = 180.0) -> None:
+                 loading_wait: float = 180.0, deadline: float | None = None) -> None:
         self._model = model.strip()
         self._endpoint = endpoint.strip() if endpoint and endpoint.strip() else None
         if not self._model and self._endpoint is None:
@@ -159,6 +252,7 @@ class HFClient:
         self._token = find_token(token)
         self._provider = provider
         self._timeout = timeout
+        self._deadline = REQUEST_DEADLINE if deadline is None else deadline
         self._loading_wait = loading_wait
         self._dropped_params: set[str] = set()
         if self._endpoint is not None:
@@ -167,6 +261,7 @@ class HFClient:
         else:
             self.label = f"Hugging Face {self._model}"
             self.model = self._model
+        _install_limits()
         self._client = self._make_client(self._token)
 
     def _make_client(self, token: str | None) -> InferenceClient:
@@ -299,11 +394,18 @@ class HFClient:
         return _checked_image(result), seed if "seed" in extra else None
 
     def _run_in_worker(self, call: Callable[[], T], cancel: CancelToken | None) -> T:
-        """Run `call` in a daemon thread; return its value or raise its error, or Cancelled."""
+        """Run `call` in a daemon thread; return its value or raise its error, or Cancelled.
+
+        The request must be complete within `deadline` seconds overall (not only per read):
+        past that this raises `ConnectionDropped` at once, and the worker stops reading at
+        its next piece of the answer (see `_install_limits`).
+        """
         done = threading.Event()
         box: dict[str, Any] = {}
+        deadline = time.monotonic() + self._deadline
 
         def work() -> None:
+            _DEADLINE.set(deadline)  # this thread's own context: seen by the transport
             try:
                 box["value"] = call()
             except Exception as err:
@@ -316,16 +418,23 @@ class HFClient:
             if cancel is not None and cancel.cancelled:
                 raise Cancelled()
             threading.Thread(target=work, name="dlx-hf-request", daemon=True).start()
-            done.wait()
+            finished = done.wait(max(0.0, deadline - time.monotonic()) + 0.5)
         finally:
             if unregister is not None:
                 unregister()
         if cancel is not None and cancel.cancelled:
             log.info("Hugging Face request cancelled; its result will be dropped")
             raise Cancelled()
+        if not finished:
+            raise self._late()
         if "error" in box:
             raise box["error"]
         return cast(T, box["value"])
+
+    def _late(self) -> ConnectionDropped:
+        return ConnectionDropped(
+            f"Hugging Face did not finish sending the image within {self._deadline:g} s (the "
+            "request's time limit); the request was given up and nothing was stored.")
 
     def _with_retries(self, call: Callable[[], T], request: GenerationRequest,
                       cancel: CancelToken | None,
@@ -425,6 +534,13 @@ class HFClient:
         return ServerFailed(f"Hugging Face failed (HTTP {status}).{said}")
 
     def _other_error(self, err: Exception) -> DlxError | None:
+        for item in (err, err.__cause__, err.__context__):
+            if isinstance(item, _ResponseTooLarge):
+                return BadServerResponse(
+                    f"Hugging Face sent an answer larger than {MAX_RESPONSE_BYTES // 2**20} MiB; "
+                    "it was not read further.")
+            if isinstance(item, _ResponseTooSlow):
+                return self._late()
         if isinstance(err, _TIMEOUT_ERRORS):
             return ConnectionDropped(
                 f"Hugging Face did not answer within {self._timeout:g} s.")
@@ -581,4 +697,5 @@ def _composite(original: Image.Image, generated: Image.Image, mask: Image.Image)
     return Image.composite(painted, base, mask)
 
 
-__all__ = ["HFClient", "find_token", "MAX_RESULT_PIXELS"]
+__all__ = ["HFClient", "find_token", "MAX_RESPONSE_BYTES", "MAX_RESULT_PIXELS",
+           "REQUEST_DEADLINE"]

@@ -17,6 +17,7 @@ from dlx_art.generation.types import (
     GenerationRequest,
     Kind,
     ProgressCallback,
+    stored_seed,
 )
 from dlx_art.library.models import AssetInfo
 from dlx_art.library.service import Library
@@ -70,7 +71,7 @@ def run(
             "prompt": request.prompt,
             "negative": request.negative or None,
             "model": result.model or request.model or "",
-            "seed": image.seed,
+            "seed": stored_seed(image.seed),  # a backend's odd seed never breaks the save
             "steps": request.steps,
             "cfgScale": float(request.cfg_scale),
             "kind": request.kind.value,

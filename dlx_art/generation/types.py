@@ -2,12 +2,137 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from dlx_art.errors import Cancelled
+from dlx_art.errors import Cancelled, UsageError
+
+# --- value limits ---------------------------------------------------------------------------
+# Checked when a `GenerationRequest` is made, so a bad value is a usage error before any request
+# is sent (the command line's argparse types call the same checks: exit code 2).
+
+SEED_MAX = 2**32 - 1
+"""Largest seed A1111 takes (numpy seeds are 32-bit unsigned); -1 means random."""
+MAX_STEPS = 1000
+MAX_SIDE = 65535
+"""Largest width or height in pixels (PNG and A1111 need no more; any image the library holds
+fits); width x height must also stay within `MAX_PIXELS`."""
+MAX_PIXELS = 178_956_970  # the largest image the library accepts (metadata.MAX_PIXELS)
+MAX_IMAGES = 100
+"""Most images one job may ask for (batch count x batch size)."""
+MAX_CFG_SCALE = 100.0
+MAX_MASK_BLUR = 256
+MAX_PADDING = 4096
+
+
+def _whole(name: str, value: object) -> int:
+    """`value` as an int (from an int or its text); UsageError for anything else."""
+    if isinstance(value, bool):
+        raise UsageError(f"{name} must be a whole number, not {value!r}.")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if len(text) <= 40:  # int() of thousands of digits is slow; no limit needs them
+            try:
+                return int(text)
+            except ValueError:
+                pass
+    raise UsageError(f"{name} must be a whole number, not {_show(value)}.")
+
+
+def _number(name: str, value: object) -> float:
+    """`value` as a finite float (from a number or its text); UsageError otherwise."""
+    if isinstance(value, bool):
+        raise UsageError(f"{name} must be a number, not {value!r}.")
+    number: float | None = None
+    if isinstance(value, int | float):
+        number = float(value) if not isinstance(value, int) or abs(value) < 2**53 else math.inf
+    elif isinstance(value, str) and len(value) <= 40:
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+    if number is None or not math.isfinite(number):
+        raise UsageError(f"{name} must be a finite number, not {_show(value)}.")
+    return number
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _whole_in(name: str, value: object, low: int, high: int) -> int:
+    number = _whole(name, value)
+    if not low <= number <= high:
+        raise UsageError(f"{name} must be from {low} to {high}, not {number}.")
+    return number
+
+
+def check_seed(value: object) -> int:
+    """A seed: -1 (random) or 0 to `SEED_MAX`. Raises UsageError otherwise."""
+    seed = _whole("The seed", value)
+    if seed != -1 and not 0 <= seed <= SEED_MAX:
+        raise UsageError(f"The seed must be -1 (random) or from 0 to {SEED_MAX}, not {seed}.")
+    return seed
+
+
+def check_steps(value: object) -> int:
+    """Sampling steps: 1 to `MAX_STEPS`."""
+    return _whole_in("Steps", value, 1, MAX_STEPS)
+
+
+def check_cfg_scale(value: object) -> float:
+    """CFG scale: a finite number from 0 to `MAX_CFG_SCALE` (NaN and infinity refused)."""
+    number = _number("The CFG scale", value)
+    if not 0.0 <= number <= MAX_CFG_SCALE:
+        raise UsageError(f"The CFG scale must be from 0 to {MAX_CFG_SCALE:g}, not {number:g}.")
+    return number
+
+
+def check_side(value: object, name: str = "Width and height") -> int:
+    """A width or height: 1 to `MAX_SIDE` pixels."""
+    return _whole_in(name, value, 1, MAX_SIDE)
+
+
+def check_image_count(value: object, name: str = "The number of images") -> int:
+    """Images per job (or one of its factors): 1 to `MAX_IMAGES`."""
+    return _whole_in(name, value, 1, MAX_IMAGES)
+
+
+def check_denoise(value: object) -> float:
+    """Denoising strength: a finite number from 0 to 1."""
+    number = _number("The denoising strength", value)
+    if not 0.0 <= number <= 1.0:
+        raise UsageError(f"The denoising strength must be from 0 to 1, not {number:g}.")
+    return number
+
+
+def check_mask_blur(value: object) -> int:
+    """Mask blur in pixels: 0 to `MAX_MASK_BLUR`."""
+    return _whole_in("The mask blur", value, 0, MAX_MASK_BLUR)
+
+
+def check_padding(value: object) -> int:
+    """Padding around the mask in pixels: 0 to `MAX_PADDING`."""
+    return _whole_in("The padding", value, 0, MAX_PADDING)
+
+
+def stored_seed(value: object) -> int | None:
+    """A seed a server reported, as the catalog keeps it: an int in 0..`SEED_MAX`, else None.
+
+    A server may send anything (2**40, -5, a string, NaN); the image is kept either way, its
+    seed column is then empty and the server's own text stays in the infotext.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if 0 <= value <= SEED_MAX else None
 
 
 class Kind(StrEnum):
@@ -73,6 +198,26 @@ class GenerationRequest:
     padding: int = 32
     invert_mask: bool = False
     keep_partial: bool = False  # save the partial image of a cancelled job
+
+    def __post_init__(self) -> None:
+        """Refuse values no backend can take (raises `UsageError`), before anything is sent."""
+        check_seed(self.seed)
+        check_steps(self.steps)
+        check_cfg_scale(self.cfg_scale)
+        check_side(self.width, "The width")
+        check_side(self.height, "The height")
+        if self.width * self.height > MAX_PIXELS:
+            raise UsageError(f"{self.width}x{self.height} is too large: at most "
+                             f"{MAX_PIXELS:,} pixels.")
+        check_image_count(self.batch_count, "The batch count")
+        check_image_count(self.batch_size, "The batch size")
+        check_image_count(self.image_count)
+        check_denoise(self.denoising_strength)
+        check_mask_blur(self.mask_blur)
+        check_padding(self.padding)
+        for name in ("prompt", "negative"):
+            if not isinstance(getattr(self, name), str):
+                raise UsageError(f"The {name} must be text.")
 
     @property
     def image_count(self) -> int:

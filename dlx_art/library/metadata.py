@@ -15,12 +15,14 @@ Three parts, all Qt-free:
 
 from __future__ import annotations
 
+import bisect
 import functools
 import io
 import json
 import math
 import os
 import re
+import stat
 import struct
 import threading
 import warnings
@@ -36,12 +38,16 @@ from dlx_art.errors import BadImageFile
 
 __all__ = [
     "DLX_CHUNK",
+    "MAX_KEPT_TEXT",
     "MAX_PIXELS",
+    "MAX_TEXT_CHUNK",
+    "MAX_TEXT_TOTAL",
     "PNG_SIGNATURE",
     "DlxIds",
     "ImageProbe",
     "Infotext",
     "build_params",
+    "cap_text",
     "decode_dlx_ids",
     "encode_dlx_ids",
     "format_infotext",
@@ -51,6 +57,7 @@ __all__ = [
     "probe_image",
     "quote",
     "read_png_text",
+    "read_regular_file",
     "set_png_text",
     "strip_metadata",
     "strip_png_metadata",
@@ -59,9 +66,43 @@ __all__ = [
 # --- A1111 infotext -------------------------------------------------------------------------------
 
 # Both regexes are A1111 v1.10.1's own (`infotext_utils.re_param_code`, `re_imagesize`).
+# `_RE_PARAM` is kept as the specification only: run with findall on a long line it backtracks
+# quadratically (a megabyte of "a a a ..." never ends), so `_param_pairs` gives the same pairs
+# in linear time (tests/unit/test_hostile_input.py compares the two on random lines).
 _RE_PARAM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
 _RE_IMAGESIZE = re.compile(r"^(\d+)x(\d+)$")
 _NEGATIVE_PREFIX = "Negative prompt:"
+# Pieces of `_RE_PARAM` that cannot backtrack: each is matched once at a known position.
+_RE_SPACES = re.compile(r"\s*")
+_RE_WORD = re.compile(r"\w")
+_RE_KEY_REST = re.compile(r"[\w \-/]*")
+_RE_BACKSLASHES = re.compile(r"\\*")
+_RE_UNTIL_COMMA = re.compile(r"[^,]*")
+
+MAX_KEPT_TEXT = 64 * 1024
+"""Most characters of an infotext, prompt or negative prompt that the catalog keeps from a file
+or a server. Longer text is cut and ends with `TRUNCATION_MARKER`; the file keeps it whole.
+(A text at most a marker's length longer than the limit is kept as is.)"""
+
+TRUNCATION_MARKER = "\n[cut by DLX Art Studio: the first {kept:,} of {total:,} characters are kept]"
+"""Appended to text cut by `cap_text` (on a line of its own, so it never reads as parameters)."""
+
+
+def cap_text(text: str | None, limit: int = MAX_KEPT_TEXT) -> str | None:
+    """Cut `text` to `limit` characters plus a `TRUNCATION_MARKER` saying so.
+
+    Args:
+        text: Text from outside (an infotext, a prompt), or None.
+        limit: The most characters to keep before the marker.
+
+    Returns:
+        `text` unchanged when it is short enough (or None), else its first `limit` characters
+        and the marker. Cutting an already cut text again gives the same text.
+    """
+    # The slack lets a cut text (limit + marker) pass unchanged a second time.
+    if text is None or len(text) <= limit + len(TRUNCATION_MARKER) + 40:
+        return text
+    return text[:limit] + TRUNCATION_MARKER.format(kept=limit, total=len(text))
 
 
 def quote(value: object) -> str:
@@ -223,7 +264,8 @@ class Infotext:
         value = _to_int(self._get(f"Size-{index}"))
         if value is None:
             match = _RE_IMAGESIZE.match(self._get("Size") or "")
-            value = int(match.group(index)) if match else None
+            # _to_int: int() refuses more than 4,300 digits (ValueError), a file may hold more
+            value = _to_int(match.group(index)) if match else None
         return value if value is not None and value > 0 else None
 
     @property
@@ -257,6 +299,70 @@ def _unquote(text: str) -> str:
     return value if isinstance(value, str) else text
 
 
+def _unescaped_quotes(line: str) -> list[int]:
+    """Offsets of the `"` in `line` preceded by an even run of backslashes (sorted)."""
+    found = []
+    at = line.find('"')
+    while at >= 0:
+        run = 0
+        while at - run - 1 >= 0 and line[at - run - 1] == "\\":  # runs are disjoint: O(n)
+            run += 1
+        if run % 2 == 0:
+            found.append(at)
+        at = line.find('"', at + 1)
+    return found
+
+
+def _closing_quote(line: str, start: int, quotes: list[int]) -> int:
+    """Where `"(?:\\.|[^\\"])+"` opened just before `start` closes; -1 if it does not."""
+    run_end = _RE_BACKSLASHES.match(line, start).end()
+    if run_end < len(line) and line[run_end] == '"':
+        if run_end == start:
+            return -1  # `""`: the pattern needs at least one character
+        if (run_end - start) % 2 == 0:
+            return run_end
+    # Past the backslashes that start the value, escapes pair up as in the whole line.
+    index = bisect.bisect_right(quotes, run_end)
+    return quotes[index] if index < len(quotes) else -1
+
+
+def _param_pairs(line: str) -> list[tuple[str, str]]:
+    """`_RE_PARAM.findall(line)`, in time linear in `len(line)` (up to a log factor).
+
+    Every attempt of the regex is replayed with anchored, non-backtracking steps. An attempt
+    that fails on its key fails for every start inside that key too, so the scan jumps past it;
+    the closing quote of a quoted value is looked up, not searched for again from each value.
+    """
+    pairs: list[tuple[str, str]] = []
+    quotes: list[int] | None = None
+    size = len(line)
+    pos = 0
+    while pos < size:
+        key_start = _RE_SPACES.match(line, pos).end()
+        if key_start >= size:
+            break
+        if not _RE_WORD.match(line, key_start):
+            pos = key_start + 1
+            continue
+        key_end = _RE_KEY_REST.match(line, key_start + 1).end()
+        if key_end == key_start + 1 or key_end >= size or line[key_end] != ":":
+            pos = key_end
+            continue
+        value_start = _RE_SPACES.match(line, key_end + 1).end()
+        end = -1
+        if value_start < size and line[value_start] == '"':
+            if quotes is None:
+                quotes = _unescaped_quotes(line)
+            close = _closing_quote(line, value_start + 1, quotes)
+            if close >= 0 and (close + 1 == size or line[close + 1] == ","):
+                end = close + 1
+        if end < 0:
+            end = _RE_UNTIL_COMMA.match(line, value_start).end()
+        pairs.append((line[key_start:key_end], line[value_start:end]))
+        pos = end + 1 if end < size else end
+    return pairs
+
+
 def parse_infotext(text: str) -> Infotext:
     """Parse an A1111 infotext the way `parse_generation_parameters` (v1.10.1) does.
 
@@ -280,12 +386,14 @@ def parse_infotext(text: str) -> Infotext:
         text: The infotext, e.g. the PNG `parameters` chunk.
 
     Returns:
-        The prompt, negative prompt and parameters. Never raises for any str input.
+        The prompt, negative prompt and parameters. Never raises for any str input, and runs
+        in time linear in its length (a megabyte-long line included).
     """
     *lines, last_line = text.strip().split("\n")
-    if len(_RE_PARAM.findall(last_line)) < 3:
+    pairs = _param_pairs(last_line)
+    if len(pairs) < 3:
         lines.append(last_line)
-        last_line = ""
+        pairs = []
 
     prompt_lines: list[str] = []
     negative_lines: list[str] = []
@@ -301,7 +409,7 @@ def parse_infotext(text: str) -> Infotext:
             target.append(line)
 
     params: dict[str, str] = {}
-    for key, raw_value in _RE_PARAM.findall(last_line):
+    for key, raw_value in pairs:
         value = _unquote(raw_value)
         params[key] = value
         match = _RE_IMAGESIZE.match(value)
@@ -321,8 +429,18 @@ DLX_CHUNK = "dlx-art"
 
 _TEXT_TYPES = frozenset({b"tEXt", b"zTXt", b"iTXt"})
 _STRIPPED_TYPES = _TEXT_TYPES | {b"eXIf", b"tIME"}
-# Decompressed size limit for one zTXt / compressed iTXt chunk (zip-bomb guard; Pillow: 1 MiB).
-_MAX_TEXT_BYTES = 16 * 1024 * 1024
+MAX_TEXT_CHUNK = 1024 * 1024
+"""Most bytes one compressed text chunk (zTXt, compressed iTXt) is inflated to, like Pillow's
+`PngImagePlugin.MAX_TEXT_CHUNK`. A chunk that inflates further (a zip bomb: a few kilobytes
+that would become gigabytes) keeps its first `MAX_TEXT_CHUNK` bytes, followed by
+`INFLATE_MARKER`; inflating stops there."""
+
+MAX_TEXT_TOTAL = 16 * 1024 * 1024
+"""Most bytes all compressed text chunks of one file are inflated to together (Pillow:
+`MAX_TEXT_MEMORY`, 64 MiB). Chunks past the budget are cut the same way, or skipped."""
+
+INFLATE_MARKER = "\n[cut by DLX Art Studio: this compressed text is longer than {limit:,} bytes]"
+"""Appended to the kept start of a compressed text chunk that inflates past its limit."""
 _CHUNK_HEAD = struct.Struct(">I4s")
 _U32 = struct.Struct(">I")
 _IHDR = struct.Struct(">IIBBBBB")
@@ -369,17 +487,52 @@ def _scan_chunks(data: bytes, *, check_crc: bool) -> tuple[list[_Chunk], int, st
             return chunks, pos, None
 
 
-def _inflate(data: bytes) -> bytes | None:
+def _inflate(data: bytes, limit: int) -> tuple[bytes, bool] | None:
+    """Inflate at most `limit` bytes: (bytes, True if there was more), None if not zlib data.
+
+    `max_length` makes zlib stop there, so a bomb costs `limit` bytes and the time to make
+    them, never more.
+    """
     inflater = zlib.decompressobj()
     try:
-        out = inflater.decompress(data, _MAX_TEXT_BYTES)
+        out = inflater.decompress(data, limit)
+        if inflater.unconsumed_tail or not inflater.eof:
+            # More input is left, or zlib holds more output: one byte more tells which.
+            more = inflater.decompress(inflater.unconsumed_tail, 1)
+            if more or inflater.unconsumed_tail:
+                return out, True
     except zlib.error:
         return None
-    return None if inflater.unconsumed_tail else out
+    return out, False
 
 
-def _decode_text_chunk(ctype: bytes, body: bytes) -> tuple[str, str] | None:
-    """Return (keyword, text) of a tEXt / zTXt / iTXt body, or None if it is malformed."""
+def _inflate_text(data: bytes, budget: list[int]) -> tuple[bytes, str] | None:
+    """Inflate a compressed text within `MAX_TEXT_CHUNK` and what is left of `budget[0]`.
+
+    Returns the bytes and the marker to add after their decoded text ("" when whole), or None
+    when the data is not zlib, or nothing of it fits the budget.
+    """
+    limit = min(MAX_TEXT_CHUNK, budget[0])
+    if limit <= 0:  # zlib reads a max_length of 0 as "no limit"
+        return None
+    inflated = _inflate(data, limit)
+    if inflated is None:
+        return None
+    out, cut = inflated
+    budget[0] -= len(out)
+    if cut and not out:
+        return None
+    return out, INFLATE_MARKER.format(limit=limit) if cut else ""
+
+
+def _decode_text_chunk(ctype: bytes, body: bytes,
+                       budget: list[int] | None = None) -> tuple[str, str] | None:
+    """Return (keyword, text) of a tEXt / zTXt / iTXt body, or None if it is malformed.
+
+    `budget` is a one-item list: the bytes compressed chunks may still inflate to (shared by
+    the chunks of one file); a fresh `MAX_TEXT_TOTAL` when None.
+    """
+    budget = [MAX_TEXT_TOTAL] if budget is None else budget
     raw_key, sep, rest = body.partition(b"\0")
     if not sep or not raw_key:
         return None
@@ -389,8 +542,8 @@ def _decode_text_chunk(ctype: bytes, body: bytes) -> tuple[str, str] | None:
     if ctype == b"zTXt":
         if not rest or rest[0] != 0:
             return None
-        inflated = _inflate(rest[1:])
-        return None if inflated is None else (key, inflated.decode("latin-1"))
+        inflated = _inflate_text(rest[1:], budget)
+        return None if inflated is None else (key, inflated[0].decode("latin-1") + inflated[1])
     # iTXt: compression flag, method, language tag \0, translated keyword \0, UTF-8 text.
     if len(rest) < 2:
         return None
@@ -399,24 +552,27 @@ def _decode_text_chunk(ctype: bytes, body: bytes) -> tuple[str, str] | None:
     _translated, sep2, raw_text = rest.partition(b"\0")
     if not sep1 or not sep2:
         return None
+    marker = ""
     if compressed:
         if method != 0:
             return None
-        inflated = _inflate(raw_text)
+        inflated = _inflate_text(raw_text, budget)
         if inflated is None:
             return None
-        raw_text = inflated
+        raw_text, marker = inflated
     try:
-        return key, raw_text.decode("utf-8")
+        # A cut may fall inside a UTF-8 sequence: drop that partial character only.
+        return key, raw_text.decode("utf-8", errors="ignore" if marker else "strict") + marker
     except UnicodeDecodeError:
         return None
 
 
 def _text_from_chunks(data: bytes, chunks: Iterable[_Chunk]) -> dict[str, str]:
     text: dict[str, str] = {}
+    budget = [MAX_TEXT_TOTAL]  # inflated bytes left for this file's compressed chunks
     for chunk in chunks:
         if chunk.type in _TEXT_TYPES:
-            decoded = _decode_text_chunk(chunk.type, chunk.body(data))
+            decoded = _decode_text_chunk(chunk.type, chunk.body(data), budget)
             if decoded is not None:
                 text[decoded[0]] = decoded[1]
     return text
@@ -863,6 +1019,75 @@ def probe_image(data: bytes, name: str = "image") -> ImageProbe:
     return _probe_with_pillow(data, name)
 
 
+_FILE_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _not_regular(name: str, mode: int) -> BadImageFile:
+    kind = next((text for test, text in _FILE_KINDS if test(mode)), "not a regular file")
+    return BadImageFile(f"{_label(name)} is {kind}, not an image file; only regular files "
+                        "are read.")
+
+
+def read_regular_file(path: Path, limit: int = _MAX_FILE_BYTES) -> bytes:
+    """Read a whole regular file of at most `limit` bytes, refusing anything else at once.
+
+    FIFOs, devices, sockets and folders are refused without reading (or blocking on) them:
+    the type is checked before the file is opened, and again on the opened descriptor (opened
+    with O_NONBLOCK, so a FIFO swapped in meanwhile cannot block either). The size is checked
+    by what is actually read: at most `limit` + 1 bytes, whatever `stat` said.
+
+    Args:
+        path: The file.
+        limit: The most bytes accepted.
+
+    Returns:
+        The file's bytes.
+
+    Raises:
+        BadImageFile: Not a regular file, larger than `limit`, or cannot be read (one line
+            naming the file).
+    """
+    path = Path(path)
+    name = path.name
+    too_big = BadImageFile(f"{_label(name)} is too big: the limit is {limit // 2**20} MiB.")
+    flags = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+             | getattr(os, "O_BINARY", 0))
+    try:
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            raise _not_regular(name, mode)
+        descriptor = os.open(path, flags)
+        with open(descriptor, "rb", buffering=0) as file:
+            info = os.fstat(file.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise _not_regular(name, info.st_mode)
+            if info.st_size > limit:
+                raise too_big
+            # One read sized from fstat (read(limit) would allocate `limit` bytes up front);
+            # more only if the file is longer than fstat said, and never past limit + 1.
+            parts: list[bytes] = []
+            total = 0
+            want = info.st_size + 1
+            while total <= limit:
+                piece = file.read(min(want, limit + 1 - total))
+                if not piece:
+                    break
+                parts.append(piece)
+                total += len(piece)
+                want = 1024 * 1024
+    except OSError as exc:
+        raise BadImageFile(f"{_label(name)} cannot be read: {exc.strerror or exc}.") from exc
+    if total > limit:  # it grew while we looked, or stat did not tell the truth
+        raise too_big
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
 def probe_file(path: Path) -> tuple[ImageProbe, bytes]:
     """Read a file once and probe it (see `probe_image`).
 
@@ -873,22 +1098,12 @@ def probe_file(path: Path) -> tuple[ImageProbe, bytes]:
         The probe and the file's bytes, ready to be written elsewhere.
 
     Raises:
-        BadImageFile: The file is larger than `_MAX_FILE_BYTES` (checked before reading), cannot
-            be read, or fails `probe_image`.
+        BadImageFile: The file is not a regular file (FIFO, device, socket, folder), is larger
+            than `_MAX_FILE_BYTES` (by its size and by what is read), cannot be read, or fails
+            `probe_image` (see `read_regular_file`).
     """
-    path = Path(path)
-    name = path.name
-    too_big = f"{_label(name)} is too big: the limit is {_MAX_FILE_BYTES // 2**20} MiB."
-    try:
-        with path.open("rb") as file:
-            if os.fstat(file.fileno()).st_size > _MAX_FILE_BYTES:
-                raise BadImageFile(too_big)
-            data = file.read()  # sized from fstat; read(n) would allocate n bytes up front
-    except OSError as exc:
-        raise BadImageFile(f"{_label(name)} cannot be read: {exc.strerror or exc}.") from exc
-    if len(data) > _MAX_FILE_BYTES:  # it grew while we looked
-        raise BadImageFile(too_big)
-    return probe_image(data, name), data
+    data = read_regular_file(Path(path), _MAX_FILE_BYTES)
+    return probe_image(data, Path(path).name), data
 
 
 def _lossless_webp(data: bytes) -> bool:

@@ -144,6 +144,7 @@ def prepare(project_id: str, folder: str, probe: metadata.ImageProbe, data: byte
                width=probe.width, height=probe.height, trashedAt=None, missingAt=None)
     if row["infotext"] is None:
         row["infotext"] = probe.parameters or infotext_from(row)
+    _cap_texts(row)
     # For PNG only text chunks change, so the source's hash is the file's.
     row["contentHash"] = content_hash(data)
     parts: list[bytes | memoryview] = [data]
@@ -199,11 +200,25 @@ def values_from_parameters(parameters: str | None) -> dict[str, Any]:
     """Catalog fields from an A1111 infotext found in a file ({} when there is none)."""
     if not parameters:
         return {}
-    info = metadata.parse_infotext(parameters)
-    return {"prompt": info.prompt, "negative": info.negative or None, "model": info.model or "",
-            "seed": _int64(info.seed), "steps": info.steps, "cfgScale": info.cfg_scale,
-            "sampler": info.sampler, "scheduler": info.scheduler,
-            "denoisingStrength": info.denoising_strength, "infotext": parameters}
+    info = metadata.parse_infotext(parameters)  # linear in its length: no cap needed first
+    values = {"prompt": info.prompt, "negative": info.negative or None,
+              "model": info.model or "", "seed": _int64(info.seed), "steps": info.steps,
+              "cfgScale": info.cfg_scale, "sampler": info.sampler, "scheduler": info.scheduler,
+              "denoisingStrength": info.denoising_strength, "infotext": parameters}
+    _cap_texts(values)
+    return values
+
+
+#: Text fields from outside (a file, a server) that `_cap_texts` cuts to `MAX_KEPT_TEXT`.
+_CAPPED_FIELDS = ("infotext", "prompt", "negative", "model", "sampler", "scheduler")
+
+
+def _cap_texts(row: dict[str, Any]) -> None:
+    """Cut over-long outside text in `row` (marked in the text itself; see `cap_text`)."""
+    for key in _CAPPED_FIELDS:
+        value = row.get(key)
+        if isinstance(value, str):
+            row[key] = metadata.cap_text(value)
 
 
 def _int64(value: int | None) -> int | None:

@@ -37,6 +37,15 @@ Knobs (plain attributes, change them at any time):
   at a time every ``slow_delay`` s). Error kinds (validation..detail-500) answer after the job
   ran ``fail_after_steps`` steps inside the lock (0 = before sampling; validation/script answer
   before the lock like A1111); response kinds shape the response of a job that ran normally.
+* Hostile answers (kinds too, also in ``route_failures``): ``"drip"`` (the real answer with its
+  Content-Length, one byte every ``drip_delay`` s, default 1.0), ``"endless"`` (200 JSON without
+  Content-Length, ``{"images":["AAAA...`` streamed without end until the client goes away),
+  ``"huge-json"`` (a Content-Length of ``huge_bytes``, default 1 GiB, and that much valid JSON
+  streamed lazily), ``"deep-json"`` (200 with ``deep_levels`` nested arrays, default 100000).
+* ``reported_seeds``: a list that replaces ``info.seed`` / ``info.all_seeds`` of the answers (e.g.
+  ``[2**40, -5, "x", float("nan")]``); the infotexts keep the seeds really used.
+* ``hostile_bytes_sent``: bytes written by the drip / endless / huge-json modes (to check that a
+  client stopped reading).
 * ``route_failures``: ``{"sd-models": "garbage", "GET options": "error"}`` makes any other route
   (optionally for one method) fail the same way (error kinds, ``"garbage"``, ``"drop"``,
   ``"hang"``) on every call until removed.
@@ -91,7 +100,10 @@ MODE_API_OFF = "api-off"
 FAILURES = (
     "validation", "script", "error", "oom", "forge-500", "detail-500", "drop", "drop-partial",
     "garbage", "bad-base64", "not-image", "bomb", "hang", "slow",
+    "drip", "endless", "huge-json", "deep-json",
 )
+#: Failure kinds that shape how the answer is sent (also usable in ``route_failures``).
+HOSTILE_ACTIONS = ("drip", "endless", "huge-json", "deep-json")
 _ERROR_FAILURES = {"error", "oom", "forge-500", "detail-500"}
 _HTML = "text/html; charset=utf-8"
 _NOT_A_DICT = {"loc": ["body"], "msg": "value is not a valid dict", "type": "type_error.dict"}
@@ -678,6 +690,11 @@ class FakeA1111:
         self.fail_after_steps = 0
         self.slow_chunk = 64
         self.slow_delay = 0.01
+        self.drip_delay = 1.0
+        self.huge_bytes = 1024**3
+        self.deep_levels = 100_000
+        self.reported_seeds: list[Any] | None = None
+        self.hostile_bytes_sent = 0
         self.route_failures: dict[str, str] = {}
         # /interrupt ends the running step at once and answers only after the job's own request
         # has its (partial) image: the client sees the image arrive as it cancels
@@ -877,6 +894,8 @@ class FakeA1111:
         if kind is not None:
             if kind in ("drop", "hang"):
                 return _Reply(0, action=kind)
+            if kind in HOSTILE_ACTIONS:
+                return _Reply(200, {"detail": "x" * 200}, action=kind)
             if kind == "garbage":
                 return _Reply(200, b"<html><body>Not an API</body></html>", "text/html")
             return self._error_reply(kind)
@@ -1270,7 +1289,12 @@ class FakeA1111:
                    "not-image": base64.b64encode(b"this is not an image, just some text").decode(),
                    "bomb": base64.b64encode(bomb_png()).decode()}[failure]
             response["images"] = [bad] + images[1:]
-        action = failure if failure in ("drop", "drop-partial", "slow") else None
+        if self.reported_seeds is not None:
+            info["seed"] = self.reported_seeds[0] if self.reported_seeds else None
+            info["all_seeds"] = list(self.reported_seeds)
+            response["info"] = json.dumps(info)  # NaN is written as NaN, as Python's json does
+        action = failure if failure in ("drop", "drop-partial", "slow", *HOSTILE_ACTIONS) \
+            else None
         return _Reply(200, response, action=action)
 
     def _sampler_and_schedule(self, name: str | None, scheduler: str | None) -> tuple[str, str]:
@@ -1335,6 +1359,9 @@ class FakeA1111:
             if reply.action == "drop":
                 self._drop(h)
                 return
+            if reply.action in ("endless", "huge-json", "deep-json"):
+                self._send_hostile(h, reply.action)
+                return
             if isinstance(reply.body, (bytes, bytearray)):
                 payload = bytes(reply.body)
             else:
@@ -1357,17 +1384,54 @@ class FakeA1111:
                 return
             h.send_header("Content-Length", str(len(payload)))
             h.end_headers()
-            if reply.action == "slow":
-                for offset in range(0, len(payload), max(1, self.slow_chunk)):
-                    h.wfile.write(payload[offset: offset + self.slow_chunk])
+            if reply.action in ("slow", "drip"):
+                chunk, delay = ((1, self.drip_delay) if reply.action == "drip"
+                                else (self.slow_chunk, self.slow_delay))
+                for offset in range(0, len(payload), max(1, chunk)):
+                    h.wfile.write(payload[offset: offset + chunk])
                     h.wfile.flush()
-                    if self._stop.wait(self.slow_delay):
+                    with self._counter_lock:
+                        self.hostile_bytes_sent += len(payload[offset: offset + chunk])
+                    if self._stop.wait(delay):
                         break
             else:
                 h.wfile.write(payload)
             h.wfile.flush()
         except OSError:
             h.close_connection = True
+
+    def _send_hostile(self, h: _Handler, action: str) -> None:
+        """Answers no real server sends: endless, huge or absurdly nested JSON."""
+        h.close_connection = True
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        piece = b"A" * 65536
+        if action == "deep-json":
+            payload = b"[" * self.deep_levels + b"]" * self.deep_levels
+            h.send_header("Content-Length", str(len(payload)))
+            h.end_headers()
+            h.wfile.write(payload)
+            h.wfile.flush()
+            return
+        head, tail = b'{"images":["', b'"],"info":"{}"}'
+        if action == "huge-json":
+            h.send_header("Content-Length", str(self.huge_bytes))
+            remaining = self.huge_bytes - len(head) - len(tail)
+        else:
+            h.send_header("Connection", "close")  # no length: the body ends when we close
+            remaining = -1
+        h.end_headers()
+        h.wfile.write(head)
+        while remaining != 0 and not self._stop.is_set():
+            part = piece if remaining < 0 else piece[: min(len(piece), remaining)]
+            h.wfile.write(part)  # OSError once the client has gone: ends the loop
+            with self._counter_lock:
+                self.hostile_bytes_sent += len(part)
+            if remaining > 0:
+                remaining -= len(part)
+        if remaining == 0:
+            h.wfile.write(tail)
+        h.wfile.flush()
 
     @staticmethod
     def _drop(h: _Handler) -> None:

@@ -17,7 +17,10 @@ Knobs (plain attributes; change them between requests):
     behaviour: "ok" | "garbage" (200, not an image) | "bomb" (200, PNG header claiming
         `bomb_size` pixels) | "hang" (never answer) | "drop" (close without answering) |
         "cut" (close half way through the body) | "slow" (body in `slow_chunks` pieces,
-        `slow_delay` seconds apart).
+        `slow_delay` seconds apart) | "drip" (the PNG one byte every `drip_delay` s) |
+        "endless" (200 image/png without Content-Length, streamed until the client leaves) |
+        "huge" (a Content-Length of `huge_bytes`, default 1 GiB, streamed lazily).
+    bytes_sent: bytes written by drip / endless / huge (to check that a client stopped reading).
     pipeline_tag: what `GET /api/models/<id>` reports (the Hub model-info lookup).
 """
 
@@ -95,6 +98,9 @@ class FakeHF:
         self.bomb_size = (30000, 30000)
         self.slow_chunks = 4
         self.slow_delay = 0.3
+        self.drip_delay = 1.0
+        self.huge_bytes = 1024**3
+        self.bytes_sent = 0
         self.pipeline_tag = "text-to-image"
         self.requests: list[RecordedRequest] = []
         self._failure: _Failure | None = None
@@ -196,6 +202,41 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _send_hostile(self, behaviour: str, png: bytes) -> None:
+        fake = self.fake
+        self.close_connection = True
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        if behaviour == "drip":
+            self.send_header("Content-Length", str(len(png)))
+        elif behaviour == "huge":
+            self.send_header("Content-Length", str(fake.huge_bytes))
+        self.end_headers()
+        try:
+            if behaviour == "drip":
+                for offset in range(len(png)):
+                    self.wfile.write(png[offset:offset + 1])
+                    self.wfile.flush()
+                    with fake._lock:
+                        fake.bytes_sent += 1
+                    if fake._stopping.wait(fake.drip_delay):
+                        return
+                return
+            left = fake.huge_bytes if behaviour == "huge" else -1
+            self.wfile.write(png[:64])
+            piece = b"\0" * 65536
+            while left != 0 and not fake._stopping.is_set():
+                part = piece if left < 0 else piece[:max(0, min(len(piece), left - 64))]
+                if not part:
+                    break
+                self.wfile.write(part)
+                with fake._lock:
+                    fake.bytes_sent += len(part)
+                if left > 0:
+                    left -= len(part)
+        except OSError:
+            return  # the client hung up
+
     def _send_json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
         self._send(status, json.dumps(obj).encode(), "application/json", headers)
 
@@ -264,6 +305,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         width, height = fake.size or self._requested_size(record)
         png = solid_png(width, height, fake.color)
+        if behaviour in ("drip", "endless", "huge"):
+            self._send_hostile(behaviour, png)
+            return
         if behaviour == "cut":
             self.send_response(200)
             self.send_header("Content-Type", "image/png")

@@ -203,12 +203,18 @@ def test_inpaint_whole_picture_and_masked_content_values(fake_a1111, make_client
     ({"kind": Kind.img2img}, "source image"),
     ({"kind": Kind.inpaint, "init_image": b"x"}, "mask"),
     ({"kind": Kind.import_}, "cannot run"),
-    ({"steps": 0}, "at least 1"),
 ])
 def test_incomplete_requests_are_rejected_before_anything_is_posted(fake_a1111, make_client,
                                                                     kwargs, fragment):
     with pytest.raises(RequestRejected, match=fragment):
         make_client(fake_a1111.url).generate(req(**kwargs))
+    assert generation_requests(fake_a1111) == []
+
+
+def test_out_of_range_values_are_refused_when_the_request_is_made(fake_a1111):
+    # steps 0 used to reach the client (RequestRejected); the request itself now refuses it
+    with pytest.raises(UsageError, match="Steps must be from 1"):
+        req(steps=0)
     assert generation_requests(fake_a1111) == []
 
 
