@@ -6,7 +6,7 @@ a factory for real studio windows on a temporary library.
     def test_x(qtbot, heartbeat):
         ...start something slow...
         heartbeat.wait_until(qtbot, lambda: done, timeout=10_000)   # event loop runs, ticking
-        heartbeat.assert_responsive(50)   # no gap between 10 ms ticks above 50 ms
+        heartbeat.assert_responsive()   # no gap between 10 ms ticks above STALL_GUARD_MS
 
 `fail_on_dangling_tasks`: add it to a test (or `pytestmark = pytest.mark.usefixtures(...)`) to
 fail when a QThreadPool task or `gui.tasks.run_task` callback is still pending after the test.
@@ -24,6 +24,13 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt, QThreadPool, QTimer
 from PySide6.QtWidgets import QApplication
+
+#: The longest GUI-thread gap a test accepts. Generous on purpose: tests must pass on a loaded
+#: machine (two other processes busy on both cores), so they only catch real blocking (a network
+#: wait, a decode of a big image, a catalog scan). The tight figures (50 ms, medians) are
+#: measured in `bench/` (bench_gallery.py, bench_generation.py, bench_startup.py).
+STALL_GUARD_MS = 400.0
+
 
 # --- responsiveness -------------------------------------------------------------------------
 
@@ -110,7 +117,8 @@ class Heartbeat:
         finally:
             self.stop()
 
-    def assert_responsive(self, limit_ms: float = 50.0) -> None:
+    def assert_responsive(self, limit_ms: float | None = None) -> None:
+        limit_ms = STALL_GUARD_MS if limit_ms is None else limit_ms
         assert self.ticks > 3, "the heartbeat never ran: was the event loop running?"
         slow = sorted(g for g in self.gaps if g > limit_ms)
         assert not slow, (

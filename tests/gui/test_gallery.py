@@ -25,6 +25,7 @@ from dlx_art.gui.gallery.thumbnails import ThumbnailLoader, ThumbState
 from dlx_art.gui.gallery.view import GalleryView
 from dlx_art.library.models import ASSET_COLUMNS, ArtAsset, AssetInfo, new_id, utc_now
 from dlx_art.library.service import ImportReport, Library
+from tests.gui.conftest import STALL_GUARD_MS
 from tests.support.images import png_bytes
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -514,7 +515,7 @@ def test_gui_thread_keeps_beating_while_300_thumbnails_load(qtbot, gallery, libr
         qtbot.waitUntil(lambda: gallery.loader.is_idle(), timeout=30_000)
     assert gallery.loader.loads >= 300
     assert beat.beats > 10
-    assert beat.max_gap < 0.050, beat.report()
+    assert beat.max_gap < STALL_GUARD_MS / 1000, beat.report()
 
 
 
@@ -554,5 +555,5 @@ def test_adding_rows_to_a_huge_grid_does_not_freeze_the_window(qtbot, heartbeat)
     model.insert(0, 1)  # a new image at the top
     qtbot.wait(300)
     heartbeat.stop()
-    heartbeat.assert_responsive(50)
+    heartbeat.assert_responsive()
     assert view.layoutMode() == QListView.LayoutMode.Batched

@@ -546,13 +546,13 @@ def cancel_after(token: CancelToken, seconds: float) -> threading.Timer:
 
 
 def test_cancel_interrupts_the_job(fake_a1111, make_client):
-    fake_a1111.step_time = 0.01
+    fake_a1111.step_time = 0.05
     token = CancelToken()
     cancel_after(token, 0.3)
     started = time.monotonic()
     with pytest.raises(Cancelled):
-        make_client(fake_a1111.url).generate(req(steps=500), cancel=token)
-    assert time.monotonic() - started < 2.5
+        make_client(fake_a1111.url).generate(req(steps=1000), cancel=token)
+    assert time.monotonic() - started < 20  # the job itself would take 50 s
     assert fake_a1111.interrupts >= 1
     job = fake_a1111.jobs[-1]
     assert job.interrupted and job.steps_done < 500 and job.ended is not None
@@ -586,7 +586,7 @@ def test_cancel_against_a_hanging_server_returns_quickly(fake_a1111, make_client
     started = time.monotonic()
     with pytest.raises(Cancelled) as info:
         client.generate(req(), cancel=token)
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 20  # generous: returns after the grace, not a hang
     assert "did not stop" in info.value.user_message
     assert fake_a1111.interrupts >= 1
     # the abandoned request thread ends by its own read timeout
@@ -611,14 +611,14 @@ def test_interrupt_when_idle(fake_a1111, make_client):
 
 
 def test_busy_server_raises_server_busy_after_busy_wait(fake_a1111, make_client):
-    fake_a1111.busy(2.0)
+    fake_a1111.busy(60.0)
     client = make_client(fake_a1111.url, busy_wait=0.3)
     assert client.is_busy() and client.status().state == "busy"
     started = time.monotonic()
     with pytest.raises(ServerBusy) as info:
         client.generate(req())
     elapsed = time.monotonic() - started
-    assert 0.3 <= elapsed < 1.5
+    assert 0.3 <= elapsed < 20  # gives up after its wait, not when the server is free (60 s)
     assert isinstance(info.value, BackendUnavailable) and info.value.fallback_ok
     assert generation_requests(fake_a1111) == []
 
@@ -630,13 +630,13 @@ def test_busy_server_is_waited_for(fake_a1111, make_client):
 
 
 def test_cancel_while_waiting_for_a_busy_server(fake_a1111, make_client):
-    fake_a1111.busy(3.0)
+    fake_a1111.busy(120.0)
     token = CancelToken()
     cancel_after(token, 0.2)
     started = time.monotonic()
     with pytest.raises(Cancelled):
-        make_client(fake_a1111.url, busy_wait=10).generate(req(), cancel=token)
-    assert time.monotonic() - started < 1.5
+        make_client(fake_a1111.url, busy_wait=120).generate(req(), cancel=token)
+    assert time.monotonic() - started < 20  # not the 120 s busy wait
     assert generation_requests(fake_a1111) == []
 
 

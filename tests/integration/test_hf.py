@@ -244,9 +244,10 @@ def test_loading_is_retried_until_ready(fake):
     fake.loading_times, fake.estimated_time = 2, 0.2
     progress: list[Progress] = []
     start = time.monotonic()
-    result = make_client(fake, loading_wait=5).generate(req(seed=1), on_progress=progress.append)
+    result = make_client(fake, loading_wait=60).generate(req(seed=1), on_progress=progress.append)
     assert len(result.images) == 1 and len(fake.posts) == 3
-    assert time.monotonic() - start < 3
+    # waits what the server estimates (0.2 s a time), never the whole wait; generous for load
+    assert time.monotonic() - start < 20
     assert any("loading" in p.message.lower() for p in progress)
 
 
@@ -256,7 +257,7 @@ def test_loading_beyond_the_wait_raises_model_loading(fake):
     with pytest.raises(ModelLoading) as info:
         make_client(fake, loading_wait=0.8).generate(req(seed=1))
     elapsed = time.monotonic() - start
-    assert 0.7 < elapsed < 3
+    assert 0.7 < elapsed < 20  # gives up after its wait, long before 1,000 loads of 0.3 s
     assert f"model {MODEL} is still loading" in str(info.value)
     assert "about 1 s" in str(info.value)
     assert info.value.fallback_ok
@@ -268,8 +269,8 @@ def test_cancel_while_waiting_for_the_model(fake):
     threading.Timer(0.3, cancel.cancel).start()
     start = time.monotonic()
     with pytest.raises(Cancelled):
-        make_client(fake, loading_wait=60).generate(req(seed=1), cancel=cancel)
-    assert time.monotonic() - start < 1.5
+        make_client(fake, loading_wait=120).generate(req(seed=1), cancel=cancel)
+    assert time.monotonic() - start < 20  # not the 30 s the server says loading takes
 
 
 # --- failures ---------------------------------------------------------------------------------
@@ -330,7 +331,8 @@ def test_failure_kinds(fake, name):
         client.generate(req(seed=1))
     assert type(info.value) is expected
     assert text in str(info.value)
-    assert time.monotonic() - start < 3  # nothing is retried, hang stops at the timeout
+    assert len(fake.posts) <= 1  # nothing is retried
+    assert time.monotonic() - start < 20  # a hang stops at the (1 s) timeout; generous for load
 
 
 def test_slow_but_moving_body_is_not_a_timeout(fake):
@@ -345,8 +347,8 @@ def test_cancel_during_a_hang_returns_at_once(fake):
     threading.Timer(0.3, cancel.cancel).start()
     start = time.monotonic()
     with pytest.raises(Cancelled):
-        make_client(fake, timeout=30).generate(req(seed=1), cancel=cancel)
-    assert time.monotonic() - start < 1.3
+        make_client(fake, timeout=120).generate(req(seed=1), cancel=cancel)
+    assert time.monotonic() - start < 20  # not the 120 s timeout
 
 
 def test_cancel_before_start_sends_nothing(fake):
