@@ -2,8 +2,9 @@
 
 `BackendMonitor` asks `router.statuses()` (network: up to a connect timeout per server) on the
 task runner's one-thread `backends` lane, on start, every `interval_ms`, and on demand. It
-pauses while a job runs: our own job would make the server look "busy". `BackendStatusWidget` (objectName
-`backendStatus`) shows the result, and which backend made the last image and why.
+pauses while a job runs: our own job would make the server look "busy".
+`BackendStatusWidget` (objectName `backendStatus`) shows the result, and which backend made
+the last image and why.
 """
 
 from __future__ import annotations
