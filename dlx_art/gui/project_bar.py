@@ -225,8 +225,17 @@ class ProjectBar(QWidget):
     # --- commands -----------------------------------------------------------------------------
 
     def set_library(self, library: Any, select_id: str | None = None) -> None:
-        """Use another library: list its projects and select `select_id` (else the MRU one)."""
+        """Use another library: list its projects and select `select_id` (else the MRU one).
+
+        None: no library (while one opens): no projects.
+        """
         self.library = library
+        if library is None:  # let go of the old library; the next one is being opened
+            self._projects = []
+            with QSignalBlocker(self.combo):
+                self.combo.clear()
+            self._set_current(None)
+            return
         self._current_id = None
         self.reload(select_id=select_id)
 
