@@ -342,3 +342,18 @@ class JobProgressBar(QProgressBar):
             text = f"{int(job.fraction * 100)} %"
         self.setFormat(text)
         self.setToolTip(job.title)
+
+
+def finished_message(job: Job) -> tuple[str, int] | None:
+    """The status bar's line (and how long it stays, 0: until replaced) for a finished job."""
+    if job.state is JobState.done:
+        count = len(job.assets)
+        text = f"Generated {count} image{'s' if count != 1 else ''} with {job.backend_label}."
+        if job.fallback_reason:
+            text += f" {job.fallback_reason}"
+        return text, 0 if job.fallback_reason else 8000
+    if job.state is JobState.failed:
+        return f"Generation failed: {job.error}", 0
+    if job.state is JobState.cancelled:
+        return "Job cancelled.", 8000
+    return None

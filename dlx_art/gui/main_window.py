@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QMainWindow,
     QMessageBox,
-    QProgressDialog,
     QStackedWidget,
     QTabWidget,
     QToolBar,
@@ -36,14 +35,20 @@ from dlx_art.gui import theme
 from dlx_art.gui.canvas_link import CanvasLink, load_image_file, png_size  # noqa: F401
 from dlx_art.gui.details_panel import DetailsPanel
 from dlx_art.gui.gallery import GalleryWidget
-from dlx_art.gui.job_panel import JobPanel, JobProgressBar
+from dlx_art.gui.job_panel import JobPanel, JobProgressBar, finished_message
 from dlx_art.gui.jobs import Job, JobState
+from dlx_art.gui.library_commands import LibraryCommands
 from dlx_art.gui.project_bar import ProjectBar
 from dlx_art.gui.prompt_panel import PromptPanel
 from dlx_art.gui.state import UiState
 from dlx_art.gui.status import NO_BACKEND_HINT, BackendStatusWidget, catalogue, usable
 from dlx_art.gui.window_menus import build_actions, build_menus
-from dlx_art.gui.window_parts import Banner, EmptyStatePage, ask_quit_while_busy, show_about_box
+from dlx_art.gui.window_parts import (
+    Banner,
+    EmptyStatePage,
+    ask_quit_while_busy,
+    show_about_box,
+)
 
 if TYPE_CHECKING:
     from dlx_art.gui.session import Session
@@ -128,7 +133,6 @@ class MainWindow(QMainWindow):
         self._ready = False
         self._background = start_background
         self._monitor_started = False
-        self._move_dialog: QProgressDialog | None = None
 
         self._build_widgets()
         build_actions(self)
@@ -209,6 +213,7 @@ class MainWindow(QMainWindow):
 
         # the canvas is built the first time it is needed (it is not on the start-up path)
         self.canvas_link = CanvasLink(self)
+        self.library_commands = LibraryCommands(self)
         self.canvas_placeholder = QWidget()
         self.canvas_placeholder.setObjectName("canvasPlaceholder")
         self.tabs = QTabWidget()
@@ -277,9 +282,6 @@ class MainWindow(QMainWindow):
         s.library_opening.connect(self._on_session_library_opening)
         s.library_opened.connect(self._on_session_library_opened)
         s.library_failed.connect(self._on_session_library_failed)
-        s.switch_finished.connect(self._on_session_switch_finished)
-        s.move_progress.connect(self._on_session_move_progress)
-        s.move_finished.connect(self._on_session_move_finished)
         s.checks_done.connect(self._on_startup_checks_done)
         s.checks_failed.connect(self._on_startup_checks_failed)
 
@@ -398,68 +400,12 @@ class MainWindow(QMainWindow):
         self.show_message(f"The library check failed: {message}", 0)
 
     def move_library(self, target: Path) -> bool:
-        """Start copying + verifying the library into `target`; True when it started.
-
-        A progress dialog (with Stop) shows how far it is; the session's `move_finished`
-        follows, and the library is then used from `target` (the old copy stays).
-        """
-        if not self._library_command("Move Library", self.session.move_library, target):
-            return False
-        dialog = QProgressDialog("Moving the library…", "Stop", 0, 1000, self)
-        dialog.setObjectName("moveProgressDialog")
-        dialog.setWindowTitle("Move Library")
-        dialog.setWindowModality(Qt.WindowModality.WindowModal)
-        dialog.setMinimumDuration(0)
-        dialog.setAutoClose(False)
-        dialog.setAutoReset(False)
-        dialog.canceled.connect(self.session.stop_move)
-        dialog.show()
-        self._move_dialog = dialog
-        return True
+        """Start moving the library to `target` (see `LibraryCommands.move`)."""
+        return self.library_commands.move(target)
 
     def switch_library(self, folder: Path) -> bool:
-        """Start using the library in `folder` (created when empty); True when it started."""
-        return self._library_command("Use Another Library", self.session.switch_library, folder)
-
-    def _library_command(self, title: str, command: Any, folder: Path) -> bool:
-        try:
-            command(Path(folder))
-        except UsageError as exc:
-            if "Wait for" in exc.user_message:
-                self.show_message(exc.user_message)
-            else:
-                self._error_box(title, exc.user_message)
-            return False
-        except (LibraryLocked, OSError) as exc:
-            self._error_box(title, getattr(exc, "user_message", str(exc)))
-            return False
-        return True
-
-    @Slot(int, int)
-    def _on_session_move_progress(self, done: int, total: int) -> None:
-        if self._move_dialog is not None:
-            self._move_dialog.setLabelText(self.session.move_text())
-            if total:
-                self._move_dialog.setValue(int(done * 1000 / total))
-
-    @Slot(bool, str)
-    def _on_session_move_finished(self, ok: bool, message: str) -> None:
-        if self._move_dialog is not None:
-            self._move_dialog.canceled.disconnect()
-            self._move_dialog.reset()
-            self._move_dialog.deleteLater()
-            self._move_dialog = None
-        if ok:
-            self.show_message(message, 0)
-        else:
-            self._error_box("Move Library", message)
-
-    @Slot(bool, str)
-    def _on_session_switch_finished(self, ok: bool, message: str) -> None:
-        if ok:
-            self.show_message(message)
-        else:
-            self._error_box("Use Another Library", message)
+        """Start using the library in `folder` (see `LibraryCommands.switch`)."""
+        return self.library_commands.switch(folder)
 
     # --- projects -----------------------------------------------------------------------------
 
@@ -541,15 +487,8 @@ class MainWindow(QMainWindow):
                     self.gallery.select_asset(mine[0].id)
             if job.assets and not canvas_job:
                 self.prompt_panel.set_last_seed(job.assets[-1].seed)
-            count = len(job.assets)
-            text = f"Generated {count} image{'s' if count != 1 else ''} with {job.backend_label}."
-            if job.fallback_reason:
-                text += f" {job.fallback_reason}"
-            self.show_message(text, 0 if job.fallback_reason else 8000)
-        elif job.state is JobState.failed:
-            self.show_message(f"Generation failed: {job.error}", 0)
-        elif job.state is JobState.cancelled:
-            self.show_message("Job cancelled.")
+        if (message := finished_message(job)) is not None:
+            self.show_message(*message)
         self.canvas_link.on_job_finished(job)
 
     @Slot(bool)
@@ -732,7 +671,7 @@ class MainWindow(QMainWindow):
     def show_message(self, text: str, timeout_ms: int = STATUS_TIMEOUT_MS) -> None:
         self.statusBar().showMessage(text, timeout_ms)
 
-    def _error_box(self, title: str, text: str) -> None:
+    def error_box(self, title: str, text: str) -> None:
         if QApplication.platformName() in ("offscreen", "minimal"):
             log.warning("%s: %s", title, text)
             self.show_message(text, 0)

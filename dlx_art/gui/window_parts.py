@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMessageBox,
+    QProgressDialog,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -128,3 +129,26 @@ def ask_quit_while_busy(parent: QWidget, count: int) -> bool:
     answer = box.clickedButton() is quit_button
     box.deleteLater()
     return answer
+
+
+class MoveProgressDialog(QProgressDialog):
+    """"Moving the library…" with a Stop button, while the session copies and verifies."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__("Moving the library…", "Stop", 0, 1000, parent)
+        self.setObjectName("moveProgressDialog")
+        self.setWindowTitle("Move Library")
+        self.setWindowModality(Qt.WindowModality.WindowModal)
+        self.setMinimumDuration(0)
+        self.setAutoClose(False)
+        self.setAutoReset(False)
+
+    def show_progress(self, text: str, done: int, total: int) -> None:
+        self.setLabelText(text)
+        if total:
+            self.setValue(int(done * 1000 / total))
+
+    def finish(self) -> None:
+        self.canceled.disconnect()
+        self.reset()
+        self.deleteLater()

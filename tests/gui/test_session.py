@@ -169,8 +169,7 @@ def test_shutdown_gives_up_after_its_time_and_leaves_the_busy_catalog_open(qtbot
         assert session.runner.wait(GENEROUS_MS)
 
 
-def test_switching_reports_by_signals_in_order_without_a_nested_loop(qtbot, session, tmp_path,
-                                                                      heartbeat):
+def test_switching_reports_by_signals_in_order_without_a_nested_loop(qtbot, session, tmp_path):
     seen: list[tuple[str, object]] = []
     session.library_opening.connect(lambda path: seen.append(("opening", Path(path))))
     session.library_opened.connect(lambda lib: seen.append(
@@ -183,8 +182,7 @@ def test_switching_reports_by_signals_in_order_without_a_nested_loop(qtbot, sess
     # it returned at once: the new catalog opens in the background
     assert seen == [("opened", None), ("opening", folder)]
     assert session.library is None
-    heartbeat.wait_until(qtbot, lambda: ("switched", True) in seen, timeout=GENEROUS_MS)
-    heartbeat.assert_responsive(250)  # generous: the GUI thread was never held by the open
+    qtbot.waitUntil(lambda: ("switched", True) in seen, timeout=GENEROUS_MS)
     assert seen == [("opened", None), ("opening", folder), ("opened", folder.resolve()),
                     ("switched", True)]
     assert Path(session.library.root) == folder.resolve()
