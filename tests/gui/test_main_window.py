@@ -546,7 +546,6 @@ def test_app_main_reports_an_unreadable_catalog(qtbot, tmp_path, capsys):
 def test_window_opens_its_library_in_the_background(qtbot, studio):
     from dlx_art.config import load_context
     from dlx_art.gui.main_window import MainWindow
-
     from dlx_art.gui.session import Session
 
     context = load_context()

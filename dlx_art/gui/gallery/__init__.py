@@ -11,7 +11,7 @@ It is created once and told `set_library(library | None)`; with no library it sh
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,11 +27,10 @@ from PySide6.QtCore import (
     Signal,
     Slot,
 )
-from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QImage, QKeySequence
+from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
-    QFileDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -47,6 +46,13 @@ from shiboken6 import isValid
 
 from dlx_art.errors import DlxError, NotFound
 from dlx_art.gui.gallery.delegate import DEFAULT_TILE, MAX_TILE, MIN_TILE
+from dlx_art.gui.gallery.helpers import (
+    _plural,
+    ask_export_target,
+    ask_import_paths,
+    import_summary,
+    open_url,
+)
 from dlx_art.gui.gallery.mime import clipboard_mime
 from dlx_art.gui.gallery.model import GalleryModel, GalleryQuery, Role
 from dlx_art.gui.gallery.thumbnails import ThumbnailLoader
@@ -68,52 +74,6 @@ ZOOM_STEP = 16
 SELECT_FETCH_LIMIT = 5_000  # rows `select_asset` may page in (GUI thread) to find an image
 ORDER_LABELS = {"newest": "Newest first", "oldest": "Oldest first",
                 "favorites": "Favorites first"}
-NAMES_IN_SUMMARY = 5
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count:,} {word}{'' if count == 1 else 's'}"
-
-
-def import_summary(report: ImportReport) -> str:
-    """One line for the status bar naming every file that was skipped (up to a few)."""
-    parts = [f"Imported {_plural(len(report.imported), 'image')}"]
-    if report.duplicates:
-        parts.append(f"{len(report.duplicates):,} already in the project")
-    text = "; ".join(parts) + "."
-    if report.rejected:
-        names = [Path(path).name for path, _ in report.rejected]
-        shown = ", ".join(names[:NAMES_IN_SUMMARY])
-        more = len(names) - NAMES_IN_SUMMARY
-        if more > 0:
-            shown += f" and {more:,} more"
-        text += f" Skipped {_plural(len(names), 'unusable file')}: {shown}."
-    return text
-
-
-def ask_export_target(parent: QWidget, assets: Sequence[AssetInfo], library: Library) \
-        -> str | None:
-    """Ask where to export (a file for one image, a folder for several); None if cancelled."""
-    if len(assets) == 1:
-        source = library.path_of(assets[0])
-        path, _ = QFileDialog.getSaveFileName(
-            parent, "Export image", str(Path.home() / source.name),
-            f"Images (*{source.suffix});;All files (*)")
-        return path or None
-    folder = QFileDialog.getExistingDirectory(
-        parent, f"Export {len(assets)} images to folder", str(Path.home()))
-    return folder or None
-
-
-def ask_import_paths(parent: QWidget) -> list[str]:
-    paths, _ = QFileDialog.getOpenFileNames(
-        parent, "Import images", str(Path.home()),
-        "Images (*.png *.jpg *.jpeg *.webp *.gif *.bmp *.tif *.tiff);;All files (*)")
-    return list(paths)
-
-
-def open_url(url: QUrl) -> bool:
-    return QDesktopServices.openUrl(url)
 
 
 class _ImportProgress(QObject):

@@ -7,9 +7,9 @@ picture must fit; the loader
 * de-duplicates requests for an asset that is already queued or being loaded,
 * serves the newest requests first (after a fast scroll the rows now on screen go first) and
   skips queued requests whose row has scrolled away (the `still_wanted` callback),
-* runs `Library.make_thumbnail` and the JPEG decode into a `QImage` in its own small
-  `QThreadPool`; a missing thumbnail is rendered (disk + Pillow) in worker processes shared by
-  the app's loaders (`RenderProcesses`), so that rendering never competes with the window for
+* runs `Library.make_thumbnail` and the JPEG decode into a `QImage` on the task runner's
+  `render` lane; a missing thumbnail is rendered (disk + Pillow) in worker processes shared
+  by the app's loaders (`RenderProcesses`), so that rendering never competes with the window for
   the GIL; the `QPixmap` is made on the GUI thread in the result slot,
 * remembers assets whose file is broken or missing, so they show a "broken" tile and are not
   retried on every paint.
