@@ -35,7 +35,6 @@ from shiboken6 import isValid
 
 from dlx_art.errors import BadImageFile, DlxError
 from dlx_art.gui.tasks import TaskRunner, default_runner
-from dlx_art.library.workers import lower_thread_priority
 
 if TYPE_CHECKING:
     from dlx_art.library.models import AssetInfo
@@ -61,6 +60,15 @@ class _Request:
     asset: AssetInfo
     box: QSize
     still_wanted: Callable[[], bool] | None
+
+
+def lower_thread_priority() -> None:
+    """`dlx_art.library.workers.lower_thread_priority`, imported when first needed (in a lane
+    thread, once the library is open): the window builds the gallery before it first paints,
+    and that module brings in `concurrent.futures.process`."""
+    from dlx_art.library.workers import lower_thread_priority as lower
+
+    lower()
 
 
 @dataclass
