@@ -51,7 +51,10 @@ from dlx_art.gui.window_parts import (
 )
 
 if TYPE_CHECKING:
+    from dlx_art.config import Context
+    from dlx_art.gui.jobs import JobController, RouterProvider
     from dlx_art.gui.session import Session
+    from dlx_art.gui.status import BackendMonitor
     from dlx_art.library.service import Library
 
 log = logging.getLogger("dlx_art.gui.main_window")
@@ -158,7 +161,7 @@ class MainWindow(QMainWindow):
     # --- the session's parts --------------------------------------------------------------
 
     @property
-    def context(self) -> Any:
+    def context(self) -> Context:
         return self.session.context
 
     @property
@@ -166,26 +169,26 @@ class MainWindow(QMainWindow):
         return self.session.library
 
     @property
-    def lock(self) -> Any:
+    def lock(self) -> LibraryLock | None:
         return self.session.lock
 
     @property
-    def jobs(self) -> Any:
+    def jobs(self) -> JobController:
         return self.session.jobs
 
     @property
-    def monitor(self) -> Any:
+    def monitor(self) -> BackendMonitor:
         return self.session.monitor
 
     @property
-    def routers(self) -> Any:
+    def routers(self) -> RouterProvider:
         return self.session.routers
 
     # --- construction -------------------------------------------------------------------------
 
     def _build_widgets(self) -> None:
         runner = self.session.runner
-        self.project_bar = ProjectBar(self.library)
+        self.project_bar = ProjectBar(self.library, runner=runner)
         self.toolbar = QToolBar("Project")
         self.toolbar.setObjectName("mainToolbar")
         self.toolbar.setMovable(False)
