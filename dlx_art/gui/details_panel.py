@@ -395,6 +395,10 @@ class DetailsPanel(QWidget):
                        on_done=lambda result: self._on_related_loaded(token, result),
                        on_error=lambda exc: self._on_related_failed(token, exc))
 
+    @property
+    def library(self) -> Library | None:
+        return self._library
+
     def set_library(self, library: Library | None) -> None:
         """Describe images of another library (None: none yet); shows nothing selected."""
         self.show_asset(None)

@@ -232,3 +232,44 @@ def test_a_move_reports_progress_then_finishes_on_the_new_folder(qtbot, session,
     assert progress and progress[-1][0] == progress[-1][1] > 0
     assert [d for d, _ in progress] == sorted(d for d, _ in progress)
     assert session.library.get_project("Moving").name == "Moving"
+
+
+# --- the window on the session ----------------------------------------------------------------
+
+
+def test_moving_through_the_settings_returns_at_once_and_shows_the_moved_library(
+        qtbot, studio, tmp_path):
+    from PySide6.QtWidgets import QDialogButtonBox, QProgressDialog
+
+    from dlx_art.gui.settings_dialog import SettingsDialog
+    from tests.gui.test_main_window import when_modal
+    from tests.support.images import png_bytes
+
+    window = studio.open(start_background=False)
+    project = window.project_bar.create_project("Moved")
+    for i in range(12):
+        window.library.add_image(project.id, png_bytes(48, 48, color=(i * 20, 90, 30)))
+    window.gallery.refresh()
+    target = tmp_path / "moved library"
+    order: list[str] = []
+    window.session.move_finished.connect(lambda ok, _m: order.append(f"finished {ok}"))
+
+    def choose(dialog):
+        dialog.set_library_change("move", target)
+        dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+
+    errors = when_modal(choose, SettingsDialog)
+    assert window.open_settings()
+    order.append("returned")
+    assert not errors
+    # the copy runs on the session's writer lane; the window shows its progress meanwhile
+    assert window.findChild(QProgressDialog, "moveProgressDialog") is not None
+    assert window.library is None and window.gallery.view.empty_text == "Opening the library…"
+    qtbot.waitUntil(lambda: "finished True" in order, timeout=GENEROUS_MS)
+    assert order == ["returned", "finished True"]  # no event loop ran inside open_settings
+    assert Path(window.library.root) == target.resolve()
+    assert window.gallery.library is window.library and window.details.library is window.library
+    assert window.current_project().name == "Moved"
+    assert window.gallery.model.rowCount() == 12
+    qtbot.waitUntil(lambda: window.findChild(QProgressDialog, "moveProgressDialog") is None,
+                    timeout=GENEROUS_MS)
