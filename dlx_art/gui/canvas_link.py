@@ -151,6 +151,8 @@ class CanvasLink(QObject):
 
     def _show_result(self, asset: Any) -> None:
         w = self._window
+        if w.library is None:  # the library was switched meanwhile
+            return
         try:
             path = w.library.path_of(asset)
         except DlxError:

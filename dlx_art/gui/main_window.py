@@ -42,7 +42,7 @@ from dlx_art.gui.project_bar import ProjectBar
 from dlx_art.gui.prompt_panel import PromptPanel
 from dlx_art.gui.state import UiState
 from dlx_art.gui.status import NO_BACKEND_HINT, BackendStatusWidget, catalogue, usable
-from dlx_art.gui.window_menus import build_actions, build_menus
+from dlx_art.gui.window_menus import WindowActions, build_actions, build_menus
 from dlx_art.gui.window_parts import (
     Banner,
     EmptyStatePage,
@@ -100,7 +100,7 @@ class LibraryLock:
             self.held = False
 
 
-class MainWindow(QMainWindow):
+class MainWindow(QMainWindow, WindowActions):
     """The studio window on a `Session`.
 
     If the session has no library yet, the window asks it to open one and shows at once

@@ -14,6 +14,37 @@ if TYPE_CHECKING:
     from dlx_art.gui.main_window import MainWindow
 
 
+class WindowActions:
+    """The attributes `build_actions` sets on the window (declared for readers and checkers)."""
+
+    _generate_shortcuts: list[QKeySequence]
+    about_action: QAction
+    cancel_action: QAction
+    cancel_all_action: QAction
+    canvas_action: QAction
+    canvas_tab_action: QAction
+    copy_action: QAction
+    details_dock_action: QAction
+    favorite_action: QAction
+    gallery_tab_action: QAction
+    generate_action: QAction
+    import_action: QAction
+    jobs_dock_action: QAction
+    library_folder_action: QAction
+    log_folder_action: QAction
+    prompt_dock_action: QAction
+    quit_action: QAction
+    refresh_action: QAction
+    reuse_action: QAction
+    settings_action: QAction
+    theme_actions: dict[str, QAction]
+    theme_group: QActionGroup
+    trash_action: QAction
+    trash_view_action: QAction
+    zoom_in_action: QAction
+    zoom_out_action: QAction
+
+
 def add_action(
     window: MainWindow,
     text: str,
@@ -88,7 +119,7 @@ def build_actions(window: MainWindow) -> None:
     ):
         action.setShortcut(seq)
         action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        window.removeAction(action)  # added to the gallery in _wire_gallery
+        window.removeAction(action)  # added to the gallery in MainWindow._connect
     window.reuse_action = add_action(
         window,
         "&Reuse Parameters",
@@ -136,7 +167,7 @@ def build_actions(window: MainWindow) -> None:
 
     # View
     window.theme_group = QActionGroup(window)
-    window.theme_actions: dict[str, QAction] = {}
+    window.theme_actions = {}
     for name, label in theme.THEME_LABELS.items():
         action = add_action(window, label, f"theme_{name}", checkable=True)
         action.setData(name)
@@ -160,10 +191,13 @@ def build_actions(window: MainWindow) -> None:
     window.zoom_out_action = add_action(
         window, "&Smaller Thumbnails", "zoomOutAction", lambda: window.gallery.zoom(-1)
     )
-    for action, seq in ((window.zoom_in_action, key.ZoomIn), (window.zoom_out_action, key.ZoomOut)):
-        action.setShortcut(QKeySequence(seq))
+    for action, standard in (
+        (window.zoom_in_action, key.ZoomIn),
+        (window.zoom_out_action, key.ZoomOut),
+    ):
+        action.setShortcut(QKeySequence(standard))
         action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        window.removeAction(action)  # added to the gallery in _wire_gallery
+        window.removeAction(action)  # added to the gallery in MainWindow._connect
     window.trash_view_action = add_action(
         window, "Show &Trash", "showTrashAction", window._on_show_trash_toggled, checkable=True
     )
