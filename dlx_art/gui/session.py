@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("dlx_art.gui.session")
 
 SHUTDOWN_WAIT_MS = 15_000
-#: How long letting go of a library may wait for reads and writes still running on it.
+#: How long letting go of a library waits (on the writer lane) for reads still running on it.
 RELEASE_WAIT_MS = 15_000
 #: Lanes whose queued work is dropped when the library is let go (reads are asked again).
 DROPPABLE = ("reads", "render", "backends")
@@ -188,7 +188,13 @@ class Session(QObject):
             self.library_failed.emit(message)
 
     def _release_library(self) -> None:
-        """Let go of the open library: the views forget it, its work ends, it closes."""
+        """Let go of the open library: the views forget it, its work ends, then it closes.
+
+        Nothing waits on the GUI thread: the close is queued on the writer lane, so it comes
+        after the writes already asked for and before whatever the session queues next there
+        (opening or copying a library); it first waits (bounded) for the reads and imports
+        still running on the old catalog.
+        """
         library = self.library
         if library is None:
             return
@@ -196,10 +202,16 @@ class Session(QObject):
         self.library_opened.emit(None)
         for name in DROPPABLE:
             self.runner.lane(name).cancel()
-        # bounded: a read or write still running on the old catalog finishes first
-        if not self.runner.wait(RELEASE_WAIT_MS, LIBRARY_LANES):
-            log.warning("work on %s still running after %d ms", library.root, RELEASE_WAIT_MS)
-        library.close()
+        runner = self.runner
+
+        def close_when_unused() -> None:  # writer lane
+            others = tuple(n for n in LIBRARY_LANES if n != "writer")
+            if not runner.wait(RELEASE_WAIT_MS, others):
+                log.warning("work on %s still running after %d ms", library.root,
+                            RELEASE_WAIT_MS)
+            library.close()
+
+        self.runner.writer.run(close_when_unused, owner=self)
 
     def _save_storage_root(self, folder: Path) -> None:
         settings = copy.deepcopy(self.context.settings)

@@ -192,6 +192,24 @@ def test_switching_reports_by_signals_in_order_without_a_nested_loop(qtbot, sess
     LibraryLock(old_root).acquire().release()  # the old library's lock was given back
 
 
+def test_a_switch_never_waits_on_the_gui_thread_for_a_read_of_the_old_library(
+        qtbot, session, tmp_path):
+    old = session.library
+    release = threading.Event()
+    session.runner.reads.run(lambda: release.wait(GENEROUS_MS / 1000))
+    qtbot.waitUntil(session.runner.reads.busy, timeout=GENEROUS_MS)
+    finished: list[bool] = []
+    session.switch_finished.connect(lambda ok, _m: finished.append(ok))
+    started = time.monotonic()
+    session.switch_library(tmp_path / "next")
+    assert time.monotonic() - started < 5  # did not wait for the read (it waits for us)
+    qtbot.wait(50)
+    assert not old._closed and not finished  # the old catalog stays open under the read
+    release.set()
+    qtbot.waitUntil(lambda: finished == [True], timeout=GENEROUS_MS)
+    assert old._closed
+
+
 def test_a_failed_switch_goes_back_to_the_old_library_by_signals(qtbot, session, tmp_path):
     seen: list[tuple[str, object]] = []
     session.library_opening.connect(lambda path: seen.append(("opening", Path(path))))
