@@ -53,6 +53,9 @@ def _item_text(asset: AssetInfo, current: bool) -> str:
     return f"{head}\n{prompt}" if prompt else head
 
 
+CHOOSE_TEXT = "Choose an image to see where it came from and what was made from it."
+
+
 class LineageView(QWidget):
     """Ancestors and descendants of one image.
 
@@ -64,7 +67,7 @@ class LineageView(QWidget):
     open_asset = Signal(object)
     lineage_loaded = Signal(str)
 
-    def __init__(self, library: Library, parent: QWidget | None = None, *,
+    def __init__(self, library: Library | None, parent: QWidget | None = None, *,
                  runner: TaskRunner | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("lineageView")
@@ -104,7 +107,7 @@ class LineageView(QWidget):
         layout.setSpacing(4)
         layout.addWidget(self.message)
         layout.addWidget(self.tree, 1)
-        self._show_message("Choose an image to see where it came from and what was made from it.")
+        self._show_message(CHOOSE_TEXT)
 
     # --- public API ---------------------------------------------------------------------------
 
@@ -126,6 +129,17 @@ class LineageView(QWidget):
 
     def item_for(self, asset_id: str) -> QTreeWidgetItem | None:
         return self._items.get(asset_id)
+
+    def set_library(self, library: Library | None) -> None:
+        """Show lineages from another library (None: none); shows nothing chosen."""
+        self._token += 1  # a lineage still being read belongs to the old library
+        self._lane.cancel(self)
+        self._library = library
+        self.loader.set_library(library)
+        self._asset_id = None
+        self.tree.clear()
+        self._items.clear()
+        self._show_message(CHOOSE_TEXT)
 
     def shutdown(self, timeout_ms: int = 5000) -> None:
         self._closed = True

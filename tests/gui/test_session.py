@@ -291,3 +291,46 @@ def test_moving_through_the_settings_returns_at_once_and_shows_the_moved_library
     assert window.gallery.model.rowCount() == 12
     qtbot.waitUntil(lambda: window.findChild(QProgressDialog, "moveProgressDialog") is None,
                     timeout=GENEROUS_MS)
+
+
+def test_the_gallery_and_details_follow_the_library_they_are_told(qtbot, library, tmp_path):
+    from dlx_art.gui.details_panel import DetailsPanel
+    from dlx_art.gui.gallery import GalleryWidget
+    from dlx_art.library.service import Library
+    from tests.support.images import png_bytes
+
+    project = library.create_project("First")
+    library.add_image(project.id, png_bytes(40, 40), values={"prompt": "first"})
+    gallery, details = GalleryWidget(None), DetailsPanel(None)
+    qtbot.addWidget(gallery)
+    qtbot.addWidget(details)
+    assert gallery.view.empty_text == "Opening the library…"
+    gallery.set_library(library)
+    details.set_library(library)
+    gallery.set_project(project.id)
+    assert gallery.model.rowCount() == 1
+    details.show_asset(gallery.model.asset_at(0))
+    assert details.asset() is not None
+
+    other = Library.open(tmp_path / "other")
+    try:
+        second = other.create_project("Second")
+        for i in range(3):
+            other.add_image(second.id, png_bytes(40, 40, color=(i, 9, 9)))
+        gallery.set_library(None)  # the old one is let go while the next opens
+        details.set_library(None)
+        assert details.asset() is None
+        assert gallery.model.rowCount() == 0 and gallery.project_id is None
+        assert gallery.view.empty_text == "Opening the library…"
+        assert gallery.select_asset("anything") is False
+        gallery.set_library(other)
+        details.set_library(other)
+        assert gallery.view.empty_text.startswith("No project selected")
+        gallery.set_project(second.id)
+        assert gallery.model.rowCount() == 3
+        qtbot.waitUntil(lambda: gallery.model.total_known, timeout=GENEROUS_MS)
+        assert gallery.count_label.text() == "3 images"
+    finally:
+        gallery.shutdown()
+        details.shutdown()
+        other.close()

@@ -237,8 +237,7 @@ class GalleryWidget(QWidget):
         self._closed = False
         if self._lineage_dialog is not None:
             self._lineage_dialog.close()
-            self._lineage_dialog.deleteLater()
-            self._lineage_dialog = None
+            self._lineage_dialog.lineage_view.set_library(library)  # type: ignore[attr-defined]
         self.loader.set_library(library)
         was_trash = self._query.trashed
         self._query = GalleryQuery(None, self._query.order, self._query.favorites,
