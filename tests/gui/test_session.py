@@ -26,10 +26,20 @@ def wait_idle(qtbot, runner: TaskRunner, before: int) -> None:
 # --- lanes ----------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def runner(qapp):
+    """A runner of the test's own, stopped and deleted at a known point (not by the GC)."""
+    made = TaskRunner()
+    yield made
+    assert made.stop(GENEROUS_MS)
+    made.deleteLater()
+    QApplication.processEvents()
+
+
 @settings(max_examples=8, deadline=None)
 @given(count=st.integers(min_value=2, max_value=12))
 def test_the_writer_lane_runs_one_task_at_a_time_in_order(qapp, count):
-    runner = TaskRunner()
+    runner = TaskRunner()  # one per example (hypothesis runs the body several times)
     lock = threading.Lock()
     state = {"active": 0, "most": 0}
     started: list[int] = []
@@ -53,12 +63,13 @@ def test_the_writer_lane_runs_one_task_at_a_time_in_order(qapp, count):
         QApplication.processEvents()
     assert state["most"] == 1
     assert started == list(range(count)) == delivered
+    assert runner.stop(GENEROUS_MS)
     runner.deleteLater()
+    QApplication.processEvents()
 
 
-def test_the_reads_lane_runs_tasks_side_by_side(qtbot):
+def test_the_reads_lane_runs_tasks_side_by_side(qtbot, runner):
     """The contrast to the writer: two reads meet at a barrier only if they run together."""
-    runner = TaskRunner()
     barrier = threading.Barrier(2, timeout=GENEROUS_MS / 1000)
     results: list[int] = []
     for _ in range(2):
@@ -67,8 +78,7 @@ def test_the_reads_lane_runs_tasks_side_by_side(qtbot):
     assert sorted(results) == [0, 1]
 
 
-def test_a_task_whose_owner_was_deleted_does_not_call_back(qtbot):
-    runner = TaskRunner()
+def test_a_task_whose_owner_was_deleted_does_not_call_back(qtbot, runner):
     before = tasks.pending_tasks()
     release = threading.Event()
     called: list[object] = []
@@ -97,8 +107,7 @@ def test_a_task_whose_owner_was_deleted_does_not_call_back(qtbot):
     other.deleteLater()
 
 
-def test_cancel_takes_only_the_owners_queued_tasks(qtbot):
-    runner = TaskRunner()
+def test_cancel_takes_only_the_owners_queued_tasks(qtbot, runner):
     release = threading.Event()
     mine, theirs = QWidget(), QWidget()
     ran: list[str] = []
