@@ -129,7 +129,9 @@ def _app():
     from PySide6.QtWidgets import QApplication
 
     import dlx_art.gui.gallery  # noqa: F401 - imported before timing starts
+    from dlx_art.app import tune_process
 
+    tune_process()  # the app's process-wide settings (the gallery used to make them itself)
     return QApplication.instance() or QApplication([])
 
 

@@ -66,6 +66,37 @@ def _set_app_identity(app: object) -> None:
         QGuiApplication.setWindowIcon(icon)
 
 
+GIL_SWITCH_INTERVAL = 0.001
+
+
+def tune_process(session: object | None = None) -> None:
+    """The process-wide speed settings, all here, set once at start-up.
+
+    * GIL switch interval 1 ms (Python's default is 5 ms): thumbnail, import and preview
+      workers run Python code beside the GUI thread; each time the GUI thread returns from
+      Qt it must win the GIL back, and with two busy workers it can lose that race several
+      switch intervals in a row. Costs a little throughput.
+    * `gc.freeze()` each time the session shows a library (connect after the window, so
+      it runs once the window has filled its views): the start-up objects (Qt
+      wrappers, modules, SQLAlchemy, the first page) live as long as the window; frozen, they
+      stay out of the collector's full scans, which otherwise hold the GIL for tens of
+      milliseconds at a time (see the tests/gui heartbeat tests). (`library.service` also
+      freezes once after loading SQLAlchemy, for the command line and other hosts.)
+
+    Idempotent for the switch interval; tests that build windows directly call it too.
+    """
+    import gc
+
+    if sys.getswitchinterval() > GIL_SWITCH_INTERVAL:
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL)
+    if session is not None:
+        def freeze(library: object) -> None:
+            if library is not None:
+                gc.freeze()
+
+        session.library_opened.connect(freeze)  # type: ignore[attr-defined]
+
+
 def _process_start_ns() -> int:
     """When this process started: $BENCH_T0_NS (set by bench/bench_startup.py), else /proc."""
     if value := os.environ.get("BENCH_T0_NS"):
@@ -233,12 +264,11 @@ def main(argv: Sequence[str]) -> int:
 
     from dlx_art.gui import theme
     from dlx_art.gui.main_window import MainWindow
-    from dlx_art.library.lock import LibraryLock
+    from dlx_art.gui.session import Session
 
     theme.apply_theme(app, context.settings.theme)
-    lock = LibraryLock(context.storage_root)
     try:
-        lock.acquire()
+        session = Session.locked(context)
     except DlxError as exc:
         _report(exc.user_message, headless=headless, title="Library in use")
         return 1
@@ -249,9 +279,10 @@ def main(argv: Sequence[str]) -> int:
 
     window = None
     try:
-        # The window shows at once and opens the catalog in the background (importing the
-        # database layer alone takes longer than showing the window).
-        window = MainWindow(context, None, lock=lock)
+        # The window shows at once and the session opens the catalog in the background
+        # (importing the database layer alone takes longer than showing the window).
+        window = MainWindow(session)
+        tune_process(session)  # after the window: its freeze follows the window's filling
         result: dict[str, object] = {"closed": False, "failed": None}
         loop = QEventLoop()
         timer = _StartupTimer(window) if os.environ.get("DLX_ART_TIMING") == "1" else None
@@ -297,13 +328,14 @@ def main(argv: Sequence[str]) -> int:
             print("dlx-art: the window failed to start; see the log", file=sys.stderr)
         return 1
     finally:
+        session.shutdown()  # done already when the window closed; waits only if not
+        try:
+            if session.library is not None:
+                session.library.close()
+        except Exception:  # closing must not hide the real outcome
+            log.exception("closing the library failed")
+        if session.lock is not None:
+            session.lock.release()
         if window is not None:
-            try:
-                if window.library is not None:
-                    window.library.close()
-            except Exception:  # closing must not hide the real outcome
-                log.exception("closing the library failed")
-            lock = window.lock or lock
             window.deleteLater()
-        lock.release()
         log.info("%s stopped", APP_NAME)

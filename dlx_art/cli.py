@@ -124,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     _json_flag(p)
 
     _add_generation_commands(commands)
+    _add_library_commands(commands)
     return parser
 
 
@@ -322,6 +323,8 @@ def _run(args: argparse.Namespace) -> int:
         library, report = Library.rebuild(context.storage_root)
         library.close()
         return _emit(args, report.to_json(), "Catalog rebuilt: " + report.summary())
+    if args.command == "library":
+        return _library_command(args, context)
     if args.command == "backups" and args.action == "restore":
         from dlx_art.library.service import Library
 
@@ -666,3 +669,69 @@ _HANDLERS = {
     "refine": _generation,
     "backends": _generation,
 }
+
+
+# --- library: move ------------------------------------------------------------------------------
+
+
+def _add_library_commands(commands: Any) -> None:
+    library = commands.add_parser("library", help="the library as a whole (move it)")
+    lsub = library.add_subparsers(dest="action", metavar="ACTION", required=True,
+                                  parser_class=_Parser)
+    p = lsub.add_parser("move", help="copy the library to DEST, verify every file, use it there "
+                                     "(the old folder is kept until you delete it)")
+    p.add_argument("dest", metavar="DEST", help="an empty or new folder")
+    _json_flag(p)
+
+
+def _window_lock(root: Path) -> Any:
+    """The one-window-per-library lock on `root` (refused while a window shows it)."""
+    from dlx_art.library.lock import LibraryLock
+
+    return LibraryLock(root)
+
+
+def _library_command(args: argparse.Namespace, context: Any) -> int:
+    import copy
+
+    from dlx_art.library.relocate import (
+        MoveProgress,
+        check_move_target,
+        describe_move,
+        move_library,
+    )
+
+    source = context.storage_root.expanduser().resolve()
+    target = Path(args.dest).expanduser().resolve()
+    check_move_target(source, target)  # before any lock: "already there" is not "in use"
+    quiet = getattr(args, "json", False) or not sys.stderr.isatty()
+    last = [""]
+
+    def show(_done: int, _total: int, _stage: str) -> None:
+        text = describe_move(progress)
+        if not quiet and text != last[0]:
+            last[0] = text
+            print(f"\r{text}", end="", file=sys.stderr, flush=True)
+
+    progress = MoveProgress(show)
+    source_lock, target_lock = _window_lock(source), _window_lock(target)
+    source_lock.acquire()  # no window may use the library while it is copied
+    try:
+        target_lock.acquire()
+        try:
+            count = move_library(source, target, progress)
+        finally:
+            target_lock.release()
+    finally:
+        source_lock.release()
+        if not quiet and last[0]:
+            print(file=sys.stderr)
+    settings = copy.deepcopy(context.settings)
+    settings.storage_root = str(target)
+    context.save_settings(settings)
+    data = {"moved": True, "from": str(source), "to": str(target), "files": count,
+            "old_folder_kept": True}
+    return _emit(args, data, f"Moved the library to {target} ({count:,} files copied and "
+                             f"verified). The old folder {source} was kept; delete it when you "
+                             "no longer need it.")
+

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QRectF, QSize, Qt, QThreadPool, QUrl, Signal, Slot
+from PySide6.QtCore import QRectF, QSize, Qt, QUrl, Signal, Slot
 from PySide6.QtGui import (
     QColor,
     QGuiApplication,
@@ -37,7 +37,7 @@ from shiboken6 import isValid
 
 from dlx_art.errors import BadImageFile, DlxError
 from dlx_art.gui.gallery.delegate import tile_color
-from dlx_art.gui.tasks import clear_pool, run_task
+from dlx_art.gui.tasks import TaskRunner, default_runner
 
 if TYPE_CHECKING:
     from dlx_art.library.models import AssetInfo
@@ -241,15 +241,15 @@ class DetailsPanel(QWidget):
     jump_to = Signal(str)
     status_message = Signal(str)
 
-    def __init__(self, library: Library, parent: QWidget | None = None) -> None:
+    def __init__(self, library: Library | None = None, parent: QWidget | None = None, *,
+                 runner: TaskRunner | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("detailsPanel")
         self._library = library
         self._asset: AssetInfo | None = None
         self._token = 0
         self._closed = False
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
+        self._lane = (runner or default_runner()).reads
         self._values: dict[str, _Value] = {}
         self._labels: dict[str, QLabel] = {}
 
@@ -363,6 +363,8 @@ class DetailsPanel(QWidget):
     def show_asset(self, asset: AssetInfo | None) -> None:
         """Show an image (None: the empty state)."""
         previous = self._asset
+        if self._library is None:
+            asset = None
         self._asset = asset
         if asset is None:
             self._token += 1
@@ -385,20 +387,32 @@ class DetailsPanel(QWidget):
         except DlxError as exc:
             self.preview.set_message(exc.user_message)
             return
-        run_task(load_preview, path, pool=self._pool,
-                 on_done=lambda image: self._on_preview_loaded(token, image),
-                 on_error=lambda exc: self._on_preview_failed(token, exc))
-        run_task(_related, self._library, asset, pool=self._pool,
-                 on_done=lambda result: self._on_related_loaded(token, result),
-                 on_error=lambda exc: self._on_related_failed(token, exc))
+        self._lane.cancel(self)  # an older preview still queued is not wanted any more
+        self._lane.run(load_preview, path, owner=self,
+                       on_done=lambda image: self._on_preview_loaded(token, image),
+                       on_error=lambda exc: self._on_preview_failed(token, exc))
+        self._lane.run(_related, self._library, asset, owner=self,
+                       on_done=lambda result: self._on_related_loaded(token, result),
+                       on_error=lambda exc: self._on_related_failed(token, exc))
+
+    @property
+    def library(self) -> Library | None:
+        return self._library
+
+    def set_library(self, library: Library | None) -> None:
+        """Describe images of another library (None: none yet); shows nothing selected."""
+        self.show_asset(None)
+        self._lane.cancel(self)
+        self._library = library
+        self._closed = False
 
     def shutdown(self, timeout_ms: int = 5000) -> None:
         self._closed = True
-        clear_pool(self._pool)
-        self._pool.waitForDone(timeout_ms)
+        self._lane.cancel(self)
+        self._lane.wait(timeout_ms, self)
 
     def is_loading(self) -> bool:
-        return self._pool.activeThreadCount() > 0
+        return self._lane.active(self) > 0
 
     # --- actions ------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListView,
     QMenu,
+    QProgressBar,
     QPushButton,
     QStyle,
     QStyledItemDelegate,
@@ -21,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dlx_art.gui.jobs import STATE_LABELS, Job, JobController, JobRole, JobState
+from dlx_art.gui.jobs import STATE_LABELS, Job, JobController, JobRole, JobState, format_eta
 
 log = logging.getLogger("dlx_art.gui.job_panel")
 
@@ -310,3 +311,49 @@ class JobPanel(QWidget):
                            lambda: QGuiApplication.clipboard().setText(job.error))
         menu.exec(self.view.viewport().mapToGlobal(pos))
 
+
+
+class JobProgressBar(QProgressBar):
+    """The status bar's progress of the running job (objectName `jobProgress`)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("jobProgress")
+        self.setRange(0, 1000)
+        self.setFixedWidth(180)
+        self.setTextVisible(True)
+        self.hide()
+
+    def start(self, job: Job) -> None:
+        self.setValue(0)
+        self.setFormat("Starting…")
+        self.show()
+        self.show_job(job)
+
+    def show_job(self, job: Job) -> None:
+        self.setValue(int(job.fraction * 1000))
+        if job.cancel_requested:
+            text = "Cancelling…"
+        elif job.step is not None and job.steps:
+            text = f"Step {job.step}/{job.steps}"
+            if job.eta_seconds is not None and job.eta_seconds >= 0.5:
+                text += f" · {format_eta(job.eta_seconds)}"
+        else:
+            text = f"{int(job.fraction * 100)} %"
+        self.setFormat(text)
+        self.setToolTip(job.title)
+
+
+def finished_message(job: Job) -> tuple[str, int] | None:
+    """The status bar's line (and how long it stays, 0: until replaced) for a finished job."""
+    if job.state is JobState.done:
+        count = len(job.assets)
+        text = f"Generated {count} image{'s' if count != 1 else ''} with {job.backend_label}."
+        if job.fallback_reason:
+            text += f" {job.fallback_reason}"
+        return text, 0 if job.fallback_reason else 8000
+    if job.state is JobState.failed:
+        return f"Generation failed: {job.error}", 0
+    if job.state is JobState.cancelled:
+        return "Job cancelled.", 8000
+    return None

@@ -1,7 +1,7 @@
 """The studio's job queue: one generation at a time, in a worker thread, with progress and cancel.
 
 `JobController.submit(request)` queues a job; the controller starts the oldest queued job when
-nothing runs. A `GenerationWorker` (a QRunnable on the controller's own one-thread pool) calls
+nothing runs. A `GenerationWorker` (a QRunnable on the task runner's one-thread `jobs` lane) calls
 `pipeline.run` and reports through signals; previews are decoded into `QImage`s in the worker
 so the GUI thread only turns them into pixmaps. `JobListModel` is what the job panel shows.
 """
@@ -24,7 +24,6 @@ from PySide6.QtCore import (
     QRunnable,
     QSize,
     Qt,
-    QThreadPool,
     Signal,
     Slot,
 )
@@ -32,6 +31,7 @@ from PySide6.QtGui import QImage, QPixmap
 
 from dlx_art.errors import Cancelled, DlxError
 from dlx_art.generation.types import CancelToken, GenerationRequest, Kind, Progress
+from dlx_art.gui.tasks import TaskRunner, default_runner
 
 log = logging.getLogger("dlx_art.gui.jobs")
 
@@ -425,7 +425,7 @@ class JobListModel(QAbstractListModel):
 
 
 class JobController(QObject):
-    """The queue: submit, cancel, retry; one job runs at a time on the controller's pool.
+    """The queue: submit, cancel, retry; one job runs at a time on the runner's `jobs` lane.
 
     Signals:
         job_added(object): a `Job` was queued.
@@ -442,14 +442,12 @@ class JobController(QObject):
     busy_changed = Signal(bool)
 
     def __init__(self, library: Any, routers: RouterProvider,
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None, *, runner: TaskRunner | None = None) -> None:
         super().__init__(parent)
         self.library = library
         self.routers = routers
         self.model = JobListModel(self)
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(1)
-        self.pool.setObjectName("jobPool")
+        self.pool = (runner or default_runner()).jobs.pool  # one job at a time
         self._want_preview = _Flag(True)
         self._workers: dict[str, GenerationWorker] = {}
         self._running: Job | None = None

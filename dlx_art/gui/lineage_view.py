@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSize, Qt, QThreadPool, Signal, Slot
+from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPalette, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -24,7 +24,7 @@ from shiboken6 import isValid
 from dlx_art.errors import DlxError
 from dlx_art.gui.gallery.delegate import tile_color
 from dlx_art.gui.gallery.thumbnails import ThumbnailLoader, ThumbState
-from dlx_art.gui.tasks import run_task
+from dlx_art.gui.tasks import TaskRunner, default_runner
 
 if TYPE_CHECKING:
     from dlx_art.library.models import AssetInfo
@@ -53,6 +53,9 @@ def _item_text(asset: AssetInfo, current: bool) -> str:
     return f"{head}\n{prompt}" if prompt else head
 
 
+CHOOSE_TEXT = "Choose an image to see where it came from and what was made from it."
+
+
 class LineageView(QWidget):
     """Ancestors and descendants of one image.
 
@@ -64,7 +67,8 @@ class LineageView(QWidget):
     open_asset = Signal(object)
     lineage_loaded = Signal(str)
 
-    def __init__(self, library: Library, parent: QWidget | None = None) -> None:
+    def __init__(self, library: Library | None, parent: QWidget | None = None, *,
+                 runner: TaskRunner | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("lineageView")
         self._library = library
@@ -72,9 +76,10 @@ class LineageView(QWidget):
         self._token = 0
         self._closed = False
         self._items: dict[str, QTreeWidgetItem] = {}
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        self.loader = ThumbnailLoader(library, self, max_bytes=16 * 1024 * 1024, threads=1)
+        runner = runner or default_runner()
+        self._lane = runner.reads
+        self.loader = ThumbnailLoader(library, self, max_bytes=16 * 1024 * 1024, threads=1,
+                                      runner=runner)
         self.loader.thumbnail_ready.connect(self._on_loader_thumbnail_ready)
 
         self.tree = QTreeWidget(self)
@@ -102,7 +107,7 @@ class LineageView(QWidget):
         layout.setSpacing(4)
         layout.addWidget(self.message)
         layout.addWidget(self.tree, 1)
-        self._show_message("Choose an image to see where it came from and what was made from it.")
+        self._show_message(CHOOSE_TEXT)
 
     # --- public API ---------------------------------------------------------------------------
 
@@ -114,9 +119,10 @@ class LineageView(QWidget):
         self.loader.cancel_pending()
         if not self._items:
             self._show_message("Loading…")
-        run_task(_read_lineage, self._library, asset_id, pool=self._pool,
-                 on_done=lambda result: self._on_lineage_read(token, result),
-                 on_error=lambda exc: self._on_lineage_failed(token, exc))
+        self._lane.cancel(self)
+        self._lane.run(_read_lineage, self._library, asset_id, owner=self,
+                       on_done=lambda result: self._on_lineage_read(token, result),
+                       on_error=lambda exc: self._on_lineage_failed(token, exc))
 
     def current_asset_id(self) -> str | None:
         return self._asset_id
@@ -124,10 +130,22 @@ class LineageView(QWidget):
     def item_for(self, asset_id: str) -> QTreeWidgetItem | None:
         return self._items.get(asset_id)
 
+    def set_library(self, library: Library | None) -> None:
+        """Show lineages from another library (None: none); shows nothing chosen."""
+        self._token += 1  # a lineage still being read belongs to the old library
+        self._lane.cancel(self)
+        self._library = library
+        self.loader.set_library(library)
+        self._asset_id = None
+        self.tree.clear()
+        self._items.clear()
+        self._show_message(CHOOSE_TEXT)
+
     def shutdown(self, timeout_ms: int = 5000) -> None:
         self._closed = True
         self.loader.shutdown(timeout_ms)
-        self._pool.waitForDone(timeout_ms)
+        self._lane.cancel(self)
+        self._lane.wait(timeout_ms, self)
 
     # --- building -----------------------------------------------------------------------------
 

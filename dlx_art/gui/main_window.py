@@ -1,50 +1,27 @@
 """The studio window: project bar, prompt panel, gallery / canvas, details, job queue, status.
 
-Everything slow runs off the GUI thread: generations on the job controller's pool, backend
-status polls on the monitor's pool, start-up checks, imports and image loads on the window's
-`io_pool`. Results come back as signals; pixmaps are only made here, on the GUI thread.
+The window builds its widgets once and wires them to its `Session`, which owns the library,
+the jobs, the backend monitor and every background thread (its task runner's lanes). When the
+session opens, switches or moves the library, the widgets are told `set_library(...)`; the
+window never waits for a thread itself (`Session.shutdown` does). Pixmaps are only made on the
+GUI thread; everything slow runs on the session's lanes.
 """
 
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
-import struct
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import (
-    QByteArray,
-    QEvent,
-    QSignalBlocker,
-    Qt,
-    QThreadPool,
-    QTimer,
-    QUrl,
-    Signal,
-    Slot,
-)
-from PySide6.QtGui import (
-    QAction,
-    QActionGroup,
-    QCloseEvent,
-    QDesktopServices,
-    QImage,
-    QKeySequence,
-)
+from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
     QFileDialog,
-    QFrame,
-    QHBoxLayout,
-    QLabel,
     QMainWindow,
     QMessageBox,
-    QProgressBar,
-    QProgressDialog,
-    QPushButton,
     QStackedWidget,
     QTabWidget,
     QToolBar,
@@ -52,25 +29,34 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dlx_art import APP_NAME, __version__
-from dlx_art.errors import DlxError, LibraryLocked, UsageError
-from dlx_art.generation.types import GenerationRequest, InpaintArea, Kind, MaskedContent
+from dlx_art import APP_NAME
+from dlx_art.errors import UsageError
 from dlx_art.gui import theme
-from dlx_art.gui.job_panel import JobPanel
-from dlx_art.gui.jobs import Job, JobController, JobState, RouterProvider, format_eta
+from dlx_art.gui.canvas_link import CanvasLink, load_image_file, png_size  # noqa: F401
+from dlx_art.gui.details_panel import DetailsPanel
+from dlx_art.gui.gallery import GalleryWidget
+from dlx_art.gui.job_panel import JobPanel, JobProgressBar, finished_message
+from dlx_art.gui.jobs import Job, JobState
+from dlx_art.gui.library_commands import LibraryCommands
 from dlx_art.gui.project_bar import ProjectBar
-from dlx_art.gui.prompt_panel import PromptPanel, round8
+from dlx_art.gui.prompt_panel import PromptPanel
 from dlx_art.gui.state import UiState
-from dlx_art.gui.status import (
-    NO_BACKEND_HINT,
-    NO_BACKEND_TITLE,
-    BackendMonitor,
-    BackendStatusWidget,
-    catalogue,
-    usable,
+from dlx_art.gui.status import NO_BACKEND_HINT, BackendStatusWidget, catalogue, usable
+from dlx_art.gui.window_menus import WindowActions, build_actions, build_menus
+from dlx_art.gui.window_parts import (
+    Banner,
+    EmptyStatePage,
+    ask_quit_while_busy,
+    show_about_box,
 )
-from dlx_art.gui.tasks import run_task
-from dlx_art.library.lock import LOCK_FILE, LibraryLock  # noqa: F401 - LOCK_FILE re-exported
+from dlx_art.library.lock import LOCK_FILE, LibraryLock  # noqa: F401 - re-exported
+
+if TYPE_CHECKING:
+    from dlx_art.config import Context
+    from dlx_art.gui.jobs import JobController, RouterProvider
+    from dlx_art.gui.session import Session
+    from dlx_art.gui.status import BackendMonitor
+    from dlx_art.library.service import Library
 
 log = logging.getLogger("dlx_art.gui.main_window")
 
@@ -79,131 +65,20 @@ SHUTDOWN_WAIT_MS = 15_000
 STATUS_TIMEOUT_MS = 8000
 
 
-def png_size(data: bytes) -> tuple[int, int] | None:
-    """Width and height from a PNG's IHDR chunk, without decoding the image."""
-    if len(data) >= 24 and data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
-        width, height = struct.unpack(">II", data[16:24])
-        return int(width), int(height)
-    return None
+class MainWindow(QMainWindow, WindowActions):
+    """The studio window on a `Session`.
 
-
-def load_image_file(path: Path) -> QImage:
-    """Decode an image file into a QImage (pool thread)."""
-    image = QImage(str(path))
-    if image.isNull():
-        raise DlxError(f"Could not read the image {path.name}.")
-    return image
-
-
-class _EmptyStatePage(QWidget):
-    """Shown when the library has no project yet: says exactly what to do."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("emptyState")
-        title = QLabel("Welcome to DLX Art Studio")
-        title.setProperty("role", "title")
-        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        text = QLabel("Images live in projects. Create your first project, write a prompt on the "
-                      "left and press Generate (Ctrl+Enter).")
-        text.setWordWrap(True)
-        text.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        text.setProperty("role", "hint")
-        text.setFixedWidth(440)
-        text.setMinimumHeight(text.heightForWidth(440))
-        self.button = QPushButton("Create Your First Project")
-        self.button.setObjectName("createFirstProjectButton")
-        self.button.setProperty("role", "primary")
-        self.button.setMinimumHeight(36)
-        box = QVBoxLayout()
-        box.setSpacing(14)
-        for widget in (title, text, self.button):
-            row = QHBoxLayout()
-            row.addStretch(1)
-            row.addWidget(widget)
-            row.addStretch(1)
-            box.addLayout(row)
-        layout = QVBoxLayout(self)
-        layout.addStretch(2)
-        layout.addLayout(box)
-        layout.addStretch(3)
-
-
-class _Banner(QFrame):
-    """A one-line notice above the gallery with action buttons (e.g. no backend reachable)."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("backendBanner")
-        self.setProperty("role", "banner")
-        self.title = QLabel(NO_BACKEND_TITLE)
-        self.title.setObjectName("backendBannerTitle")
-        self.title.setStyleSheet("font-weight: 600;")
-        self.label = QLabel()
-        self.label.setObjectName("backendBannerText")
-        self.label.setWordWrap(True)
-        self.label.setTextFormat(Qt.TextFormat.PlainText)
-        text = QVBoxLayout()
-        text.setSpacing(2)
-        text.addWidget(self.title)
-        text.addWidget(self.label)
-        self.retry_button = QPushButton("Check Again")
-        self.retry_button.setObjectName("bannerRetryButton")
-        self.settings_button = QPushButton("Settings…")
-        self.settings_button.setObjectName("bannerSettingsButton")
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(12, 8, 8, 8)
-        layout.setSpacing(8)
-        layout.addLayout(text, 1)
-        layout.addWidget(self.retry_button)
-        layout.addWidget(self.settings_button)
-
-
-class _LoadingGallery(QLabel):
-    """Stands in for the gallery until the library is open (same no-op API)."""
-
-    def __init__(self, text: str = "Opening the library…") -> None:
-        super().__init__(text)
-        self.setObjectName("libraryLoading")
-        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setProperty("role", "hint")
-
-    def current_asset(self) -> None:
-        return None
-
-    def selected_assets(self) -> list[Any]:
-        return []
-
-    def select_asset(self, _asset_id: str) -> bool:
-        return False
-
-    def thumbnail_size(self) -> int:
-        return 0
-
-    def _noop(self, *_args: Any, **_kwargs: Any) -> None:
-        return None
-
-    set_project = add_assets = refresh = show_trash = zoom = shutdown = _noop
-    set_thumbnail_size = import_files = show_asset = _noop
-    copy_selected = favorite_selected = trash_selected = _noop
-
-
-class MainWindow(QMainWindow):
-    """The studio window.
+    If the session has no library yet, the window asks it to open one and shows at once
+    ("Opening the library…"); `library_ready` / `library_failed` follow.
 
     Args:
-        context: the loaded `dlx_art.config.Context` (paths and settings).
-        library: the open `Library`, or None to let the window open `context`'s library in
-            the background (the window shows at once; `library_ready` / `library_failed`
-            follow). The window does not close it; the caller does, using `window.library`,
-            which changes when the person moves the library.
-        lock: the `LibraryLock` held for `library`, replaced when the library moves.
+        session: the application's `Session` (context, library, lock, jobs, lanes).
         start_background: start the backend monitor and the start-up checks (tests of pure
             widgets can turn it off).
 
     Signals:
-        closed(): the window closed and every background thread has ended (or timed out).
-        library_ready(): the library is open and shown (projects listed, gallery filled).
+        closed(): the window closed and the session shut down (threads ended or timed out).
+        library_ready(): a library is open and shown (projects listed, gallery filled).
         library_failed(str): the library could not be opened (message for the person).
     """
 
@@ -211,45 +86,36 @@ class MainWindow(QMainWindow):
     library_ready = Signal()
     library_failed = Signal(str)
 
-    def __init__(self, context: Any, library: Any = None, *, lock: LibraryLock | None = None,
-                 start_background: bool = True, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session, *, start_background: bool = True,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("mainWindow")
-        self.context = context
-        self.library = library
-        self.lock = lock
-        self.state = UiState(context.paths.config_dir)
+        self.session = session
+        if session.parent() is None:
+            session.setParent(self)
+        self.state = UiState(self.context.paths.config_dir)
         self._shut_down = False
         self._force_quit = False
         self._statuses: list[Any] | None = None
-        self._canvas_project_id: str | None = None
-        self._canvas_jobs: set[str] = set()
         self._startup_report: str | None = None
         self._ready = False
         self._background = start_background
         self._monitor_started = False
 
-        self.io_pool = QThreadPool(self)
-        self.io_pool.setObjectName("ioPool")
-        self.io_pool.setMaxThreadCount(2)
-        self.routers = RouterProvider(context.effective)
-        self.jobs = JobController(library, self.routers, self)
-        self.monitor = BackendMonitor(self.routers, self)
-
         self._build_widgets()
-        self._build_actions()
-        self._build_menus()
+        build_actions(self)
+        build_menus(self)
         self._connect()
         self.setWindowTitle(APP_NAME)
         self.resize(1360, 860)
         self._restore_state()
-        if library is not None:
-            self._use_library(library)
+        if session.library is not None:
+            self._on_session_library_opened(session.library)
         else:
             self._update_project_ui()
             QTimer.singleShot(0, self._open_library_in_background)
         if start_background:
-            if library is not None:
+            if session.library is not None:
                 QTimer.singleShot(0, self._start_monitor)
             else:  # first the catalog: both imports compete for the same CPU and GIL
                 self.library_ready.connect(self._start_monitor,
@@ -257,10 +123,37 @@ class MainWindow(QMainWindow):
                 self.library_failed.connect(self._start_monitor,
                                             Qt.ConnectionType.SingleShotConnection)
 
+    # --- the session's parts --------------------------------------------------------------
+
+    @property
+    def context(self) -> Context:
+        return self.session.context
+
+    @property
+    def library(self) -> Library | None:
+        return self.session.library
+
+    @property
+    def lock(self) -> LibraryLock | None:
+        return self.session.lock
+
+    @property
+    def jobs(self) -> JobController:
+        return self.session.jobs
+
+    @property
+    def monitor(self) -> BackendMonitor:
+        return self.session.monitor
+
+    @property
+    def routers(self) -> RouterProvider:
+        return self.session.routers
+
     # --- construction -------------------------------------------------------------------------
 
     def _build_widgets(self) -> None:
-        self.project_bar = ProjectBar(self.library)
+        runner = self.session.runner
+        self.project_bar = ProjectBar(self.library, runner=runner)
         self.toolbar = QToolBar("Project")
         self.toolbar.setObjectName("mainToolbar")
         self.toolbar.setMovable(False)
@@ -272,8 +165,9 @@ class MainWindow(QMainWindow):
         self.prompt_dock = self._dock("Generate", "promptDock", self.prompt_panel,
                                       Qt.DockWidgetArea.LeftDockWidgetArea)
 
-        self.gallery: Any = _LoadingGallery()
-        self.details: Any = _LoadingGallery("")
+        # created once; they show "Opening the library…" until `set_library`
+        self.gallery = GalleryWidget(None, runner=runner)
+        self.details = DetailsPanel(None, runner=runner)
         self.details_dock = self._dock("Details", "detailsDock", self.details,
                                        Qt.DockWidgetArea.RightDockWidgetArea)
 
@@ -286,16 +180,17 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.details_dock, self.jobs_dock], [460, 300], Qt.Orientation.Vertical)
 
         # the canvas is built the first time it is needed (it is not on the start-up path)
-        self._canvas: Any = None
-        self._canvas_placeholder = QWidget()
-        self._canvas_placeholder.setObjectName("canvasPlaceholder")
+        self.canvas_link = CanvasLink(self)
+        self.library_commands = LibraryCommands(self)
+        self.canvas_placeholder = QWidget()
+        self.canvas_placeholder.setObjectName("canvasPlaceholder")
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.gallery, "Gallery")
-        self.tabs.addTab(self._canvas_placeholder, "Canvas")
+        self.tabs.addTab(self.canvas_placeholder, "Canvas")
 
-        self.banner = _Banner()
+        self.banner = Banner()
         self.banner.hide()
         workspace = QWidget()
         workspace.setObjectName("workspace")
@@ -305,7 +200,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.banner)
         layout.addWidget(self.tabs, 1)
 
-        self.empty_page = _EmptyStatePage()
+        self.empty_page = EmptyStatePage()
         self.central = QStackedWidget()
         self.central.setObjectName("centralStack")
         self.central.addWidget(self.empty_page)
@@ -314,12 +209,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.central)
 
         self.backend_status = BackendStatusWidget()
-        self.progress_bar = QProgressBar()
-        self.progress_bar.setObjectName("jobProgress")
-        self.progress_bar.setRange(0, 1000)
-        self.progress_bar.setFixedWidth(180)
-        self.progress_bar.setTextVisible(True)
-        self.progress_bar.hide()
+        self.progress_bar = JobProgressBar()
         status = self.statusBar()
         status.setObjectName("statusBar")
         status.setSizeGripEnabled(True)
@@ -337,173 +227,6 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
-    def _action(self, text: str, name: str, slot: Any = None, shortcut: Any = None, *,
-                checkable: bool = False, tip: str = "") -> QAction:
-        action = QAction(text, self)
-        action.setObjectName(name)
-        if shortcut is not None:
-            if isinstance(shortcut, list):
-                action.setShortcuts(shortcut)
-            else:
-                action.setShortcut(shortcut)
-        action.setCheckable(checkable)
-        if tip:
-            action.setStatusTip(tip)
-            action.setToolTip(tip)
-        if slot is not None:
-            action.triggered.connect(slot)
-        self.addAction(action)
-        return action
-
-    def _build_actions(self) -> None:
-        key = QKeySequence.StandardKey
-        pb = self.project_bar
-        pb.new_action.setShortcuts(QKeySequence.keyBindings(key.New))
-        self.import_action = self._action("&Import Images…", "importAction", self.prompt_import,
-                                          "Ctrl+I", tip="Copy image files into the active project")
-        prefs = QKeySequence.keyBindings(key.Preferences) or [QKeySequence("Ctrl+,")]
-        self.settings_action = self._action("&Settings…", "settingsAction", self.open_settings,
-                                            prefs)
-        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
-        self.quit_action = self._action("&Quit", "quitAction", self.close,
-                                        QKeySequence.keyBindings(key.Quit)
-                                        or [QKeySequence("Ctrl+Q")])
-        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
-
-        # Edit: the gallery view handles these keys itself when it has the focus; the menu
-        # entries show them and work from the menu (no window-wide single-key shortcuts that
-        # would fire while typing in a combo box).
-        self.copy_action = self._action("&Copy Image", "copyAction", self._on_copy_triggered)
-        self.favorite_action = self._action("&Favorite", "favoriteAction",
-                                            self._on_favorite_triggered)
-        self.trash_action = self._action("Move to &Trash", "trashAction", self._on_trash_triggered)
-        for action, seq in ((self.copy_action, QKeySequence(key.Copy)),
-                            (self.favorite_action, QKeySequence("F")),
-                            (self.trash_action, QKeySequence(key.Delete))):
-            action.setShortcut(seq)
-            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            self.removeAction(action)  # added to the gallery in _wire_gallery
-        self.reuse_action = self._action("&Reuse Parameters", "reuseAction",
-                                         self._on_reuse_triggered, "Ctrl+R",
-                                         tip="Fill the prompt panel with the selected image's "
-                                             "parameters")
-        self.canvas_action = self._action("Open in &Canvas", "openCanvasAction",
-                                          self._on_open_canvas_triggered, "Ctrl+E",
-                                          tip="Refine the selected image: inpaint or img2img")
-
-        # Generate
-        self.generate_action = self._action(
-            "&Generate", "generateAction", self.generate,
-            [QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
-        self.generate_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        self._generate_shortcuts = self.generate_action.shortcuts()
-        self.cancel_action = self._action("&Cancel Running Job", "cancelAction",
-                                          self._on_cancel_triggered, QKeySequence(key.Cancel)
-                                          if not QKeySequence(key.Cancel).isEmpty()
-                                          else "Esc")
-        self.cancel_all_action = self._action("Cancel &All Jobs", "cancelAllAction",
-                                              self.jobs.cancel_all)
-        self.refresh_action = self._action("&Check Backends", "refreshBackendsAction",
-                                           self.refresh_backends,
-                                           QKeySequence.keyBindings(key.Refresh) or "F5")
-
-        # View
-        self.theme_group = QActionGroup(self)
-        self.theme_actions: dict[str, QAction] = {}
-        for name, label in theme.THEME_LABELS.items():
-            action = self._action(label, f"theme_{name}", checkable=True)
-            action.setData(name)
-            self.theme_group.addAction(action)
-            self.theme_actions[name] = action
-        current = self.theme_actions.get(self.context.settings.theme, self.theme_actions["dark"])
-        current.setChecked(True)
-        self.theme_group.triggered.connect(self._on_theme_group_triggered)
-        self.prompt_dock_action = self.prompt_dock.toggleViewAction()
-        self.prompt_dock_action.setText("&Generate Panel")
-        self.prompt_dock_action.setShortcut("Ctrl+1")
-        self.jobs_dock_action = self.jobs_dock.toggleViewAction()
-        self.jobs_dock_action.setText("&Jobs Panel")
-        self.jobs_dock_action.setShortcut("Ctrl+2")
-        self.details_dock_action = self.details_dock.toggleViewAction()
-        self.details_dock_action.setText("&Details Panel")
-        self.details_dock_action.setShortcut("Ctrl+3")
-        self.zoom_in_action = self._action("&Larger Thumbnails", "zoomInAction",
-                                           lambda: self._zoom(1))
-        self.zoom_out_action = self._action("&Smaller Thumbnails", "zoomOutAction",
-                                            lambda: self._zoom(-1))
-        for action, seq in ((self.zoom_in_action, key.ZoomIn), (self.zoom_out_action, key.ZoomOut)):
-            action.setShortcut(QKeySequence(seq))
-            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            self.removeAction(action)  # added to the gallery in _wire_gallery
-        self.trash_view_action = self._action("Show &Trash", "showTrashAction",
-                                              self._on_show_trash_toggled, checkable=True)
-        self.gallery_tab_action = self._action("&Gallery", "galleryTabAction",
-                                               lambda: self.tabs.setCurrentWidget(self.gallery),
-                                               "Ctrl+Shift+G")
-        self.canvas_tab_action = self._action("Ca&nvas", "canvasTabAction",
-                                              lambda: self.tabs.setCurrentWidget(self.canvas),
-                                              "Ctrl+Shift+C")
-
-        # Help
-        self.about_action = self._action(f"&About {APP_NAME}", "aboutAction", self.show_about)
-        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
-        self.log_folder_action = self._action("Open &Log Folder", "openLogFolderAction",
-                                              lambda: self._open_folder(self.context.paths.log_dir))
-        self.library_folder_action = self._action(
-            "Open Li&brary Folder", "openLibraryFolderAction",
-            lambda: self._open_folder(self.library_root()))
-
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        file_menu.addAction(self.project_bar.new_action)
-        file_menu.addAction(self.project_bar.rename_action)
-        file_menu.addAction(self.project_bar.archive_action)
-        file_menu.addAction(self.project_bar.show_archived_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.import_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.settings_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.quit_action)
-
-        edit_menu = bar.addMenu("&Edit")
-        edit_menu.addAction(self.copy_action)
-        edit_menu.addAction(self.favorite_action)
-        edit_menu.addAction(self.trash_action)
-        edit_menu.addSeparator()
-        edit_menu.addAction(self.reuse_action)
-        edit_menu.addAction(self.canvas_action)
-
-        generate_menu = bar.addMenu("&Generate")
-        generate_menu.addAction(self.generate_action)
-        generate_menu.addAction(self.cancel_action)
-        generate_menu.addAction(self.cancel_all_action)
-        generate_menu.addSeparator()
-        generate_menu.addAction(self.refresh_action)
-
-        view_menu = bar.addMenu("&View")
-        theme_menu = view_menu.addMenu("&Theme")
-        for action in self.theme_actions.values():
-            theme_menu.addAction(action)
-        view_menu.addSeparator()
-        view_menu.addAction(self.prompt_dock_action)
-        view_menu.addAction(self.jobs_dock_action)
-        view_menu.addAction(self.details_dock_action)
-        view_menu.addSeparator()
-        view_menu.addAction(self.gallery_tab_action)
-        view_menu.addAction(self.canvas_tab_action)
-        view_menu.addSeparator()
-        view_menu.addAction(self.zoom_in_action)
-        view_menu.addAction(self.zoom_out_action)
-        view_menu.addAction(self.trash_view_action)
-
-        help_menu = bar.addMenu("&Help")
-        help_menu.addAction(self.about_action)
-        help_menu.addSeparator()
-        help_menu.addAction(self.log_folder_action)
-        help_menu.addAction(self.library_folder_action)
-
     def _connect(self) -> None:
         pb = self.project_bar
         pb.project_changed.connect(self._on_project_bar_project_changed)
@@ -514,7 +237,7 @@ class MainWindow(QMainWindow):
         self.banner.retry_button.clicked.connect(self.refresh_backends)
         self.banner.settings_button.clicked.connect(lambda: self.open_settings("a1111"))
 
-        self.jobs.job_started.connect(self._on_jobs_job_started)
+        self.jobs.job_started.connect(self.progress_bar.start)
         self.jobs.job_progress.connect(self._on_jobs_job_progress)
         self.jobs.job_finished.connect(self._on_jobs_job_finished)
         self.jobs.busy_changed.connect(self._on_jobs_busy_changed)
@@ -523,15 +246,13 @@ class MainWindow(QMainWindow):
         self.monitor.statuses_changed.connect(self._on_monitor_statuses_changed)
         self.monitor.checking_changed.connect(self.backend_status.set_checking)
 
+        s = self.session
+        s.library_opening.connect(self._on_session_library_opening)
+        s.library_opened.connect(self._on_session_library_opened)
+        s.library_failed.connect(self._on_session_library_failed)
+        s.checks_done.connect(self._on_startup_checks_done)
+        s.checks_failed.connect(self._on_startup_checks_failed)
 
-        self.tabs.currentChanged.connect(self._on_tabs_current_changed)
-        self.jobs_dock.visibilityChanged.connect(self._update_preview_wanted)
-        app = QApplication.instance()
-        if isinstance(app, QApplication):
-            app.focusChanged.connect(self._on_app_focus_changed)
-
-    def _wire_gallery(self) -> None:
-        """Connect the gallery and details panel (again after the library moved)."""
         g = self.gallery
         g.current_changed.connect(self._on_gallery_current_changed)
         g.open_in_canvas.connect(self.open_in_canvas)
@@ -549,30 +270,20 @@ class MainWindow(QMainWindow):
         d.jump_to.connect(self._on_details_jump_to)
         d.status_message.connect(self.show_message)
 
+        self.tabs.currentChanged.connect(self._on_tabs_current_changed)
+        self.jobs_dock.visibilityChanged.connect(self._update_preview_wanted)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            app.focusChanged.connect(self._on_app_focus_changed)
+
     @property
     def canvas(self) -> Any:
         """The refinement canvas, built on first use."""
-        if self._canvas is None:
-            from dlx_art.gui.canvas import CanvasWidget
-
-            canvas = CanvasWidget()
-            canvas.inpaint_requested.connect(self._on_canvas_inpaint_requested)
-            canvas.base_changed.connect(self._on_canvas_base_changed)
-            canvas.closed.connect(lambda: self.tabs.setCurrentWidget(self.gallery))
-            self._canvas = canvas
-            index = self.tabs.indexOf(self._canvas_placeholder)
-            show = self.tabs.currentIndex() == index
-            with QSignalBlocker(self.tabs):
-                self.tabs.removeTab(index)
-                self.tabs.insertTab(index, canvas, "Canvas")
-                if show:
-                    self.tabs.setCurrentIndex(index)
-            self._canvas_placeholder.deleteLater()
-        return self._canvas
+        return self.canvas_link.canvas()
 
     @Slot(int)
     def _on_tabs_current_changed(self, _index: int) -> None:
-        if self.tabs.currentWidget() is self._canvas_placeholder:
+        if self.tabs.currentWidget() is self.canvas_placeholder:
             self.tabs.setCurrentWidget(self.canvas)
         self._update_preview_wanted()
 
@@ -607,68 +318,31 @@ class MainWindow(QMainWindow):
             self._monitor_started = True
             self.monitor.start()
 
-    def _run_startup_checks(self) -> None:
-        library = self.library
-
-        def checks() -> str | None:
-            report = library.reconcile()
-            try:
-                library.backup_if_due()
-            except DlxError as exc:
-                log.warning("catalog backup failed: %s", exc.user_message)
-            has_news = (not report.clean or report.adopted or report.cleaned
-                        or report.quarantined or report.search_repaired)
-            summary = report.summary() if has_news else None
-            recovery = getattr(library, "recovery", None)  # the catalog had to be recovered
-            if recovery:
-                return f"{recovery} {summary}" if summary else recovery
-            return summary
-
-        run_task(checks, on_done=self._on_startup_checks_done,
-                 on_error=self._on_startup_checks_failed, pool=self.io_pool)
-
-    # --- the library --------------------------------------------------------------------------
+    # --- the library (opened, switched and moved by the session) ------------------------------
 
     def _open_library_in_background(self) -> None:
-        """Open (import, migrate) the catalog off the GUI thread; the window is already up."""
-        if self._shut_down:
+        if not self._shut_down and self.session.library is None:
+            self.session.open()
+
+    @Slot(object)
+    def _on_session_library_opening(self, _path: Path) -> None:
+        self._ready = False
+        self._update_project_ui()
+
+    @Slot(object)
+    def _on_session_library_opened(self, library: Library | None) -> None:
+        """Show `library` (None: let go of the old one): gallery, details, projects."""
+        self.details.set_library(library)
+        self.gallery.set_library(library)
+        self.trash_view_action.setChecked(False)
+        if library is None:
+            self._ready = False
+            self.project_bar.set_library(None)
+            self._update_project_ui()
             return
-        run_task(self.context.open_library, on_done=self._on_library_opened,
-                 on_error=self._on_library_open_failed, pool=self.io_pool)
-
-    def _on_library_opened(self, library: Any) -> None:
-        if self._shut_down:
-            library.close()
-            return
-        self._use_library(library)
-
-    def _on_library_open_failed(self, exc: BaseException) -> None:
-        message = exc.user_message if isinstance(exc, DlxError) else (
-            f"The library in {self.context.storage_root} could not be opened; see the log.")
-        self.gallery.setText(message)
-        self.show_message(message, 0)
-        self.library_failed.emit(message)
-
-    def _use_library(self, library: Any) -> None:
-        """Show `library`: fresh gallery and details, its projects, the last project."""
-        self.library = library
-        self.jobs.set_library(library)
-        old_gallery, old_details = self.gallery, self.details
-        self.gallery = _make_gallery(library)
-        self.details = _make_details(library)
         size = self.state.get_int("gallery/thumbnail_size", 0)
         if size:
             self.gallery.set_thumbnail_size(size)
-        index = self.tabs.indexOf(old_gallery)
-        current = self.tabs.currentIndex()
-        self.tabs.removeTab(index)
-        self.tabs.insertTab(index, self.gallery, "Gallery")
-        self.tabs.setCurrentIndex(current)
-        self.details_dock.setWidget(self.details)
-        old_gallery.deleteLater()
-        old_details.deleteLater()
-        self._wire_gallery()
-        self.trash_view_action.setChecked(False)
         self._ready = True
         if getattr(library, "recovery", None):
             self.show_message(library.recovery, 0)
@@ -676,12 +350,15 @@ class MainWindow(QMainWindow):
             library, select_id=self.state.get_str("session/last_project") or None)
         self._update_project_ui()
         if self._background:
-            self._run_startup_checks()
-        # Start-up objects (Qt wrappers, modules, the first page) live as long as the window:
-        # keep them out of the collector's full scans, which otherwise block the GUI thread
-        # for tens of milliseconds at a time (see tests/gui heartbeat tests).
-        gc.freeze()
+            self.session.run_startup_checks()
         self.library_ready.emit()
+
+    @Slot(str)
+    def _on_session_library_failed(self, message: str) -> None:
+        self.gallery.view.empty_text = message
+        self.gallery.view.viewport().update()
+        self.show_message(message, 0)
+        self.library_failed.emit(message)
 
     def _on_startup_checks_done(self, summary: str | None) -> None:
         self._startup_report = summary
@@ -689,9 +366,16 @@ class MainWindow(QMainWindow):
             self.show_message(f"Library check: {summary}", 0)
             self.gallery.refresh()
 
-    def _on_startup_checks_failed(self, exc: BaseException) -> None:
-        message = exc.user_message if isinstance(exc, DlxError) else "see the log"
+    def _on_startup_checks_failed(self, message: str) -> None:
         self.show_message(f"The library check failed: {message}", 0)
+
+    def move_library(self, target: Path) -> bool:
+        """Start moving the library to `target` (see `LibraryCommands.move`)."""
+        return self.library_commands.move(target)
+
+    def switch_library(self, folder: Path) -> bool:
+        """Start using the library in `folder` (see `LibraryCommands.switch`)."""
+        return self.library_commands.switch(folder)
 
     # --- projects -----------------------------------------------------------------------------
 
@@ -756,35 +440,13 @@ class MainWindow(QMainWindow):
             self.show_message("Cancelling the running job…")
 
     @Slot(object)
-    def _on_jobs_job_started(self, job: Job) -> None:
-        self.progress_bar.setValue(0)
-        self.progress_bar.setFormat("Starting…")
-        self.progress_bar.show()
-        self._update_progress(job)
-
-    @Slot(object)
     def _on_jobs_job_progress(self, job: Job) -> None:
-        self._update_progress(job)
-        if job.id in self._canvas_jobs and job.state is JobState.running:
-            self.canvas.show_progress(job.fraction, job.preview)
-
-    def _update_progress(self, job: Job) -> None:
-        self.progress_bar.setValue(int(job.fraction * 1000))
-        if job.cancel_requested:
-            text = "Cancelling…"
-        elif job.step is not None and job.steps:
-            text = f"Step {job.step}/{job.steps}"
-            if job.eta_seconds is not None and job.eta_seconds >= 0.5:
-                text += f" · {format_eta(job.eta_seconds)}"
-        else:
-            text = f"{int(job.fraction * 100)} %"
-        self.progress_bar.setFormat(text)
-        self.progress_bar.setToolTip(job.title)
+        self.progress_bar.show_job(job)
+        self.canvas_link.on_job_progress(job)
 
     @Slot(object)
     def _on_jobs_job_finished(self, job: Job) -> None:
-        canvas_job = job.id in self._canvas_jobs
-        self._canvas_jobs.discard(job.id)
+        canvas_job = job.id in self.canvas_link.jobs
         if job.state is JobState.done:
             self.backend_status.set_last_job(job.backend_label, job.fallback_reason)
             project = self.current_project()
@@ -795,19 +457,9 @@ class MainWindow(QMainWindow):
                     self.gallery.select_asset(mine[0].id)
             if job.assets and not canvas_job:
                 self.prompt_panel.set_last_seed(job.assets[-1].seed)
-            count = len(job.assets)
-            text = f"Generated {count} image{'s' if count != 1 else ''} with {job.backend_label}."
-            if job.fallback_reason:
-                text += f" {job.fallback_reason}"
-            self.show_message(text, 0 if job.fallback_reason else 8000)
-            if canvas_job and job.assets:
-                self._show_canvas_result(job.assets[0])
-        elif job.state is JobState.failed:
-            self.show_message(f"Generation failed: {job.error}", 0)
-        elif job.state is JobState.cancelled:
-            self.show_message("Job cancelled.")
-        if canvas_job and not self._canvas_jobs:
-            self.canvas.set_busy(False)
+        if (message := finished_message(job)) is not None:
+            self.show_message(*message)
+        self.canvas_link.on_job_finished(job)
 
     @Slot(bool)
     def _on_jobs_busy_changed(self, busy: bool) -> None:
@@ -826,7 +478,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def _update_preview_wanted(self, *_args: Any) -> None:
         visible = (self.jobs_dock.isVisible() and not self.jobs_dock.visibleRegion().isEmpty()) \
-            or self.tabs.currentWidget() in (self._canvas, self._canvas_placeholder)
+            or self.tabs.currentWidget() in (self.canvas_link.built, self.canvas_placeholder)
         self.jobs.set_want_preview(bool(visible) or not self.isVisible())
 
     # --- backends -----------------------------------------------------------------------------
@@ -880,33 +532,13 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_reuse_triggered(self) -> None:
-        asset = self.gallery.current_asset()
-        if asset is not None:
+        if (asset := self.gallery.current_asset()) is not None:
             self.reuse_parameters(asset)
 
     @Slot()
     def _on_open_canvas_triggered(self) -> None:
-        asset = self.gallery.current_asset()
-        if asset is not None:
+        if (asset := self.gallery.current_asset()) is not None:
             self.open_in_canvas(asset)
-
-    @Slot()
-    def _on_copy_triggered(self) -> None:
-        self._gallery_command("copy")
-
-    @Slot()
-    def _on_favorite_triggered(self) -> None:
-        self._gallery_command("favorite")
-
-    @Slot()
-    def _on_trash_triggered(self) -> None:
-        self._gallery_command("trash")
-
-    def _gallery_command(self, name: str) -> None:
-        getattr(self.gallery, f"{name}_selected")()
-
-    def _zoom(self, steps: int) -> None:
-        self.gallery.zoom(steps)
 
     @Slot(bool)
     def _on_show_trash_toggled(self, on: bool) -> None:
@@ -924,77 +556,7 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def open_in_canvas(self, asset: Any) -> None:
-        if self.library is None:
-            return
-        try:
-            path = self.library.path_of(asset)
-        except DlxError as exc:
-            self.show_message(exc.user_message)
-            return
-        self.show_message("Opening the image in the canvas…", 3000)
-
-        def loaded(image: QImage) -> None:
-            self._canvas_project_id = asset.projectId
-            self.canvas.load_image(image, asset_id=asset.id, prompt=asset.prompt or "",
-                                   negative=asset.negative or "",
-                                   seed=asset.seed if asset.seed is not None else -1)
-            self.tabs.setCurrentWidget(self.canvas)
-
-        run_task(load_image_file, path, on_done=loaded, pool=self.io_pool,
-                 on_error=lambda exc: self.show_message(
-                     exc.user_message if isinstance(exc, DlxError)
-                     else "Could not open the image."))
-
-    @Slot(str)
-    def _on_canvas_base_changed(self, _asset_id: str) -> None:
-        pass  # same project; the canvas keeps track of its base image
-
-    @Slot(object)
-    def _on_canvas_inpaint_requested(self, data: Any) -> None:
-        project_id = self._canvas_project_id or (self.current_project().id
-                                                 if self.current_project() else None)
-        if project_id is None:
-            self.show_message("Open an image from a project first.")
-            return
-        settings = data.settings
-        size = png_size(data.image_png) or (self.prompt_panel.width_spin.value(),
-                                            self.prompt_panel.height_spin.value())
-        panel = self.prompt_panel
-        request = GenerationRequest(
-            project_id=project_id,
-            prompt=settings.prompt.strip(),
-            kind=Kind.img2img if data.mask_png is None or settings.whole_image else Kind.inpaint,
-            negative=settings.negative.strip(),
-            model=panel.model(),
-            sampler=panel.sampler(),
-            scheduler=panel.scheduler(),
-            steps=panel.steps_spin.value(),
-            cfg_scale=round(panel.cfg_spin.value(), 2),
-            seed=int(settings.seed),
-            width=round8(size[0]),
-            height=round8(size[1]),
-            backend=panel.backend(),
-            parent_id=data.asset_id or None,
-            init_image=data.image_png,
-            mask=None if settings.whole_image else data.mask_png,
-            denoising_strength=float(settings.denoising_strength),
-            mask_blur=int(settings.mask_blur),
-            masked_content=MaskedContent(settings.masked_content),
-            inpaint_area=InpaintArea(settings.inpaint_area),
-            padding=int(settings.padding),
-        )
-        job = self.jobs.submit(request, origin="canvas")
-        self._canvas_jobs.add(job.id)
-        self.canvas.set_busy(True)
-
-    def _show_canvas_result(self, asset: Any) -> None:
-        try:
-            path = self.library.path_of(asset)
-        except DlxError:
-            return
-        run_task(load_image_file, path, pool=self.io_pool,
-                 on_done=lambda image: self.canvas.show_result(image, asset.id),
-                 on_error=lambda _exc: self.show_message("Could not open the result image."))
+        self.canvas_link.open(asset)
 
     # --- import -------------------------------------------------------------------------------
 
@@ -1038,15 +600,13 @@ class MainWindow(QMainWindow):
     def apply_settings(self, settings: Any) -> None:
         """Save and use new settings: backends are rebuilt, the theme changes at once."""
         old_theme = self.context.settings.theme
-        self.context.save_settings(settings)
-        self.routers.update(self.context.effective)
+        self.session.apply_settings(settings)
         if settings.theme != old_theme:
             app = QApplication.instance()
             if isinstance(app, QApplication):
                 theme.apply_theme(app, settings.theme)
             if settings.theme in self.theme_actions:
                 self.theme_actions[settings.theme].setChecked(True)
-        self.monitor.refresh()
         self.show_message("Settings saved.")
 
     @Slot(QAction)
@@ -1060,158 +620,12 @@ class MainWindow(QMainWindow):
         settings.theme = name
         self.apply_settings(settings)
 
-    # --- moving / switching the library -------------------------------------------------------
-
-    def _library_busy_message(self) -> str | None:
-        if not self._ready:
-            return "Wait for the library to open first."
-        if self.jobs.is_busy():
-            return "Wait for the running jobs to finish (or cancel them) first."
-        return None
-
-    def move_library(self, target: Path) -> bool:
-        """Copy + verify the library into `target`, then use it there (the old copy stays)."""
-        from dlx_art.gui.settings_dialog import MoveProgress, copy_library, describe_move
-
-        if (busy := self._library_busy_message()) is not None:
-            self.show_message(busy)
-            return False
-        source = Path(self.library.root)
-        new_lock = LibraryLock(target)
-        try:
-            new_lock.acquire()
-        except (LibraryLocked, OSError) as exc:
-            self._error_box("Move Library", getattr(exc, "user_message", str(exc)))
-            return False
-        self._detach_library()
-        progress = MoveProgress()
-        dialog = QProgressDialog("Moving the library…", "Stop", 0, 1000, self)
-        dialog.setObjectName("moveProgressDialog")
-        dialog.setWindowTitle("Move Library")
-        dialog.setWindowModality(Qt.WindowModality.WindowModal)
-        dialog.setMinimumDuration(0)
-        dialog.canceled.connect(progress.stop)
-        timer = QTimer(self)
-        timer.setInterval(100)
-
-        def tick() -> None:
-            dialog.setLabelText(describe_move(progress))
-            if progress.total:
-                dialog.setValue(int(progress.done * 1000 / progress.total))
-
-        timer.timeout.connect(tick)
-        timer.start()
-        outcome: dict[str, Any] = {}
-        from PySide6.QtCore import QEventLoop
-
-        loop = QEventLoop()
-
-        def finished(value: Any = None, error: BaseException | None = None) -> None:
-            outcome["value"], outcome["error"] = value, error
-            loop.quit()
-
-        run_task(copy_library, source, target, progress, pool=self.io_pool,
-                 on_done=lambda v: finished(v), on_error=lambda e: finished(error=e))
-        loop.exec()
-        timer.stop()
-        timer.deleteLater()
-        dialog.reset()
-        dialog.deleteLater()
-        error = outcome.get("error")
-        if error is not None:
-            new_lock.release()
-            self._attach_library(source, self.lock)
-            message = error.user_message if isinstance(error, DlxError) else \
-                "The library could not be moved; see the log."
-            self._error_box("Move Library", message)
-            return False
-        old_lock = self.lock
-        import copy
-
-        settings = copy.deepcopy(self.context.settings)
-        settings.storage_root = str(target)
-        self.context.save_settings(settings)
-        self._attach_library(target, new_lock)
-        if old_lock is not None and old_lock is not new_lock:
-            old_lock.release()
-        self.show_message(f"The library now lives in {target}. The old folder {source} was "
-                          "kept; delete it when you no longer need it.", 0)
-        return True
-
-    def switch_library(self, folder: Path) -> bool:
-        """Use the library in `folder` (created when empty)."""
-        if (busy := self._library_busy_message()) is not None:
-            self.show_message(busy)
-            return False
-        new_lock = LibraryLock(folder)
-        try:
-            new_lock.acquire()
-        except (LibraryLocked, OSError) as exc:
-            self._error_box("Use Another Library", getattr(exc, "user_message", str(exc)))
-            return False
-        old_root, old_lock = Path(self.library.root), self.lock
-        self._detach_library()
-        try:
-            self._attach_library(folder, new_lock)
-        except DlxError as exc:
-            new_lock.release()
-            self._attach_library(old_root, old_lock)
-            self._error_box("Use Another Library", exc.user_message)
-            return False
-        import copy
-
-        settings = copy.deepcopy(self.context.settings)
-        settings.storage_root = str(folder)
-        self.context.save_settings(settings)
-        if old_lock is not None:
-            old_lock.release()
-        self.show_message(f"Using the library in {folder}.")
-        return True
-
-    def _detach_library(self) -> None:
-        """Stop everything that reads the library and close it (GUI thread blocks briefly)."""
-        self.details.show_asset(None)
-        self.gallery.shutdown(SHUTDOWN_WAIT_MS)
-        self.details.shutdown(SHUTDOWN_WAIT_MS)
-        self.io_pool.waitForDone(SHUTDOWN_WAIT_MS)
-        self.library.close()
-
-    def _attach_library(self, root: Path, lock: LibraryLock | None) -> None:
-        from dlx_art.library.service import Library
-
-        library = Library.open(root)
-        self.lock = lock
-        self._use_library(library)
-
     # --- help ---------------------------------------------------------------------------------
 
     @Slot()
     def show_about(self) -> None:
-        backends = []
-        for status in self._statuses or []:
-            backends.append(f"{status.label}: {status.state}")
-        box = QMessageBox(self)
-        box.setObjectName("aboutBox")
-        box.setWindowTitle(f"About {APP_NAME}")
-        box.setIcon(QMessageBox.Icon.NoIcon)
-        if not self.windowIcon().isNull():
-            box.setIconPixmap(self.windowIcon().pixmap(64, 64))
-        box.setTextFormat(Qt.TextFormat.RichText)
-        from html import escape
-
-        rows = "".join(f"<li>{escape(b)}</li>" for b in backends) or "<li>Not checked yet</li>"
-        box.setText(
-            f"<h3>{APP_NAME} {escape(__version__)}</h3>"
-            "<p>A local-first studio for AI image generation with AUTOMATIC1111 and "
-            "Hugging Face.</p>"
-            f"<p><b>Library:</b> {escape(str(self.library_root()))}<br>"
-            f"<b>Settings:</b> {escape(str(self.context.paths.settings_file))}<br>"
-            f"<b>Logs:</b> {escape(str(self.context.paths.log_dir))}</p>"
-            f"<p><b>Backends:</b></p><ul>{rows}</ul>"
-        )
-        box.setStandardButtons(QMessageBox.StandardButton.Close)
-        box.exec()
-        box.deleteLater()
+        backends = [f"{status.label}: {status.state}" for status in self._statuses or []]
+        show_about_box(self, backends, self.library_root(), self.context.paths)
 
     def _open_folder(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -1227,7 +641,7 @@ class MainWindow(QMainWindow):
     def show_message(self, text: str, timeout_ms: int = STATUS_TIMEOUT_MS) -> None:
         self.statusBar().showMessage(text, timeout_ms)
 
-    def _error_box(self, title: str, text: str) -> None:
+    def error_box(self, title: str, text: str) -> None:
         if QApplication.platformName() in ("offscreen", "minimal"):
             log.warning("%s: %s", title, text)
             self.show_message(text, 0)
@@ -1238,8 +652,8 @@ class MainWindow(QMainWindow):
     def _on_app_focus_changed(self, _old: QWidget | None, new: QWidget | None) -> None:
         # Ctrl+Enter means Inpaint inside the canvas (its own shortcut); everywhere else it
         # generates. Two active shortcuts on one key would cancel each other out.
-        in_canvas = new is not None and self._canvas is not None \
-            and self._canvas.isAncestorOf(new)
+        canvas = self.canvas_link.built
+        in_canvas = new is not None and canvas is not None and canvas.isAncestorOf(new)
         wanted = [] if in_canvas else self._generate_shortcuts
         if self.generate_action.shortcuts() != wanted:
             self.generate_action.setShortcuts(wanted)
@@ -1250,23 +664,7 @@ class MainWindow(QMainWindow):
         """Ask before quitting while a job runs. Returns True to quit."""
         if self._force_quit or not self.jobs.is_busy():
             return True
-        count = self.jobs.active_count()
-        box = QMessageBox(self)
-        box.setObjectName("quitWhileBusyBox")
-        box.setIcon(QMessageBox.Icon.Question)
-        box.setWindowTitle("Quit DLX Art Studio")
-        box.setText("A job is still running." if count == 1 else
-                    f"{count} jobs are running or queued.")
-        box.setInformativeText("Quit anyway? The running job is cancelled on the server; "
-                               "finished images are already saved.")
-        quit_button = box.addButton("Cancel Jobs and Quit", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton("Keep Working", QMessageBox.ButtonRole.RejectRole)
-        box.setDefaultButton(quit_button)
-        box.setStyleSheet("QLabel { min-width: 320px; }")
-        box.exec()
-        answer = box.clickedButton() is quit_button
-        box.deleteLater()
-        return answer
+        return ask_quit_while_busy(self, self.jobs.active_count())
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         if self._shut_down:
@@ -1279,18 +677,15 @@ class MainWindow(QMainWindow):
         event.accept()
 
     def shutdown(self, timeout_ms: int = SHUTDOWN_WAIT_MS) -> bool:
-        """Save state, cancel jobs, stop polling and wait (bounded) for every thread."""
+        """Save state, let the views go and shut the session down (it waits, bounded)."""
         if self._shut_down:
             return True
         self._shut_down = True
         self.save_state()
         self.show_message("Stopping…")
-        ok = self.jobs.shutdown(timeout_ms)
-        ok = self.monitor.stop(timeout_ms) and ok
-        ok = self.io_pool.waitForDone(timeout_ms) and ok
-        self.gallery.shutdown(timeout_ms)
-        self.details.shutdown(timeout_ms)
-        ok = self.io_pool.waitForDone(timeout_ms) and ok  # a library still opening
+        self.gallery.shutdown(0)  # stop imports, drop queued reads; the session waits
+        self.details.shutdown(0)
+        ok = self.session.shutdown(timeout_ms)
         app = QApplication.instance()
         if isinstance(app, QApplication):
             with contextlib.suppress(RuntimeError, TypeError):
@@ -1304,18 +699,3 @@ class MainWindow(QMainWindow):
                 and not usable(self._statuses):
             self.monitor.refresh()  # the person may have just started the server
         return super().event(event)
-
-
-# --- embedded widgets -------------------------------------------------------------------------
-
-
-def _make_gallery(library: Any) -> Any:
-    from dlx_art.gui.gallery import GalleryWidget
-
-    return GalleryWidget(library)
-
-
-def _make_details(library: Any) -> Any:
-    from dlx_art.gui.details_panel import DetailsPanel
-
-    return DetailsPanel(library)

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from dlx_art.errors import DlxError, NotFound
-from dlx_art.gui.tasks import run_task
+from dlx_art.gui.tasks import Lane, TaskRunner, default_runner
 
 log = logging.getLogger("dlx_art.gui.project_bar")
 
@@ -45,9 +45,10 @@ class ProjectNameDialog(QDialog):
 
     def __init__(self, title: str, work: Any, finish: Any, *, name: str = "",
                  with_description: bool, ok_text: str, busy_text: str,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, lane: Lane | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("projectNameDialog")
+        self._lane = lane or default_runner().writer
         self.setWindowTitle(title)
         self.setModal(True)
         self._work = work
@@ -96,8 +97,9 @@ class ProjectNameDialog(QDialog):
         if self.busy:
             return
         self._set_busy(True)
-        run_task(self._work, self.name_edit.text(), self.description_edit.text().strip() or None,
-                 on_done=self._on_done, on_error=self._on_error)
+        self._lane.run(self._work, self.name_edit.text(),
+                       self.description_edit.text().strip() or None, owner=self,
+                       on_done=self._on_done, on_error=self._on_error)
 
     def _set_busy(self, busy: bool) -> None:
         self.busy = busy
@@ -154,10 +156,12 @@ class ProjectBar(QWidget):
     project_changed = Signal(object)
     message = Signal(str)
 
-    def __init__(self, library: Any = None, parent: QWidget | None = None) -> None:
+    def __init__(self, library: Any = None, parent: QWidget | None = None, *,
+                 runner: TaskRunner | None = None) -> None:
         """`library` may be None until it is open; then call `set_library`."""
         super().__init__(parent)
         self.setObjectName("projectBar")
+        self._writer = (runner or default_runner()).writer  # project writes, in order
         self.library = library
         self._projects: list[Any] = []
         self._current_id: str | None = None
@@ -225,8 +229,17 @@ class ProjectBar(QWidget):
     # --- commands -----------------------------------------------------------------------------
 
     def set_library(self, library: Any, select_id: str | None = None) -> None:
-        """Use another library: list its projects and select `select_id` (else the MRU one)."""
+        """Use another library: list its projects and select `select_id` (else the MRU one).
+
+        None: no library (while one opens): no projects.
+        """
         self.library = library
+        if library is None:  # let go of the old library; the next one is being opened
+            self._projects = []
+            with QSignalBlocker(self.combo):
+                self.combo.clear()
+            self._set_current(None)
+            return
         self._current_id = None
         self.reload(select_id=select_id)
 
@@ -321,7 +334,7 @@ class ProjectBar(QWidget):
             "New Project", lambda name, description: library.create_project(
                 name, description=description),
             self._created, with_description=True, ok_text="Create",
-            busy_text="Creating the project…", parent=self.window())
+            busy_text="Creating the project…", parent=self.window(), lane=self._writer)
         return _ask(dialog)
 
     @Slot()
@@ -333,7 +346,8 @@ class ProjectBar(QWidget):
         dialog = ProjectNameDialog(
             "Rename Project", lambda name, _d: library.rename_project(project_id, name),
             self._renamed, name=project.name, with_description=False, ok_text="Rename",
-            busy_text="Renaming the project and its folder…", parent=self.window())
+            busy_text="Renaming the project and its folder…", parent=self.window(),
+            lane=self._writer)
         return _ask(dialog)
 
     @Slot()
@@ -352,8 +366,8 @@ class ProjectBar(QWidget):
             self._archived_changed(updated)
             self._update_actions()
 
-        run_task(self.library.set_archived, project.id, project.status != "archived",
-                 on_done=done, on_error=failed)
+        self._writer.run(self.library.set_archived, project.id, project.status != "archived",
+                         owner=self, on_done=done, on_error=failed)
 
     # --- internals ----------------------------------------------------------------------------
 
@@ -367,8 +381,9 @@ class ProjectBar(QWidget):
         if changed:
             project = self.current_project()
             if project is not None:  # a small write, but a commit waits for the disk
-                run_task(self.library.touch_project, project.id, on_error=lambda exc: log.info(
-                    "could not mark %s as used: %s", project.id, exc))
+                self._writer.run(self.library.touch_project, project.id, owner=self,
+                                 on_error=lambda exc: log.info(
+                                     "could not mark %s as used: %s", project.id, exc))
             self.project_changed.emit(project)
 
     def _update_actions(self) -> None:

@@ -1,21 +1,17 @@
 """Settings: library folder, AUTOMATIC1111 servers, Hugging Face, timeouts, theme.
 
 The dialog edits a copy of `Settings`; the main window saves it and applies it (new backend
-router, theme, library) after OK. Moving the library is done by `copy_library`: every file is
-copied and verified (size and SHA-256) before the studio switches to the new folder; the old
-folder is left untouched, so nothing is lost if anything goes wrong, and the person deletes it
-when they are satisfied. Passwords and tokens are never logged.
+router, theme, library) after OK. Moving the library is `dlx_art.library.relocate` (run by the
+session): every file is copied and verified (size and SHA-256) before the studio switches to
+the new folder; the old folder is left untouched, so nothing is lost if anything goes wrong,
+and the person deletes it when they are satisfied. Passwords and tokens are never logged.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
-import hashlib
 import logging
-import os
-import shutil
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -45,129 +41,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dlx_art.errors import DlxError, StorageError, UsageError
+from dlx_art.errors import DlxError, UsageError
 from dlx_art.gui.tasks import run_task
 from dlx_art.gui.theme import THEME_LABELS
+from dlx_art.library.relocate import (  # noqa: F401 - the names this module used to define
+    MoveProgress,
+    check_move_target,
+    copy_library,
+    describe_move,
+    library_files,
+)
 from dlx_art.settings import DEFAULT_A1111_URL, A1111Server, Settings
 
 log = logging.getLogger("dlx_art.gui.settings")
 
 HF_PROVIDERS = ["hf-inference", "auto", "fal-ai", "replicate", "together", "nebius", "nscale",
                 "wavespeed"]
-# what a library is made of; everything else in the storage root (with --home: config and
-# logs) stays where it is. Thumbnails are a cache and are rebuilt.
-LIBRARY_ITEMS = ("library.sqlite3", "Projects", ".trash", ".backups")
-_CHUNK = 1 << 20
-IGNORED_IN_TARGET = {".dlx-art.lock"}  # our own lock, taken on the target before copying
-
-
-# --- moving the library (Qt-free, runs in a pool thread) -------------------------------------
-
-
-def library_files(root: Path) -> list[Path]:
-    """Every file that belongs to the library at `root`, as paths relative to it."""
-    files: list[Path] = []
-    for name in LIBRARY_ITEMS:
-        item = root / name
-        if item.is_file():
-            files.append(Path(name))
-        elif item.is_dir():
-            for dirpath, _dirnames, filenames in os.walk(item):
-                for filename in filenames:
-                    files.append((Path(dirpath) / filename).relative_to(root))
-    return files
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def check_move_target(source: Path, target: Path) -> None:
-    """Raise `UsageError` unless `target` is a usable, empty folder outside `source`."""
-    source, target = source.resolve(), target.expanduser().resolve()
-    if target == source:
-        raise UsageError("The library is already in that folder.")
-    if target.is_relative_to(source) or source.is_relative_to(target):
-        raise UsageError("Choose a folder that is neither inside the library nor contains it.")
-    if target.exists() and not target.is_dir():
-        raise UsageError(f"{target} is a file, not a folder.")
-    if target.is_dir() and any(p.name not in IGNORED_IN_TARGET for p in target.iterdir()):
-        raise UsageError(f"{target} is not empty. Choose an empty or new folder.")
-
-
-class MoveProgress:
-    """Counters shared between the copying thread and the GUI (which polls them)."""
-
-    def __init__(self) -> None:
-        self.done = 0
-        self.total = 0
-        self.stage = "Preparing…"
-        self._stop = threading.Event()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    @property
-    def stopped(self) -> bool:
-        return self._stop.is_set()
-
-
-def copy_library(source: Path, target: Path, progress: MoveProgress | None = None) -> int:
-    """Copy the library at `source` into the empty folder `target` and verify every file.
-
-    The catalog must be closed (no open connections) so its file is complete. Returns the
-    number of files copied. On any error or a stop request the partial copy is removed and
-    `StorageError` (or `UsageError`) is raised; `source` is never modified.
-    """
-    progress = progress or MoveProgress()
-    check_move_target(source, target)
-    files = library_files(source)
-    progress.total = len(files) * 2
-    created = not target.exists()
-    target.mkdir(parents=True, exist_ok=True)
-    try:
-        progress.stage = "Copying"
-        for rel in files:
-            if progress.stopped:
-                raise UsageError("Moving the library was stopped; nothing was changed.")
-            dst = target / rel
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source / rel, dst)
-            progress.done += 1
-        progress.stage = "Verifying"
-        for rel in files:
-            if progress.stopped:
-                raise UsageError("Moving the library was stopped; nothing was changed.")
-            src, dst = source / rel, target / rel
-            if src.stat().st_size != dst.stat().st_size or _sha256(src) != _sha256(dst):
-                raise StorageError(f"The copy of {rel.as_posix()} differs from the original; "
-                                   "the library was not moved.")
-            progress.done += 1
-    except OSError as exc:
-        _remove_partial(target, created, files)
-        raise StorageError(f"Could not copy the library to {target}: {exc.strerror or exc}.") \
-            from exc
-    except DlxError:
-        _remove_partial(target, created, files)
-        raise
-    log.info("copied and verified %d library files to %s", len(files), target)
-    return len(files)
-
-
-def _remove_partial(target: Path, created: bool, files: list[Path]) -> None:
-    if created:
-        shutil.rmtree(target, ignore_errors=True)
-        return
-    for name in LIBRARY_ITEMS:  # the folder existed (empty): remove only what we put there
-        item = target / name
-        if item.is_dir():
-            shutil.rmtree(item, ignore_errors=True)
-        elif item.exists():
-            item.unlink(missing_ok=True)
 
 
 # --- widgets ----------------------------------------------------------------------------------
@@ -553,11 +442,3 @@ def _seconds(value: float, low: float, high: float, name: str) -> QDoubleSpinBox
     spin.setSuffix(" s")
     spin.setValue(value)
     return spin
-
-
-def describe_move(progress: MoveProgress) -> str:
-    half = progress.total // 2
-    if not half:
-        return progress.stage
-    count = progress.done - half if progress.stage == "Verifying" else progress.done
-    return f"{progress.stage} {max(0, count)} of {half} files…"

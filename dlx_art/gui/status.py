@@ -1,9 +1,10 @@
 """Backend health in the status bar, polled off the GUI thread.
 
-`BackendMonitor` asks `router.statuses()` (network: up to a connect timeout per server) in its
-own one-thread pool, on start, every `interval_ms`, and on demand. It pauses while a job runs:
-our own job would make the server look "busy". `BackendStatusWidget` (objectName
-`backendStatus`) shows the result, and which backend made the last image and why.
+`BackendMonitor` asks `router.statuses()` (network: up to a connect timeout per server) on the
+task runner's one-thread `backends` lane, on start, every `interval_ms`, and on demand. It
+pauses while a job runs: our own job would make the server look "busy".
+`BackendStatusWidget` (objectName `backendStatus`) shows the result, and which backend made
+the last image and why.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from PySide6.QtCore import QObject, QSize, Qt, QThreadPool, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QWidget
 
 from dlx_art.errors import DlxError
 from dlx_art.generation.types import BackendStatus
-from dlx_art.gui.tasks import run_task
+from dlx_art.gui.tasks import TaskRunner, default_runner
 
 log = logging.getLogger("dlx_art.gui.status")
 
@@ -74,12 +75,11 @@ class BackendMonitor(QObject):
     checking_changed = Signal(bool)
 
     def __init__(self, routers: Any, parent: QObject | None = None,
-                 interval_ms: int = POLL_INTERVAL_MS) -> None:
+                 interval_ms: int = POLL_INTERVAL_MS, *, runner: TaskRunner | None = None) -> None:
         super().__init__(parent)
         self._routers = routers
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(1)
-        self.pool.setObjectName("statusPool")
+        self._lane = (runner or default_runner()).backends
+        self.pool = self._lane.pool
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self.refresh)
@@ -120,7 +120,7 @@ class BackendMonitor(QObject):
             return
         self._in_flight = True
         self.checking_changed.emit(True)
-        run_task(self._poll, on_done=self._on_done, on_error=self._on_error, pool=self.pool)
+        self._lane.run(self._poll, owner=self, on_done=self._on_done, on_error=self._on_error)
 
     def _poll(self) -> list[BackendStatus]:  # pool thread
         return self._routers.get().statuses()

@@ -25,6 +25,12 @@ import pytest
 from PySide6.QtCore import Qt, QThreadPool, QTimer
 from PySide6.QtWidgets import QApplication
 
+from dlx_art.app import tune_process  # noqa: E402
+
+# The process-wide settings the application makes at start-up (dlx_art.app.tune_process), for
+# the windows and widgets the tests build directly.
+tune_process()
+
 #: The longest GUI-thread gap a test accepts. Generous on purpose: tests must pass on a loaded
 #: machine (two other processes busy on both cores), so they only catch real blocking (a network
 #: wait, a decode of a big image, a catalog scan). The tight figures (50 ms, medians) are
@@ -95,7 +101,7 @@ class Heartbeat:
         self.ticks += 1
 
     def start(self) -> None:
-        # The app freezes its start-up heap (gc.freeze in MainWindow._use_library); do the same
+        # The app freezes its start-up heap (gc.freeze in app.tune_process); do the same
         # for what exists now, so a full collection over pytest's own, far larger heap (tens of
         # ms with the GIL held) is not counted against the window.
         gc.collect()
@@ -211,11 +217,13 @@ class Studio:
     def open(self, *, start_background: bool = True, show: bool = True) -> Any:
         from dlx_art.config import load_context
         from dlx_art.gui.main_window import LibraryLock, MainWindow
+        from dlx_art.gui.session import Session
 
         context = load_context()
         lock = LibraryLock(context.storage_root).acquire()
         library = context.open_library()
-        window = MainWindow(context, library, lock=lock, start_background=start_background)
+        window = MainWindow(Session(context, library, lock=lock),
+                            start_background=start_background)
         self.windows.append(window)
         if show:
             window.show()
@@ -226,7 +234,8 @@ class Studio:
         window._force_quit = True
         window.close()
         assert window._shut_down
-        window.library.close()
+        if window.library is not None:
+            window.library.close()
         if window.lock is not None:
             window.lock.release()
         window.deleteLater()

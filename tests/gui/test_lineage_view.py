@@ -95,3 +95,25 @@ def test_an_unknown_image_shows_a_message(qtbot, view):
     qtbot.waitUntil(lambda: "no image" in view.message.text().lower(), timeout=3000)
     assert view.tree.topLevelItemCount() == 0
     assert view.objectName() == "lineageView"
+
+
+def test_the_view_follows_its_library_when_told(qtbot, view, chain, tmp_path):
+    """Built once: `set_library` forgets the old tree; the new library's lineages show."""
+    original, refined, *_ = chain
+    with qtbot.waitSignal(view.lineage_loaded, timeout=10_000):
+        view.show_lineage(refined.id)
+    assert view.tree.topLevelItemCount() == 1
+    other = Library.open(tmp_path / "other")
+    try:
+        project = other.create_project("Elsewhere")
+        first = other.add_image(project.id, png_bytes(40, 40), values={"prompt": "first"})
+        view.set_library(other)
+        assert view.tree.topLevelItemCount() == 0 and view.current_asset_id() is None
+        with qtbot.waitSignal(view.lineage_loaded, timeout=10_000):
+            view.show_lineage(first.id)
+        assert view.item_for(first.id) is not None and view.item_for(original.id) is None
+        view.set_library(None)  # while another library opens
+        assert view.tree.topLevelItemCount() == 0
+    finally:
+        view.shutdown()
+        other.close()

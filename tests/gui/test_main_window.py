@@ -333,7 +333,9 @@ def test_move_library_copies_verifies_and_switches(qtbot, studio, tmp_path):
     old_root = Path(window.library.root)
     original = window.library.path_of(asset).read_bytes()
     target = tmp_path / "moved library"
-    assert window.move_library(target)
+    with qtbot.waitSignal(window.session.move_finished, timeout=30_000) as finished:
+        assert window.move_library(target)  # starts it; the window does not wait
+    assert finished.args[0] is True
     assert Path(window.library.root) == target.resolve()
     assert window.context.settings.storage_root == str(target)
     moved = window.library.get_asset(asset.id)
@@ -475,7 +477,7 @@ def test_startup_checks_run_in_background_and_report(qtbot, studio):
                     timeout=10_000)
     assert "temporary files removed" in window.statusBar().currentMessage()
     assert not (images / ".half-written.png.abc123.part").exists()
-    qtbot.waitUntil(lambda: window.io_pool.activeThreadCount() == 0, timeout=10_000)
+    qtbot.waitUntil(window.session.runner.idle, timeout=10_000)
     assert list((Path(window.library.root) / ".backups").glob("library-*.sqlite3"))
 
 
@@ -483,7 +485,9 @@ def test_switch_to_another_library(qtbot, studio, tmp_path):
     window = studio.open(start_background=False)
     window.project_bar.create_project("Here")
     other = tmp_path / "other library"
-    assert window.switch_library(other)
+    with qtbot.waitSignal(window.session.switch_finished, timeout=30_000) as finished:
+        assert window.switch_library(other)
+    assert finished.args[0] is True
     assert Path(window.library.root) == other.resolve()
     assert window.central.currentWidget() is window.empty_page  # a new, empty library
     assert window.context.settings.storage_root == str(other)
@@ -542,12 +546,14 @@ def test_app_main_reports_an_unreadable_catalog(qtbot, tmp_path, capsys):
 def test_window_opens_its_library_in_the_background(qtbot, studio):
     from dlx_art.config import load_context
     from dlx_art.gui.main_window import MainWindow
+    from dlx_art.gui.session import Session
 
     context = load_context()
-    window = MainWindow(context, None, start_background=False)
+    window = MainWindow(Session.locked(context), start_background=False)
     studio.windows.append(window)
     assert window.library is None
-    assert window.gallery.objectName() == "libraryLoading"
+    assert window.gallery.library is None  # the real gallery, saying the library is opening
+    assert window.gallery.view.empty_text == "Opening the library…"
     assert not window.project_bar.isEnabled()
     window.show()
     with qtbot.waitSignal(window.library_ready, timeout=20_000):
@@ -555,7 +561,7 @@ def test_window_opens_its_library_in_the_background(qtbot, studio):
     assert window.library is not None
     assert window.project_bar.isEnabled()
     assert window.central.currentWidget() is window.empty_page
-    assert window.gallery.objectName() == "gallery"
+    assert window.gallery.library is window.library
 
 
 def test_title_ends_with_the_app_name_so_qt_does_not_repeat_it(qtbot, studio):

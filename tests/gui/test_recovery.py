@@ -24,5 +24,5 @@ def test_window_says_the_catalog_was_recovered(qtbot, studio):
                     timeout=10_000)
     assert "restored from the backup" in window.statusBar().currentMessage()
     assert [p.name for p in window.library.list_projects()] == ["Kept"]
-    qtbot.waitUntil(lambda: window.io_pool.activeThreadCount() == 0, timeout=10_000)
+    qtbot.waitUntil(window.session.runner.idle, timeout=10_000)
     assert "catalog file was empty" in window.statusBar().currentMessage()

@@ -1,16 +1,17 @@
 """The gallery: a project's images as a grid, with search, sort, favourites, trash and DnD.
 
-`GalleryWidget` is what the main window embeds. It owns the model, the view, the thumbnail
-loader and two small pools for the work that must not run on the GUI thread: catalog writes
-and file copies (`io`, one thread, so writes stay in order) and imports (one thread, so a long
-import does not hold up a favourite toggle). Call `shutdown()` before the library closes.
+`GalleryWidget` is what the main window embeds. It owns the model, the view and the thumbnail
+loader; the work that must not run on the GUI thread goes to lanes of the task runner it is
+given: catalog writes and file copies on `writer` (one thread, so writes stay in order),
+imports on `imports` (so a long import does not hold up a favourite toggle), counts on `reads`.
+It is created once and told `set_library(library | None)`; with no library it shows an
+"Opening the library…" notice. Call `shutdown()` before the library closes.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,17 +22,15 @@ from PySide6.QtCore import (
     QPoint,
     QSignalBlocker,
     Qt,
-    QThreadPool,
     QTimer,
     QUrl,
     Signal,
     Slot,
 )
-from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QImage, QKeySequence
+from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
-    QFileDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -47,29 +46,22 @@ from shiboken6 import isValid
 
 from dlx_art.errors import DlxError, NotFound
 from dlx_art.gui.gallery.delegate import DEFAULT_TILE, MAX_TILE, MIN_TILE
+from dlx_art.gui.gallery.helpers import (
+    _plural,
+    ask_export_target,
+    ask_import_paths,
+    import_summary,
+    open_url,
+)
 from dlx_art.gui.gallery.mime import clipboard_mime
 from dlx_art.gui.gallery.model import GalleryModel, GalleryQuery, Role
 from dlx_art.gui.gallery.thumbnails import ThumbnailLoader
 from dlx_art.gui.gallery.view import GalleryView
-from dlx_art.gui.tasks import run_task
+from dlx_art.gui.tasks import TaskRunner, default_runner
 
 if TYPE_CHECKING:
     from dlx_art.library.models import AssetInfo
     from dlx_art.library.service import ImportReport, Library
-
-GIL_SWITCH_INTERVAL = 0.001
-
-
-def prefer_gui_responsiveness() -> None:
-    """Let the GUI thread get the GIL back within 1 ms (Python's default is 5 ms).
-
-    Thumbnail, import and preview workers run Python code beside the GUI thread; each time
-    the GUI thread returns from Qt it must win the GIL back, and with two busy workers it can
-    lose that race several switch intervals in a row. Process-wide; costs a little
-    throughput. Idempotent; application start-up may call it instead.
-    """
-    if sys.getswitchinterval() > GIL_SWITCH_INTERVAL:
-        sys.setswitchinterval(GIL_SWITCH_INTERVAL)
 
 
 __all__ = ["GalleryModel", "GalleryView", "GalleryWidget", "Role", "ThumbnailLoader",
@@ -82,52 +74,6 @@ ZOOM_STEP = 16
 SELECT_FETCH_LIMIT = 5_000  # rows `select_asset` may page in (GUI thread) to find an image
 ORDER_LABELS = {"newest": "Newest first", "oldest": "Oldest first",
                 "favorites": "Favorites first"}
-NAMES_IN_SUMMARY = 5
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count:,} {word}{'' if count == 1 else 's'}"
-
-
-def import_summary(report: ImportReport) -> str:
-    """One line for the status bar naming every file that was skipped (up to a few)."""
-    parts = [f"Imported {_plural(len(report.imported), 'image')}"]
-    if report.duplicates:
-        parts.append(f"{len(report.duplicates):,} already in the project")
-    text = "; ".join(parts) + "."
-    if report.rejected:
-        names = [Path(path).name for path, _ in report.rejected]
-        shown = ", ".join(names[:NAMES_IN_SUMMARY])
-        more = len(names) - NAMES_IN_SUMMARY
-        if more > 0:
-            shown += f" and {more:,} more"
-        text += f" Skipped {_plural(len(names), 'unusable file')}: {shown}."
-    return text
-
-
-def ask_export_target(parent: QWidget, assets: Sequence[AssetInfo], library: Library) \
-        -> str | None:
-    """Ask where to export (a file for one image, a folder for several); None if cancelled."""
-    if len(assets) == 1:
-        source = library.path_of(assets[0])
-        path, _ = QFileDialog.getSaveFileName(
-            parent, "Export image", str(Path.home() / source.name),
-            f"Images (*{source.suffix});;All files (*)")
-        return path or None
-    folder = QFileDialog.getExistingDirectory(
-        parent, f"Export {len(assets)} images to folder", str(Path.home()))
-    return folder or None
-
-
-def ask_import_paths(parent: QWidget) -> list[str]:
-    paths, _ = QFileDialog.getOpenFileNames(
-        parent, "Import images", str(Path.home()),
-        "Images (*.png *.jpg *.jpeg *.webp *.gif *.bmp *.tif *.tiff);;All files (*)")
-    return list(paths)
-
-
-def open_url(url: QUrl) -> bool:
-    return QDesktopServices.openUrl(url)
 
 
 class _ImportProgress(QObject):
@@ -159,10 +105,12 @@ class GalleryWidget(QWidget):
     lineage_requested = Signal(object)
     thumbnail_size_changed = Signal(int)
 
-    def __init__(self, library: Library, parent: QWidget | None = None) -> None:
+    def __init__(self, library: Library | None = None, parent: QWidget | None = None, *,
+                 runner: TaskRunner | None = None) -> None:
         super().__init__(parent)
-        prefer_gui_responsiveness()
         self.setObjectName("gallery")
+        runner = runner or default_runner()
+        self._runner = runner
         self._library = library
         self._query = GalleryQuery()
         self._closed = False
@@ -173,16 +121,12 @@ class GalleryWidget(QWidget):
         #: False and handle `lineage_requested` itself.
         self.lineage_in_dialog = True
 
-        self.loader = ThumbnailLoader(library, self)
-        self._query_pool = QThreadPool(self)  # counts for the label (reads only)
-        self._query_pool.setMaxThreadCount(1)
-        self.model = GalleryModel(library, self.loader, self, count_pool=self._query_pool)
+        self.loader = ThumbnailLoader(library, self, runner=runner)
+        self.model = GalleryModel(library, self.loader, self, count_lane=runner.reads)
         self.view = GalleryView(self.loader, self)
         self.view.setModel(self.model)
-        self._io_pool = QThreadPool(self)
-        self._io_pool.setMaxThreadCount(1)
-        self._import_pool = QThreadPool(self)
-        self._import_pool.setMaxThreadCount(1)
+        self._writer = runner.writer
+        self._imports = runner.imports
         self._import_progress = _ImportProgress(self)
         self._import_progress.progress.connect(self._on_import_progress)
 
@@ -279,8 +223,32 @@ class GalleryWidget(QWidget):
     # --- public API ---------------------------------------------------------------------------
 
     @property
-    def library(self) -> Library:
+    def library(self) -> Library | None:
         return self._library
+
+    def set_library(self, library: Library | None) -> None:
+        """Show another library (None: "Opening the library…"); no project is shown yet."""
+        self._search_timer.stop()
+        self._stop_imports = True  # an import into the old library stops at its next file
+        for lane in (self._writer, self._imports, self._runner.reads):
+            lane.cancel(self.model if lane is self._runner.reads else self)
+        self._library = library
+        self._stop_imports = False
+        self._closed = False
+        if self._lineage_dialog is not None:
+            self._lineage_dialog.close()
+            self._lineage_dialog.lineage_view.set_library(library)  # type: ignore[attr-defined]
+        self.loader.set_library(library)
+        was_trash = self._query.trashed
+        self._query = GalleryQuery(None, self._query.order, self._query.favorites,
+                                   self._query.search, False)
+        self.model.set_library(library)
+        if was_trash:
+            self._trash_bar.hide()
+            self.trash_shown.emit(False)
+        self._update_empty_text()
+        self._update_actions()
+        self.current_changed.emit(None)
 
     @property
     def project_id(self) -> str | None:
@@ -314,6 +282,8 @@ class GalleryWidget(QWidget):
         """Make an image current and selected, paging it in if needed; False if not shown."""
         row = self.model.row_of(asset_id)
         if row < 0:
+            if self._library is None:
+                return False
             try:
                 asset = self._library.get_asset(asset_id)
             except (NotFound, DlxError):
@@ -373,22 +343,24 @@ class GalleryWidget(QWidget):
         paths = [str(p) for p in paths if str(p)]
         if not paths:
             return
+        if self._library is None:
+            self.status_message.emit("Wait for the library to open first.")
+            return
         self._imports_running += 1
         self.status_message.emit(f"Importing {_plural(len(paths), 'item')}…")
         progress = self._import_progress.progress
-        run_task(self._library.import_paths, project_id, paths,
-                 on_progress=lambda done, total: progress.emit(done, total),
-                 should_stop=lambda: self._stop_imports,
-                 pool=self._import_pool,
-                 on_done=lambda report: self._on_import_done(project_id, report),
-                 on_error=self._on_import_failed)
+        self._imports.run(self._library.import_paths, project_id, paths,
+                          on_progress=lambda done, total: progress.emit(done, total),
+                          should_stop=lambda: self._stop_imports, owner=self,
+                          on_done=lambda report: self._on_import_done(project_id, report),
+                          on_error=self._on_import_failed)
 
     def is_importing(self) -> bool:
         return self._imports_running > 0
 
     def is_busy(self) -> bool:
         """Background work still running (imports, writes); thumbnails not included."""
-        return self._imports_running > 0 or self._io_pool.activeThreadCount() > 0
+        return self._imports_running > 0 or self._writer.active(self) > 0
 
     def shutdown(self, timeout_ms: int = 10_000) -> None:
         """Stop background work and wait for it (call before the library closes)."""
@@ -396,9 +368,11 @@ class GalleryWidget(QWidget):
         self._stop_imports = True
         self._search_timer.stop()
         self.loader.shutdown(timeout_ms)
-        self._import_pool.waitForDone(timeout_ms)
-        self._io_pool.waitForDone(timeout_ms)
-        self._query_pool.waitForDone(timeout_ms)
+        # queued writes are still made (a favourite toggled just before closing is kept)
+        self._imports.wait(timeout_ms, self)
+        self._writer.wait(timeout_ms, self)
+        self._runner.reads.cancel(self.model)
+        self._runner.reads.wait(timeout_ms, self.model)
         if self._lineage_dialog is not None:
             self._lineage_dialog.close()
 
@@ -525,7 +499,7 @@ class GalleryWidget(QWidget):
             dialog.setObjectName("lineageDialog")
             dialog.setWindowTitle("Lineage")
             dialog.resize(420, 520)
-            view = LineageView(self._library, dialog)
+            view = LineageView(self._library, dialog, runner=self._runner)
             view.open_asset.connect(self._on_lineage_open_asset)
             box = QVBoxLayout(dialog)
             box.setContentsMargins(0, 0, 0, 0)
@@ -625,7 +599,7 @@ class GalleryWidget(QWidget):
             if isValid(self) and not self._closed:
                 on_done(result)
 
-        run_task(fn, pool=self._io_pool, on_done=done, on_error=self._on_io_failed)
+        self._writer.run(fn, owner=self, on_done=done, on_error=self._on_io_failed)
 
     def _on_io_failed(self, exc: BaseException) -> None:
         if not isValid(self) or self._closed:
@@ -651,7 +625,9 @@ class GalleryWidget(QWidget):
 
     def _update_empty_text(self) -> None:
         q = self._query
-        if q.project_id is None:
+        if self._library is None:
+            text = "Opening the library…"
+        elif q.project_id is None:
             text = "No project selected.\nCreate or choose a project to see its images."
         elif self.model.rowCount():
             text = ""

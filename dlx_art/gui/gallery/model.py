@@ -26,7 +26,6 @@ from PySide6.QtCore import (
     QModelIndex,
     QPersistentModelIndex,
     Qt,
-    QThreadPool,
     QTimer,
     Signal,
 )
@@ -34,7 +33,7 @@ from shiboken6 import isValid
 
 from dlx_art.gui.gallery import mime as gallery_mime
 from dlx_art.gui.gallery.thumbnails import ThumbnailLoader, ThumbState
-from dlx_art.gui.tasks import run_task
+from dlx_art.gui.tasks import Lane
 
 if TYPE_CHECKING:
     from dlx_art.library.models import AssetInfo
@@ -105,12 +104,12 @@ class GalleryModel(QAbstractListModel):
     files_dropped = Signal(list)
     total_changed = Signal(int)
 
-    def __init__(self, library: Library, loader: ThumbnailLoader | None = None,
-                 parent: Any = None, *, count_pool: QThreadPool | None = None) -> None:
+    def __init__(self, library: Library | None, loader: ThumbnailLoader | None = None,
+                 parent: Any = None, *, count_lane: Lane | None = None) -> None:
         super().__init__(parent)
         self._library = library
         self._loader = loader
-        self._count_pool = count_pool  # None: count on the GUI thread (tests, small tools)
+        self._count_lane = count_lane  # None: count on the GUI thread (tests, small tools)
         self._query = GalleryQuery()
         self._generation = 0
         self._rows: list[AssetInfo] = []
@@ -155,22 +154,22 @@ class GalleryModel(QAbstractListModel):
         self._rows = []
         self._row_of = {}
         self._total, self._total_known, self._exhausted = 0, True, True
-        if query.project_id is not None:
+        if query.project_id is not None and self._library is not None:
             page = self._page(0, want)
             self._rows = self._unique(page)
             self._row_of = None
             self._exhausted = len(page) < want
             if self._exhausted:
                 self._total = len(self._rows)
-            elif self._count_pool is None:
+            elif self._count_lane is None:
                 self._total = max(self._count(), len(self._rows))
             else:
                 # Counting 100,000 rows takes tens of milliseconds: not on the GUI thread.
                 # Paging does not need the count; only the label waits for it.
                 self._total, self._total_known = len(self._rows), False
                 generation = self._generation
-                run_task(self._count, pool=self._count_pool,
-                         on_done=lambda n: self._on_counted(generation, n))
+                self._count_lane.run(self._count, owner=self,
+                                     on_done=lambda n: self._on_counted(generation, n))
         self.endResetModel()
         self.total_changed.emit(self._total)
 
@@ -183,6 +182,12 @@ class GalleryModel(QAbstractListModel):
 
     def refresh(self) -> None:
         self.set_query(self._query, keep_loaded=True)
+
+    def set_library(self, library: Library | None) -> None:
+        """Read another library (None: none); shows no project until `set_query`."""
+        self._library = library
+        self.set_query(GalleryQuery(None, self._query.order, self._query.favorites,
+                                    self._query.search, False))
 
     def _count(self) -> int:
         q = self._query

@@ -7,9 +7,9 @@ picture must fit; the loader
 * de-duplicates requests for an asset that is already queued or being loaded,
 * serves the newest requests first (after a fast scroll the rows now on screen go first) and
   skips queued requests whose row has scrolled away (the `still_wanted` callback),
-* runs `Library.make_thumbnail` and the JPEG decode into a `QImage` in its own small
-  `QThreadPool`; a missing thumbnail is rendered (disk + Pillow) in worker processes shared by
-  the app's loaders (`RenderProcesses`), so that rendering never competes with the window for
+* runs `Library.make_thumbnail` and the JPEG decode into a `QImage` on the task runner's
+  `render` lane; a missing thumbnail is rendered (disk + Pillow) in worker processes shared
+  by the app's loaders (`RenderProcesses`), so that rendering never competes with the window for
   the GIL; the `QPixmap` is made on the GUI thread in the result slot,
 * remembers assets whose file is broken or missing, so they show a "broken" tile and are not
   retried on every paint.
@@ -29,13 +29,12 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QSize, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QImageReader, QPixmap
 from shiboken6 import isValid
 
 from dlx_art.errors import BadImageFile, DlxError
-from dlx_art.gui.tasks import clear_pool, run_task
-from dlx_art.library.workers import lower_thread_priority
+from dlx_art.gui.tasks import TaskRunner, default_runner
 
 if TYPE_CHECKING:
     from dlx_art.library.models import AssetInfo
@@ -61,6 +60,15 @@ class _Request:
     asset: AssetInfo
     box: QSize
     still_wanted: Callable[[], bool] | None
+
+
+def lower_thread_priority() -> None:
+    """`dlx_art.library.workers.lower_thread_priority`, imported when first needed (in a lane
+    thread, once the library is open): the window builds the gallery before it first paints,
+    and that module brings in `concurrent.futures.process`."""
+    from dlx_art.library.workers import lower_thread_priority as lower
+
+    lower()
 
 
 @dataclass
@@ -143,13 +151,12 @@ class ThumbnailLoader(QObject):
 
     thumbnail_ready = Signal(str)
 
-    def __init__(self, library: Library, parent: QObject | None = None, *,
-                 max_bytes: int = DEFAULT_MAX_BYTES, threads: int = 2) -> None:
+    def __init__(self, library: Library | None, parent: QObject | None = None, *,
+                 max_bytes: int = DEFAULT_MAX_BYTES, threads: int = 2,
+                 runner: TaskRunner | None = None) -> None:
         super().__init__(parent)
         self._library = library
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(threads)
-        self._pool.setObjectName("thumbnailPool")
+        self._lane = (runner or default_runner()).render
         # Enough queued in the pool that the threads never wait for the GUI thread to hand
         # out the next job; few enough that little is wasted after a fast scroll.
         self._max_in_flight = threads * 6
@@ -169,8 +176,18 @@ class ThumbnailLoader(QObject):
         self.prepared = False
         self.warmed = False
         self._warming = False
-        run_task(prepare, library, pool=self._pool, on_done=self._on_prepared)
+        if library is not None:
+            self._lane.run(prepare, library, owner=self, on_done=self._on_prepared)
         QTimer.singleShot(WARM_UP_DELAY_MS, self, self._start_warm_up)
+
+    def set_library(self, library: Library | None) -> None:
+        """Load from another library (None: none); forgets everything cached."""
+        self._lane.cancel(self)
+        self._running.clear()
+        self.clear()
+        self._library = library
+        if library is not None:
+            self._lane.run(prepare, library, owner=self, on_done=self._on_prepared)
 
     def _on_prepared(self, _result: object) -> None:
         if isValid(self):
@@ -179,7 +196,7 @@ class ThumbnailLoader(QObject):
     def _start_warm_up(self) -> None:
         if not self._closed and not self._warming:
             self._warming = True
-            run_task(warm_up, pool=self._pool, on_done=self._on_warmed)
+            self._lane.run(warm_up, owner=self, on_done=self._on_warmed)
 
     def warm_up_now(self) -> None:
         """Import Pillow's plugins now rather than `WARM_UP_DELAY_MS` after start-up."""
@@ -233,7 +250,7 @@ class ThumbnailLoader(QObject):
     def request(self, asset: AssetInfo, box: QSize,
                 still_wanted: Callable[[], bool] | None = None) -> None:
         """Ask for `asset`'s thumbnail fitted into `box`; `thumbnail_ready` follows."""
-        if self._closed or asset.id in self._broken or box.isEmpty():
+        if self._closed or self._library is None or asset.id in self._broken or box.isEmpty():
             return
         entry = self._cache.get(asset.id)
         if entry is not None and self._fits(entry, box):
@@ -287,8 +304,8 @@ class ThumbnailLoader(QObject):
         self._closed = True
         self._queue.clear()
         self._deferred.clear()
-        clear_pool(self._pool)
-        self._pool.waitForDone(timeout_ms)
+        self._lane.cancel(self)
+        self._lane.wait(timeout_ms, self)
 
     # --- work ---------------------------------------------------------------------------------
 
@@ -304,9 +321,9 @@ class ThumbnailLoader(QObject):
                     continue  # scrolled away; the next paint asks again if it comes back
             self._running[asset_id] = request
             box = (request.box.width(), request.box.height())
-            run_task(load_thumbnail_image, self._library, request.asset, box, pool=self._pool,
-                     on_done=lambda result, r=request: self._on_loaded(r, result),
-                     on_error=lambda exc, r=request: self._on_failed(r, exc))
+            self._lane.run(load_thumbnail_image, self._library, request.asset, box, owner=self,
+                           on_done=lambda result, r=request: self._on_loaded(r, result),
+                           on_error=lambda exc, r=request: self._on_failed(r, exc))
 
     def _on_loaded(self, request: _Request, result: tuple[QImage, bool]) -> None:
         if not isValid(self):

@@ -1,0 +1,163 @@
+"""Between the window and the refinement canvas: open an image, inpaint it, show the result.
+
+`CanvasLink` builds the canvas on first use (it is not on the start-up path) and puts it in
+the window's tab in place of its placeholder. It loads images on the session's `reads` lane,
+turns the canvas's inpaint request into a `GenerationRequest` on the job queue, and shows a
+canvas job's progress and result in the canvas.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, QSignalBlocker
+from PySide6.QtGui import QImage
+
+from dlx_art.errors import DlxError
+from dlx_art.generation.types import GenerationRequest, InpaintArea, Kind, MaskedContent
+from dlx_art.gui.jobs import Job, JobState
+from dlx_art.gui.prompt_panel import round8
+
+if TYPE_CHECKING:
+    from dlx_art.gui.main_window import MainWindow
+
+
+def png_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from a PNG's IHDR chunk, without decoding the image."""
+    if len(data) >= 24 and data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
+        width, height = struct.unpack(">II", data[16:24])
+        return int(width), int(height)
+    return None
+
+
+def load_image_file(path: Path) -> QImage:
+    """Decode an image file into a QImage (lane thread)."""
+    image = QImage(str(path))
+    if image.isNull():
+        raise DlxError(f"Could not read the image {path.name}.")
+    return image
+
+
+class CanvasLink(QObject):
+    """The window's canvas, built on first use, and the jobs it started."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self._window = window
+        self._canvas: Any = None
+        self.project_id: str | None = None
+        self.jobs: set[str] = set()
+
+    @property
+    def built(self) -> Any:
+        """The canvas if it was built, else None."""
+        return self._canvas
+
+    def canvas(self) -> Any:
+        if self._canvas is None:
+            from dlx_art.gui.canvas import CanvasWidget
+
+            w = self._window
+            canvas = CanvasWidget()
+            canvas.inpaint_requested.connect(self._on_inpaint_requested)
+            canvas.closed.connect(lambda: w.tabs.setCurrentWidget(w.gallery))
+            self._canvas = canvas
+            index = w.tabs.indexOf(w.canvas_placeholder)
+            show = w.tabs.currentIndex() == index
+            with QSignalBlocker(w.tabs):
+                w.tabs.removeTab(index)
+                w.tabs.insertTab(index, canvas, "Canvas")
+                if show:
+                    w.tabs.setCurrentIndex(index)
+            w.canvas_placeholder.deleteLater()
+        return self._canvas
+
+    def open(self, asset: Any) -> None:
+        """Load `asset`'s image (in the background) and show it in the canvas."""
+        w = self._window
+        if w.library is None:
+            return
+        try:
+            path = w.library.path_of(asset)
+        except DlxError as exc:
+            w.show_message(exc.user_message)
+            return
+        w.show_message("Opening the image in the canvas…", 3000)
+
+        def loaded(image: QImage) -> None:
+            self.project_id = asset.projectId
+            self.canvas().load_image(image, asset_id=asset.id, prompt=asset.prompt or "",
+                                     negative=asset.negative or "",
+                                     seed=asset.seed if asset.seed is not None else -1)
+            w.tabs.setCurrentWidget(self.canvas())
+
+        w.session.runner.reads.run(
+            load_image_file, path, owner=self, on_done=loaded,
+            on_error=lambda exc: w.show_message(
+                exc.user_message if isinstance(exc, DlxError) else "Could not open the image."))
+
+    def _on_inpaint_requested(self, data: Any) -> None:
+        w = self._window
+        current = w.current_project()
+        project_id = self.project_id or (current.id if current else None)
+        if project_id is None:
+            w.show_message("Open an image from a project first.")
+            return
+        settings = data.settings
+        panel = w.prompt_panel
+        size = png_size(data.image_png) or (panel.width_spin.value(), panel.height_spin.value())
+        request = GenerationRequest(
+            project_id=project_id,
+            prompt=settings.prompt.strip(),
+            kind=Kind.img2img if data.mask_png is None or settings.whole_image else Kind.inpaint,
+            negative=settings.negative.strip(),
+            model=panel.model(),
+            sampler=panel.sampler(),
+            scheduler=panel.scheduler(),
+            steps=panel.steps_spin.value(),
+            cfg_scale=round(panel.cfg_spin.value(), 2),
+            seed=int(settings.seed),
+            width=round8(size[0]),
+            height=round8(size[1]),
+            backend=panel.backend(),
+            parent_id=data.asset_id or None,
+            init_image=data.image_png,
+            mask=None if settings.whole_image else data.mask_png,
+            denoising_strength=float(settings.denoising_strength),
+            mask_blur=int(settings.mask_blur),
+            masked_content=MaskedContent(settings.masked_content),
+            inpaint_area=InpaintArea(settings.inpaint_area),
+            padding=int(settings.padding),
+        )
+        job = w.jobs.submit(request, origin="canvas")
+        self.jobs.add(job.id)
+        self.canvas().set_busy(True)
+
+    def on_job_progress(self, job: Job) -> None:
+        if job.id in self.jobs and job.state is JobState.running:
+            self.canvas().show_progress(job.fraction, job.preview)
+
+    def on_job_finished(self, job: Job) -> None:
+        """After the window's own handling: the result into the canvas, the busy state off."""
+        if job.id not in self.jobs:
+            return
+        self.jobs.discard(job.id)
+        if job.state is JobState.done and job.assets:
+            self._show_result(job.assets[0])
+        if not self.jobs:
+            self.canvas().set_busy(False)
+
+    def _show_result(self, asset: Any) -> None:
+        w = self._window
+        if w.library is None:  # the library was switched meanwhile
+            return
+        try:
+            path = w.library.path_of(asset)
+        except DlxError:
+            return
+        w.session.runner.reads.run(
+            load_image_file, path, owner=self,
+            on_done=lambda image: self.canvas().show_result(image, asset.id),
+            on_error=lambda _exc: w.show_message("Could not open the result image."))
