@@ -128,3 +128,47 @@ class ArtAsset(SQLModel, table=True):
     )
 
 
+
+
+class StudioJob(SQLModel, table=True):
+    """A job in the durable queue (see `dlx_art.library.jobs`); a studio table Prisma ignores.
+
+    `request`, `progressInfo` and `resultAssetIds` hold JSON text.
+    """
+
+    __tablename__ = "StudioJob"
+
+    id: str = Field(default_factory=new_id, sa_column=Column("id", Text, primary_key=True))
+    kind: str = Field(sa_column=Column("kind", Text, nullable=False))
+    request: str = Field(sa_column=Column("request", Text, nullable=False))
+    projectId: str | None = Field(default=None, sa_column=Column("projectId", Text))
+    origin: str = Field(sa_column=Column("origin", Text, nullable=False))
+    state: str = Field(default="queued", sa_column=Column("state", Text, nullable=False))
+    progress: float = Field(
+        default=0.0, sa_column=Column("progress", REAL, nullable=False, server_default="0")
+    )
+    progressInfo: str | None = Field(default=None, sa_column=Column("progressInfo", Text))
+    createdAt: datetime = Field(
+        default_factory=utc_now, sa_column=Column("createdAt", PrismaDateTime(), nullable=False)
+    )
+    startedAt: datetime | None = Field(default=None,
+                                       sa_column=Column("startedAt", PrismaDateTime()))
+    finishedAt: datetime | None = Field(default=None,
+                                        sa_column=Column("finishedAt", PrismaDateTime()))
+    updatedAt: datetime = Field(
+        default_factory=utc_now, sa_column=Column("updatedAt", PrismaDateTime(), nullable=False)
+    )
+    error: str | None = Field(default=None, sa_column=Column("error", Text))
+    errorKind: str | None = Field(default=None, sa_column=Column("errorKind", Text))
+    exitCode: int | None = Field(default=None, sa_column=Column("exitCode", Integer))
+    resultAssetIds: str | None = Field(default=None, sa_column=Column("resultAssetIds", Text))
+    backend: str | None = Field(default=None, sa_column=Column("backend", Text))
+    fallbackReason: str | None = Field(default=None, sa_column=Column("fallbackReason", Text))
+    attempts: int = Field(
+        default=0, sa_column=Column("attempts", Integer, nullable=False, server_default="0")
+    )
+    runner: str | None = Field(default=None, sa_column=Column("runner", Text))
+    cancelRequested: bool = Field(
+        default=False, sa_column=Column("cancelRequested", Boolean(create_constraint=False),
+                                        nullable=False, server_default="0")
+    )
