@@ -44,7 +44,6 @@ from dlx_art.service import static
 from dlx_art.service.schemas import GenerateBody, RefineBody
 from dlx_art.service.security import (
     MAX_BODY,
-    BodyTooLarge,
     GuardMiddleware,
     allowed_hosts,
     load_token,
@@ -183,11 +182,6 @@ def _add_error_handlers(app: FastAPI) -> None:
         text = "; ".join(f"{d['field'] or 'body'}: {d['message']}" for d in details)
         return JSONResponse({"error": "UsageError", "message": f"Invalid request: {text}",
                              "exitCode": 2, "details": details}, status_code=422)
-
-    @app.exception_handler(BodyTooLarge)
-    async def too_large(_request: Request, _exc: BodyTooLarge) -> JSONResponse:
-        return JSONResponse({"error": "too_large", "message": "The request body is too large."},
-                            status_code=413)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -328,9 +322,9 @@ def _add_routes(app: FastAPI, state: ServiceState) -> None:
             "descendants": [dict(asset_json(a), depth=d) for a, d in lineage.descendants]}
         return data
 
-    @app.api_route("/static/projects/{path:path}", methods=["GET", "HEAD"],
-                   dependencies=bearer, tags=["files"],
-                   summary="An image file (ETag, Range); only from the projects' Assets folders")
+    @app.head("/static/projects/{path:path}", dependencies=bearer, include_in_schema=False)
+    @app.get("/static/projects/{path:path}", dependencies=bearer, tags=["files"],
+             summary="An image file (ETag, Range); only from the projects' Assets folders")
     def static_file(path: str, request: Request) -> Response:
         target, info = static.resolve(library().root, path)
         tag = static.etag(info)

@@ -146,7 +146,30 @@ class GuardMiddleware:
             await send_json(send, 413, "too_large",
                             f"The request body is larger than {self.max_body} bytes.")
             return
-        await self.app(scope, self._bounded(receive, send), send)
+        if length is None and _header(scope, b"transfer-encoding") is not None:
+            # a chunked body: read it (bounded) before the application sees any of it
+            body = await self._read_bounded(receive)
+            if body is None:
+                await send_json(send, 413, "too_large",
+                                f"The request body is larger than {self.max_body} bytes.")
+                return
+            receive = _replay(body, receive)
+        await self.app(scope, receive, send)
+
+    async def _read_bounded(self, receive: Receive) -> bytes | None:
+        parts: list[bytes] = []
+        seen = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return b"".join(parts)
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if seen > self.max_body:
+                return None
+            parts.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(parts)
 
     def _authorised(self, scope: Scope) -> bool:
         value = _header(scope, b"authorization") or ""
@@ -154,22 +177,16 @@ class GuardMiddleware:
         return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(),
                                                                   self.token)
 
-    def _bounded(self, receive: Receive, send: Send) -> Receive:
-        """`receive`, refusing a (chunked) body that grows past the limit."""
-        seen = 0
-        limit = self.max_body
 
-        async def bounded() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise BodyTooLarge()
-            return message
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that gives the already-read body once, then waits on the real one."""
+    sent = False
 
-        return bounded
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
 
-
-class BodyTooLarge(Exception):
-    """A streamed request body passed the service's size limit (answered with 413)."""
+    return replay
