@@ -65,6 +65,9 @@ class _Server:
                 threading.Thread(target=state.stop_jobs, name="dlx-art-stop",
                                  daemon=True).start()
                 super().handle_exit(sig, frame)
+                # uvicorn re-raises the signal once stopped (the process would die by it); a
+                # stop asked for is a clean stop here: exit code 0, after the job is recorded
+                self._captured_signals.clear()
 
         self._server = Server(config)
 
