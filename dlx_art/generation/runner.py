@@ -55,8 +55,8 @@ log = logging.getLogger("dlx_art.generation.runner")
 PROGRESS_INTERVAL = 0.25
 #: How often a runner looks for new jobs and for cancellation requests.
 POLL = 0.25
-#: Seeds are drawn in A1111's range when a request asks for a random one (-1).
-SEED_LIMIT = 2**32
+#: Seeds are drawn below this (A1111's and Hugging Face's range) for a random one (-1).
+SEED_LIMIT = 2**32 - 1
 
 
 # --- requests as JSON ---------------------------------------------------------------------------
@@ -69,8 +69,9 @@ def request_to_json(request: GenerationRequest) -> dict[str, Any]:
     same image. The parent's pixels are not stored (read again from the parent when the job
     runs); a mask is stored as base64 PNG.
     """
+    # room for the batch: image i of the job gets seed + i, all within A1111's range
     seed = request.seed if request.seed is not None and request.seed >= 0 \
-        else secrets.randbelow(SEED_LIMIT)
+        else secrets.randbelow(SEED_LIMIT - 1 - max(1, request.image_count))
     return {
         "kind": request.kind.value, "projectId": request.project_id, "prompt": request.prompt,
         "negative": request.negative, "model": request.model, "sampler": request.sampler,

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import REAL, BigInteger, Boolean, Column, Integer, Text
+from sqlalchemy import REAL, BigInteger, Boolean, Column, Index, Integer, Text
 from sqlalchemy.types import TypeDecorator, UserDefinedType
 from sqlmodel import Field, SQLModel
 
@@ -137,6 +137,8 @@ class StudioJob(SQLModel, table=True):
     """
 
     __tablename__ = "StudioJob"
+    __table_args__ = (Index("StudioJob_state_idx", "state"),
+                      Index("StudioJob_updatedAt_idx", "updatedAt"))
 
     id: str = Field(default_factory=new_id, sa_column=Column("id", Text, primary_key=True))
     kind: str = Field(sa_column=Column("kind", Text, nullable=False))

@@ -219,3 +219,25 @@ def test_one_runner_per_library_across_processes(library):
         if holder.poll() is None:
             holder.kill()
         holder.communicate(timeout=60)
+
+
+def test_the_migration_makes_the_table_the_model_declares(library):
+    from dlx_art.library.models import StudioJob
+
+    con = sqlite3.connect(library.db_path)
+    info = {r[1]: (r[2], bool(r[3])) for r in con.execute('PRAGMA table_info("StudioJob")')}
+    indexes = {r[1]: [c[2] for c in con.execute(f'PRAGMA index_info("{r[1]}")')]
+               for r in con.execute('PRAGMA index_list("StudioJob")')
+               if not r[1].startswith("sqlite_autoindex")}
+    con.close()
+    table = StudioJob.__table__
+    declared = {c.name: (c.type.compile(dialect=_sqlite()), not c.nullable and not c.primary_key)
+                for c in table.columns}
+    assert {k: (v[0], v[1] and k != "id") for k, v in info.items()} == declared
+    assert indexes == {i.name: [c.name for c in i.columns] for i in table.indexes}
+
+
+def _sqlite():
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.dialect()
