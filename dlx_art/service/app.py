@@ -258,6 +258,18 @@ def _add_routes(app: FastAPI, state: ServiceState) -> None:
             state.runner.wake()
         return JSONResponse(job.to_json(), status_code=200 if job.finished else 202)
 
+    @app.post("/api/art/jobs/{job_id}/retry", status_code=202, dependencies=bearer,
+              tags=["jobs"], summary="Queue a finished job's request again (same seed)")
+    def retry_job(job_id: str) -> JSONResponse:
+        old = queue().get(job_id)
+        if not old.finished:
+            raise UsageError("This job has not finished; cancel it first to run it again.")
+        job = queue().retry(job_id, origin="service")
+        if state.runner is not None:
+            state.runner.wake()
+        return JSONResponse(job.to_json(), status_code=202,
+                            headers={"Location": f"/api/art/jobs/{job.id}"})
+
     @app.get("/api/art/jobs/{job_id}/events", dependencies=bearer, tags=["jobs"],
              summary="Progress as server-sent events (`progress`, then the final state)")
     async def job_events(job_id: str, request: Request) -> StreamingResponse:

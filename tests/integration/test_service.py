@@ -156,6 +156,13 @@ def test_cancel_stops_the_job_on_the_server_and_stores_nothing(service, http, li
     until(lambda: fake_a1111.interrupts >= 1, message="the interrupt")
     assert library.count_assets(None) == 0
 
+    retried = http.post(f"{service.url}/api/art/jobs/{job['id']}/retry", timeout=TIMEOUT)
+    assert retried.status_code == 202
+    again = retried.json()
+    assert again["id"] != job["id"] and again["request"]["seed"] == job["request"]["seed"]
+    http.delete(f"{service.url}/api/art/jobs/{again['id']}", timeout=TIMEOUT)
+    assert wait_job(http, service.url, again["id"])["state"] == "cancelled"
+
     queued = JobQueue(library.db_path).enqueue("txt2img", {"projectId": "x"},
                                                project_id=None, origin="cli")
     # a waiting job is cancelled at once, whoever queued it
