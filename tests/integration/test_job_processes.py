@@ -237,3 +237,14 @@ def test_the_changes_watcher_reports_from_a_thread(tmp_path):
         (asset_id,) = [a["id"] for a in json.loads(imported.stdout)["imported"]]
         until(lambda: reported == [asset_id], message="the watcher to report the import")
         watcher.close()
+
+
+def test_serve_refuses_a_remote_bind_unless_asked(tmp_path):
+    home, env = _setup(tmp_path, None)
+    refused = _cli(home, "serve", "--host", "0.0.0.0", "--port", str(free_port()), env=env)
+    assert refused.returncode == 2
+    assert "--allow-remote" in refused.stderr and "TLS" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    token = _token(home, env)
+    path = home / "config" / "service-token"
+    assert path.read_text().strip() == token and path.stat().st_mode & 0o777 == 0o600
