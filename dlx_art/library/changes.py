@@ -1,27 +1,23 @@
 """What changed in a library's catalog since last time, whoever wrote it (any process).
 
 `ChangeWatcher.poll()` is cheap when nothing changed: one `PRAGMA data_version` on its own
-connection (SQLite bumps it when another connection commits). Only then does it look at what
-changed since its cursor:
+connection (SQLite bumps it when another connection commits). Only then does it read the
+`StudioChange` log past its cursor: triggers on `ArtAsset`, `Project` and `StudioJob` write one
+entry per inserted, updated or deleted row, whoever wrote it (this studio, a command, another
+studio through Prisma), so the watcher never scans the catalog itself. The log keeps its latest
+entries only; a watcher that fell further behind gets `Changes.reset` (reload everything).
 
-* assets: new rows (rowid above the cursor), and rows whose state changed (favorite, trash,
-  missing, project, file) or that were deleted, found by comparing a small per-row fingerprint;
-* projects: new, changed (`updatedAt`, status, name, folder) and deleted rows;
-* jobs: rows of `StudioJob` whose `updatedAt`, state or progress changed.
-
-A GUI polls it every 250 ms or so (e.g. from a timer, or with `watch` in a thread) and shows an
-image another process added within a second. No Qt here.
+A GUI polls it every 250 ms or so (from a timer, or with `watch` in a thread) and shows an image
+another process added within a second. No Qt here.
 """
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from dlx_art.errors import StorageError
 from dlx_art.library import db
@@ -34,7 +30,11 @@ POLL_INTERVAL = 0.25
 
 @dataclass(frozen=True)
 class Changes:
-    """Ids of the rows that are new, changed or gone since the previous poll."""
+    """Ids of the rows that are new, changed or gone since the previous poll.
+
+    `reset` means more changed than the log keeps (or the catalog was replaced): reload
+    everything rather than trust the lists.
+    """
 
     new_assets: list[str] = field(default_factory=list)
     changed_assets: list[str] = field(default_factory=list)
@@ -42,10 +42,11 @@ class Changes:
     projects: list[str] = field(default_factory=list)  # new or changed
     deleted_projects: list[str] = field(default_factory=list)
     jobs: list[str] = field(default_factory=list)  # new or changed
+    reset: bool = False
 
     def __bool__(self) -> bool:
-        return any((self.new_assets, self.changed_assets, self.deleted_assets, self.projects,
-                    self.deleted_projects, self.jobs))
+        return self.reset or any((self.new_assets, self.changed_assets, self.deleted_assets,
+                                  self.projects, self.deleted_projects, self.jobs))
 
 
 class ChangeWatcher:
@@ -60,10 +61,7 @@ class ChangeWatcher:
         self._lock = threading.Lock()
         self._con: sqlite3.Connection | None = None
         self._version: int | None = None
-        self._max_rowid = 0
-        self._assets: dict[int, tuple[Any, ...]] = {}
-        self._projects: dict[str, tuple[Any, ...]] = {}
-        self._jobs: dict[str, tuple[Any, ...]] = {}
+        self._cursor: int | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -79,6 +77,11 @@ class ChangeWatcher:
                 self._con.close()
                 self._con = None
 
+    @property
+    def cursor(self) -> int | None:
+        """The last change-log entry already reported (None before the first poll)."""
+        return self._cursor
+
     def poll(self) -> Changes:
         """What changed since the previous poll (empty, and cheap, when nothing did)."""
         with self._lock:
@@ -87,45 +90,31 @@ class ChangeWatcher:
                 version = con.execute("PRAGMA data_version").fetchone()[0]
                 if version == self._version:
                     return Changes()
-                first = self._version is None
                 self._version = version
-                # one read transaction: the three tables from the same snapshot
-                con.execute("BEGIN")
-                try:
-                    changes = self._scan(con)
-                finally:
-                    con.execute("COMMIT")
+                return self._read(con)
             except sqlite3.DatabaseError as exc:
                 raise StorageError(f"The catalog could not be read: {exc}.") from exc
-            return Changes() if first else changes
 
-    def _scan(self, con: sqlite3.Connection) -> Changes:
-        rows = con.execute('SELECT rowid, "id", "projectId", "isFavorite", "trashedAt", '
-                           '"missingAt", "filePath" FROM "ArtAsset"').fetchall()
-        assets = {r[0]: r[1:] for r in rows}
-        new = [v[0] for k, v in assets.items() if k not in self._assets and k > self._max_rowid]
-        changed = [v[0] for k, v in assets.items()
-                   if k in self._assets and self._assets[k] != v]
-        # a row at a reused rowid (deleted, then another inserted) counts as deleted + new
-        changed += [v[0] for k, v in assets.items()
-                    if k not in self._assets and k <= self._max_rowid]
-        deleted = [v[0] for k, v in self._assets.items() if k not in assets]
-        self._assets = assets
-        self._max_rowid = max([self._max_rowid, *assets]) if assets else self._max_rowid
-
-        projects = {r[0]: r[1:] for r in con.execute(
-            'SELECT "id", "updatedAt", "status", "name", "folder" FROM "Project"')}
-        changed_projects = [k for k, v in projects.items() if self._projects.get(k) != v]
-        deleted_projects = [k for k in self._projects if k not in projects]
-        self._projects = projects
-
-        jobs: dict[str, tuple[Any, ...]] = {}
-        with contextlib.suppress(sqlite3.OperationalError):  # a catalog before the job queue
-            jobs = {r[0]: r[1:] for r in con.execute(
-                'SELECT "id", "updatedAt", "state", "progress" FROM "StudioJob"')}
-        changed_jobs = [k for k, v in jobs.items() if self._jobs.get(k) != v]
-        self._jobs = jobs
-        return Changes(new, changed, deleted, changed_projects, deleted_projects, changed_jobs)
+    def _read(self, con: sqlite3.Connection) -> Changes:
+        con.execute("BEGIN")  # the bounds and the entries from one snapshot
+        try:
+            low, high = con.execute(
+                'SELECT min("seq"), max("seq") FROM "StudioChange"').fetchone()
+            if self._cursor is None:  # the first look: start from here
+                self._cursor = high or 0
+                return Changes()
+            if high is None or high <= self._cursor:
+                if high is not None and high < self._cursor:  # the catalog was replaced
+                    self._cursor = high
+                    return Changes(reset=True)
+                return Changes()
+            reset = low is not None and low > self._cursor + 1
+            rows = con.execute('SELECT "tableName", "rowId", "op" FROM "StudioChange" '
+                               'WHERE "seq" > ? ORDER BY "seq"', (self._cursor,)).fetchall()
+            self._cursor = high
+        finally:
+            con.execute("COMMIT")
+        return _summarise(rows, reset)
 
     def watch(self, callback: Callable[[Changes], None],
               interval: float = POLL_INTERVAL) -> None:
@@ -150,3 +139,30 @@ class ChangeWatcher:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(5)
         self._thread = None
+
+
+def _summarise(rows: list[tuple[str, str, str]], reset: bool) -> Changes:
+    """Fold log entries into one state per row: inserted, updated or deleted since the cursor."""
+    state: dict[tuple[str, str], str] = {}
+    for table, row_id, op in rows:
+        key = (table, row_id)
+        before = state.get(key)
+        if op == "insert":
+            state[key] = "update" if before == "delete" else "insert"
+        elif op == "update":
+            state[key] = before or "update"
+        else:  # delete: a row born and gone since the cursor was never seen
+            state[key] = "gone" if before == "insert" else "delete"
+    out: dict[str, list[str]] = {"new": [], "changed": [], "deleted": [], "projects": [],
+                                 "deleted_projects": [], "jobs": []}
+    for (table, row_id), op in state.items():
+        if op == "gone":
+            continue
+        if table == "ArtAsset":
+            out[{"insert": "new", "update": "changed", "delete": "deleted"}[op]].append(row_id)
+        elif table == "Project":
+            out["deleted_projects" if op == "delete" else "projects"].append(row_id)
+        elif table == "StudioJob" and op != "delete":
+            out["jobs"].append(row_id)
+    return Changes(out["new"], out["changed"], out["deleted"], out["projects"],
+                   out["deleted_projects"], out["jobs"], reset)

@@ -85,6 +85,7 @@ EXPECTED_COLUMNS["0003"] = {
                   "progressInfo", "createdAt", "startedAt", "finishedAt", "updatedAt", "error",
                   "errorKind", "exitCode", "resultAssetIds", "backend", "fallbackReason",
                   "attempts", "runner", "cancelRequested"},
+    "StudioChange": {"seq", "tableName", "rowId", "op"},
 }
 
 _DAMAGED_ADVICE = (

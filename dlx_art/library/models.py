@@ -174,3 +174,20 @@ class StudioJob(SQLModel, table=True):
         default=False, sa_column=Column("cancelRequested", Boolean(create_constraint=False),
                                         nullable=False, server_default="0")
     )
+
+
+class StudioChange(SQLModel, table=True):
+    """The change log read by `dlx_art.library.changes`, filled by triggers (migration 0003).
+
+    One row per inserted, updated or deleted row of `ArtAsset`, `Project` and `StudioJob`,
+    whoever wrote it; only the latest entries are kept.
+    """
+
+    __tablename__ = "StudioChange"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    seq: int | None = Field(default=None, sa_column=Column("seq", Integer, primary_key=True,
+                                                           autoincrement=True))
+    tableName: str = Field(sa_column=Column("tableName", Text, nullable=False))
+    rowId: str = Field(sa_column=Column("rowId", Text, nullable=False))
+    op: str = Field(sa_column=Column("op", Text, nullable=False))

@@ -221,19 +221,21 @@ def test_one_runner_per_library_across_processes(library):
         holder.communicate(timeout=60)
 
 
-def test_the_migration_makes_the_table_the_model_declares(library):
-    from dlx_art.library.models import StudioJob
+@pytest.mark.parametrize("name", ["StudioJob", "StudioChange"])
+def test_the_migration_makes_the_table_the_model_declares(library, name):
+    from dlx_art.library import models
 
     con = sqlite3.connect(library.db_path)
-    info = {r[1]: (r[2], bool(r[3])) for r in con.execute('PRAGMA table_info("StudioJob")')}
+    info = {r[1]: (r[2], bool(r[3]) and not r[5]) for r in
+            con.execute(f'PRAGMA table_info("{name}")')}
     indexes = {r[1]: [c[2] for c in con.execute(f'PRAGMA index_info("{r[1]}")')]
-               for r in con.execute('PRAGMA index_list("StudioJob")')
+               for r in con.execute(f'PRAGMA index_list("{name}")')
                if not r[1].startswith("sqlite_autoindex")}
     con.close()
-    table = StudioJob.__table__
+    table = getattr(models, name).__table__
     declared = {c.name: (c.type.compile(dialect=_sqlite()), not c.nullable and not c.primary_key)
                 for c in table.columns}
-    assert {k: (v[0], v[1] and k != "id") for k, v in info.items()} == declared
+    assert info == declared
     assert indexes == {i.name: [c.name for c in i.columns] for i in table.indexes}
 
 
