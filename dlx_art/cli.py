@@ -125,7 +125,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_generation_commands(commands)
     _add_library_commands(commands)
+    _add_serve_command(commands)
     return parser
+
+
+def _add_serve_command(commands: Any) -> None:
+    p = commands.add_parser("serve", help="serve the art API over HTTP for the suite's studios")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
+    p.add_argument("--port", type=_positive_int, default=7870)
+    p.add_argument("--show-token", action="store_true",
+                   help="print the API's bearer token (created if missing) and exit")
+    p.add_argument("--allow-remote", action="store_true",
+                   help="allow a non-loopback --host; put a TLS-terminating proxy in front")
+    p.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                   help="another Host name to answer for (e.g. the proxy's public name)")
+    p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                   help="a browser origin allowed to call the API (none by default)")
+    p.add_argument("--max-body-mb", type=_positive_int, default=32,
+                   help="largest request body accepted, in MB")
 
 
 def _add_generation_commands(commands: Any) -> None:
@@ -623,8 +640,7 @@ def _run_job(request: Any, router: Any, library: Any) -> Any:
 
     def work() -> None:
         try:
-            box["outcome"] = pipeline.run(request, router, library, on_progress=progress,
-                                          cancel=token)
+            box["outcome"] = _queued_job(request, router, library, progress, token)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
             box["error"] = exc
         finally:
@@ -641,7 +657,8 @@ def _run_job(request: Any, router: Any, library: Any) -> Any:
         print("\ndlx-art: cancelling…", file=sys.stderr)
         token.cancel()
         # wait for the job to stop (the pipeline stores nothing once cancelled, and the server
-        # is told to interrupt it); a second Ctrl+C gives up waiting
+        # is told to interrupt it; a job run elsewhere is cancelled there and recorded); a second
+        # Ctrl+C gives up waiting
         while not finished.wait(0.2):
             pass
         outcome = box.get("outcome")
@@ -658,6 +675,26 @@ def _run_job(request: Any, router: Any, library: Any) -> Any:
     return box["outcome"]
 
 
+def _queued_job(request: Any, router: Any, library: Any, progress: Any, token: Any) -> Any:
+    """The job goes through the library's durable queue: run here if no runner holds the
+    library (the window or `dlx-art serve`), else followed to its end with the same output."""
+    from dlx_art.generation.runner import submit_and_wait
+
+    return submit_and_wait(library, router, request, origin="cli", cancel=token,
+                           on_progress=progress)
+
+
+def _serve(args: argparse.Namespace, library: Any, context: Any) -> int:
+    from dlx_art.service import server
+
+    if args.show_token:
+        return server.show_token(context)
+    # logs go to the studio's log file (set up in `main`), like every command's
+    return server.serve(context, library, host=args.host, port=args.port,
+                        allow_remote=args.allow_remote, cors_origins=args.cors_origin,
+                        extra_hosts=args.allowed_host, max_body=args.max_body_mb * 1024 * 1024)
+
+
 _HANDLERS = {
     "projects": _projects,
     "assets": _assets,
@@ -668,6 +705,7 @@ _HANDLERS = {
     "generate": _generation,
     "refine": _generation,
     "backends": _generation,
+    "serve": _serve,
 }
 
 

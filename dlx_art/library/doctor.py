@@ -79,6 +79,14 @@ EXPECTED_COLUMNS: dict[str, dict[str, set[str]]] = {
             "fileSize", "contentHash"},
     },
 }
+EXPECTED_COLUMNS["0003"] = {
+    **EXPECTED_COLUMNS["0002"],
+    "StudioJob": {"id", "kind", "request", "projectId", "origin", "state", "progress",
+                  "progressInfo", "createdAt", "startedAt", "finishedAt", "updatedAt", "error",
+                  "errorKind", "exitCode", "resultAssetIds", "backend", "fallbackReason",
+                  "attempts", "runner", "cancelRequested"},
+    "StudioChange": {"seq", "tableName", "rowId", "op"},
+}
 
 _DAMAGED_ADVICE = (
     "Restore the newest good backup with `dlx-art backups restore NAME` (`dlx-art backups list` "

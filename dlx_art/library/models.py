@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import REAL, BigInteger, Boolean, Column, Integer, Text
+from sqlalchemy import REAL, BigInteger, Boolean, Column, Index, Integer, Text
 from sqlalchemy.types import TypeDecorator, UserDefinedType
 from sqlmodel import Field, SQLModel
 
@@ -128,3 +128,66 @@ class ArtAsset(SQLModel, table=True):
     )
 
 
+
+
+class StudioJob(SQLModel, table=True):
+    """A job in the durable queue (see `dlx_art.library.jobs`); a studio table Prisma ignores.
+
+    `request`, `progressInfo` and `resultAssetIds` hold JSON text.
+    """
+
+    __tablename__ = "StudioJob"
+    __table_args__ = (Index("StudioJob_state_idx", "state"),
+                      Index("StudioJob_updatedAt_idx", "updatedAt"))
+
+    id: str = Field(default_factory=new_id, sa_column=Column("id", Text, primary_key=True))
+    kind: str = Field(sa_column=Column("kind", Text, nullable=False))
+    request: str = Field(sa_column=Column("request", Text, nullable=False))
+    projectId: str | None = Field(default=None, sa_column=Column("projectId", Text))
+    origin: str = Field(sa_column=Column("origin", Text, nullable=False))
+    state: str = Field(default="queued", sa_column=Column("state", Text, nullable=False))
+    progress: float = Field(
+        default=0.0, sa_column=Column("progress", REAL, nullable=False, server_default="0")
+    )
+    progressInfo: str | None = Field(default=None, sa_column=Column("progressInfo", Text))
+    createdAt: datetime = Field(
+        default_factory=utc_now, sa_column=Column("createdAt", PrismaDateTime(), nullable=False)
+    )
+    startedAt: datetime | None = Field(default=None,
+                                       sa_column=Column("startedAt", PrismaDateTime()))
+    finishedAt: datetime | None = Field(default=None,
+                                        sa_column=Column("finishedAt", PrismaDateTime()))
+    updatedAt: datetime = Field(
+        default_factory=utc_now, sa_column=Column("updatedAt", PrismaDateTime(), nullable=False)
+    )
+    error: str | None = Field(default=None, sa_column=Column("error", Text))
+    errorKind: str | None = Field(default=None, sa_column=Column("errorKind", Text))
+    exitCode: int | None = Field(default=None, sa_column=Column("exitCode", Integer))
+    resultAssetIds: str | None = Field(default=None, sa_column=Column("resultAssetIds", Text))
+    backend: str | None = Field(default=None, sa_column=Column("backend", Text))
+    fallbackReason: str | None = Field(default=None, sa_column=Column("fallbackReason", Text))
+    attempts: int = Field(
+        default=0, sa_column=Column("attempts", Integer, nullable=False, server_default="0")
+    )
+    runner: str | None = Field(default=None, sa_column=Column("runner", Text))
+    cancelRequested: bool = Field(
+        default=False, sa_column=Column("cancelRequested", Boolean(create_constraint=False),
+                                        nullable=False, server_default="0")
+    )
+
+
+class StudioChange(SQLModel, table=True):
+    """The change log read by `dlx_art.library.changes`, filled by triggers (migration 0003).
+
+    One row per inserted, updated or deleted row of `ArtAsset`, `Project` and `StudioJob`,
+    whoever wrote it; only the latest entries are kept.
+    """
+
+    __tablename__ = "StudioChange"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    seq: int | None = Field(default=None, sa_column=Column("seq", Integer, primary_key=True,
+                                                           autoincrement=True))
+    tableName: str = Field(sa_column=Column("tableName", Text, nullable=False))
+    rowId: str = Field(sa_column=Column("rowId", Text, nullable=False))
+    op: str = Field(sa_column=Column("op", Text, nullable=False))

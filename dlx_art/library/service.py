@@ -47,6 +47,7 @@ from dlx_art.library.staging import Prepared, content_hash
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from dlx_art.library.changes import ChangeWatcher
     from dlx_art.library.thumbnails import RenderProcesses
 
 log = logging.getLogger("dlx_art.library")
@@ -255,6 +256,12 @@ class Library:
     @property
     def db_path(self) -> Path:
         return self.root / storage.DB_NAME
+
+    def changes(self) -> ChangeWatcher:
+        """A watcher of this catalog's changes made by any process (see `library.changes`)."""
+        from dlx_art.library.changes import ChangeWatcher
+
+        return ChangeWatcher(self.db_path)
 
     # --- projects -----------------------------------------------------------------------------
 
