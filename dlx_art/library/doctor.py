@@ -87,6 +87,7 @@ EXPECTED_COLUMNS["0003"] = {
                   "attempts", "runner", "cancelRequested"},
     "StudioChange": {"seq", "tableName", "rowId", "op"},
 }
+EXPECTED_COLUMNS["0004"] = EXPECTED_COLUMNS["0003"]  # indexes only
 
 _DAMAGED_ADVICE = (
     "Restore the newest good backup with `dlx-art backups restore NAME` (`dlx-art backups list` "

@@ -505,7 +505,8 @@ class Library:
             # SQLite from walking the whole project's index instead
             conditions.append('+"projectId" = ?' if match and counting else '"projectId" = ?')
             params.append(project_id)
-        # written exactly as in the partial indexes' WHERE clauses, so SQLite uses them
+        # an equality constraint for the planner: the gallery indexes carry trashedAt right
+        # after projectId (and isFavorite), so a page reads them in order
         conditions.append('"trashedAt" IS NOT NULL' if trashed else '"trashedAt" IS NULL')
         if favorites:
             conditions.append('"isFavorite" = 1')
