@@ -598,15 +598,12 @@ def _refine_request(args: argparse.Namespace, library: Any) -> Any:
 
 
 def _run_job(request: Any, router: Any, library: Any) -> Any:
-    """Run the job in a worker thread so Ctrl+C can cancel it on the server."""
-    import threading
-
+    """Run the job in the background so Ctrl+C can cancel it on the server."""
     from dlx_art.errors import Cancelled
-    from dlx_art.generation import pipeline
+    from dlx_art.generation import background, pipeline
     from dlx_art.generation.types import CancelToken
 
     token = CancelToken()
-    box: dict[str, Any] = {}
     show = sys.stderr.isatty()
 
     def progress(p: Any) -> None:
@@ -616,43 +613,29 @@ def _run_job(request: Any, router: Any, library: Any) -> Any:
             print(f"\r{p.fraction * 100:5.1f}%{steps}{eta} {p.message}   ", end="",
                   file=sys.stderr, flush=True)
 
-    finished = threading.Event()
-
-    def work() -> None:
-        try:
-            box["outcome"] = pipeline.run(request, router, library, on_progress=progress,
-                                          cancel=token)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
-            box["error"] = exc
-        finally:
-            finished.set()
-
-    # Wait on an Event, not Thread.join(): a join interrupted by Ctrl+C can leave the thread
-    # marked as stopped while it still runs, and the process would exit before the server
-    # got its interrupt.
-    threading.Thread(target=work, name="dlx-art-job", daemon=True).start()
+    job = background.start(lambda: pipeline.run(request, router, library,
+                                                 on_progress=progress, cancel=token),
+                           "dlx-art-job")
     try:
-        while not finished.wait(0.2):
+        # short waits in a loop: Ctrl+C (or SIGTERM, see main) lands between two of them
+        while not background.wait(job, 0.2):
             pass
     except (KeyboardInterrupt, SystemExit) as stop:  # Ctrl+C, or SIGTERM (see main)
         print("\ndlx-art: cancelling…", file=sys.stderr)
         token.cancel()
         # wait for the job to stop (the pipeline stores nothing once cancelled, and the server
         # is told to interrupt it); a second Ctrl+C gives up waiting
-        while not finished.wait(0.2):
+        while not background.wait(job, 0.2):
             pass
-        outcome = box.get("outcome")
-        if outcome is not None and outcome.assets:  # it had finished saving just before
-            pipeline.withdraw(library, outcome.assets)
+        if job.exception() is None and job.result().assets:  # it had finished saving just before
+            pipeline.withdraw(library, job.result().assets)
         if isinstance(stop, SystemExit):
             raise
         raise Cancelled() from None
     finally:
         if show:
             print(file=sys.stderr)
-    if "error" in box:
-        raise box["error"]
-    return box["outcome"]
+    return job.result()
 
 
 _HANDLERS = {

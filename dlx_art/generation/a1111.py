@@ -22,7 +22,6 @@ import base64
 import binascii
 import contextlib
 import io
-import itertools
 import json
 import logging
 import struct
@@ -30,6 +29,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -55,6 +55,7 @@ from dlx_art.errors import (
     ServerNotRunning,
     UsageError,
 )
+from dlx_art.generation import background
 from dlx_art.generation.types import (
     BackendResult,
     BackendStatus,
@@ -97,7 +98,6 @@ _READ_PIECE = 64 * 1024
 
 _url_locks: dict[str, threading.Lock] = {}
 _url_locks_guard = threading.Lock()
-_thread_ids = itertools.count(1)
 
 
 
@@ -178,39 +178,6 @@ class A1111Model:
         if self.sha256:
             names.append(self.sha256)
         return [n for n in names if n]
-
-
-class _Call:
-    """Runs one blocking call in a daemon thread; the caller waits on `done` as it likes."""
-
-    def __init__(self, target: Callable[[], requests.Response], name: str,
-                 wake: threading.Event | None = None) -> None:
-        self._target = target
-        self.done = threading.Event()
-        self._wake = wake
-        self._result: requests.Response | None = None
-        self._error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name=f"{name}-{next(_thread_ids)}",
-                                       daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._result = self._target()
-        except BaseException as exc:  # handed to the waiting thread, which maps it
-            self._error = exc
-        finally:
-            self.done.set()
-            if self._wake is not None:
-                self._wake.set()
-
-    def result(self) -> requests.Response:
-        if self._error is not None:
-            raise self._error
-        assert self._result is not None
-        return self._result
 
 
 class _ProgressTracker:
@@ -976,18 +943,18 @@ class A1111Client:
         wake = threading.Event()
         holder: dict[str, requests.Response] = {}
         deadline = time.monotonic() + self.read_timeout
-        call = _Call(lambda: self._post_once(url, body, holder, deadline), name, wake)
         unregister = cancel.on_cancel(wake.set)
         try:
-            call.start()
-            while not call.done.is_set() and not cancel.cancelled:
+            call = background.start(lambda: self._post_once(url, body, holder, deadline), name)
+            call.add_done_callback(lambda _call: wake.set())
+            while not call.done() and not cancel.cancelled:
                 if self._past_deadline(call, holder, deadline):
                     raise self._late_job()
                 wake.wait(max(0.01, min(self.poll_interval, deadline - time.monotonic())))
                 wake.clear()
         finally:
             unregister()
-        if not call.done.is_set():
+        if not call.done():
             raise Cancelled()
         try:
             return call.result()
@@ -1014,10 +981,10 @@ class A1111Client:
         finally:
             session.close()
 
-    def _past_deadline(self, call: _Call, holder: dict[str, requests.Response],
-                       deadline: float) -> bool:
+    def _past_deadline(self, call: Future[requests.Response],
+                       holder: dict[str, requests.Response], deadline: float) -> bool:
         """True (and the connection shut) when the job's POST is still open at `deadline`."""
-        if call.done.is_set() or time.monotonic() < deadline:
+        if call.done() or time.monotonic() < deadline:
             return False
         response = holder.get("response")
         if response is not None:
@@ -1037,22 +1004,23 @@ class A1111Client:
         wake = threading.Event()
         holder: dict[str, requests.Response] = {}
         deadline = time.monotonic() + self.read_timeout  # the whole job, not one read
-        call = _Call(lambda: self._post_once(self._url(route), payload, holder, deadline),
-                     "a1111-post", wake)
         unregister = cancel.on_cancel(wake.set)
         try:
-            call.start()
+            call = background.start(
+                lambda: self._post_once(self._url(route), payload, holder, deadline),
+                "a1111-post")
+            call.add_done_callback(lambda _call: wake.set())
             while True:
                 wake.wait(max(0.01, min(self.poll_interval, deadline - time.monotonic())))
                 wake.clear()
-                if call.done.is_set() or cancel.cancelled:
+                if call.done() or cancel.cancelled:
                     break
                 if self._past_deadline(call, holder, deadline):
                     raise self._late_job()
                 self._poll(tracker, want_preview)
         finally:
             unregister()
-        if call.done.is_set():
+        if call.done():
             response = self._finished_response(call, route)
             result = self._parse_result(response, request, payload, model_title, interrupted=False)
             tracker.emit(Progress(fraction=1.0, step=request.steps if route == "txt2img" else None,
@@ -1061,7 +1029,8 @@ class A1111Client:
             return result
         return self._cancel_job(call, route, request, payload, model_title)
 
-    def _finished_response(self, call: _Call, route: str) -> requests.Response:
+    def _finished_response(self, call: Future[requests.Response],
+                           route: str) -> requests.Response:
         try:
             response = call.result()
         except Exception as exc:
@@ -1085,21 +1054,21 @@ class A1111Client:
             return
         tracker.feed(data)
 
-    def _cancel_job(self, call: _Call, route: str, request: GenerationRequest,
+    def _cancel_job(self, call: Future[requests.Response], route: str, request: GenerationRequest,
                     payload: dict[str, Any], model_title: str | None) -> BackendResult:
         """The person cancelled while the POST is open: interrupt, wait a little, hand back."""
         self._send_interrupt()
         deadline = time.monotonic() + self.interrupt_grace
         next_check = time.monotonic() + 1.0
-        while not call.done.is_set():
+        while not call.done():
             now = time.monotonic()
             if now >= deadline:
                 log.warning("%s: the job did not stop within %.1f s after the interrupt; "
                             "giving up on it", self.label, self.interrupt_grace)
                 raise Cancelled("Cancelled. The server did not stop the job in time; it may "
                                 "still be finishing it.")
-            call.done.wait(min(deadline - now, max(0.05, next_check - now)))
-            if not call.done.is_set() and time.monotonic() >= next_check:
+            background.wait(call, min(deadline - now, max(0.05, next_check - now)))
+            if not call.done() and time.monotonic() >= next_check:
                 next_check = time.monotonic() + 1.0
                 self._interrupt_again_if_running()
         if not request.keep_partial:
