@@ -304,8 +304,12 @@ class HFClient:
     # --- generation ---------------------------------------------------------------------
 
     def generate(self, request: GenerationRequest, *, on_progress: ProgressCallback | None = None,
-                 cancel: CancelToken | None = None) -> BackendResult:
+                 cancel: CancelToken | None = None,
+                 want_preview: Callable[[], bool] | None = None) -> BackendResult:
         """Run `request` and return its images (PNG bytes, with the seeds that were sent).
+
+        `want_preview` is accepted for the router's `Backend` protocol and ignored: Hugging
+        Face sends no previews.
 
         Raises:
             Cancelled: `cancel` was triggered; results of requests still running are dropped.
@@ -628,13 +632,14 @@ def _checked_image(result: Any) -> Image.Image:
     if result.width <= 0 or result.height <= 0 or \
             result.width * result.height > MAX_RESULT_PIXELS:
         raise _BadResultImage(f"{result.width}x{result.height} pixels")
+    image: Image.Image = result
     try:
-        result.load()
+        image.load()
     except (OSError, SyntaxError, ValueError, EOFError) as err:
         raise _BadResultImage(f"broken image data: {type(err).__name__}") from err
-    if result.mode not in ("RGB", "RGBA", "L", "LA"):
-        result = result.convert("RGBA" if "A" in result.getbands() else "RGB")
-    return result
+    if image.mode not in ("RGB", "RGBA", "L", "LA"):
+        image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+    return image
 
 
 def _encode_png(image: Image.Image) -> bytes:
