@@ -25,6 +25,7 @@ from dlx_art.errors import (
     BadServerResponse,
     RequestRejected,
 )
+from dlx_art.generation.request_builder import snap_size
 from dlx_art.generation.types import (
     BackendResult,
     GeneratedImage,
@@ -101,7 +102,7 @@ def _inspect_image(data: bytes) -> tuple[str, int, int]:
 
 
 def _dimension(value: int) -> int:
-    return max(64, int(value) // 8 * 8)
+    return snap_size(value)  # rounded down to a multiple of 8, as A1111 itself does
 
 
 def _parse_info(value: Any) -> dict[str, Any]:

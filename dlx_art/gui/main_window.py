@@ -54,12 +54,12 @@ from PySide6.QtWidgets import (
 
 from dlx_art import APP_NAME, __version__
 from dlx_art.errors import DlxError, LibraryLocked, UsageError
-from dlx_art.generation.types import GenerationRequest, InpaintArea, Kind, MaskedContent
+from dlx_art.generation.types import GenerationRequest, Kind
 from dlx_art.gui import theme
 from dlx_art.gui.job_panel import JobPanel
 from dlx_art.gui.jobs import Job, JobController, JobState, RouterProvider, format_eta
 from dlx_art.gui.project_bar import ProjectBar
-from dlx_art.gui.prompt_panel import PromptPanel, round8
+from dlx_art.gui.prompt_panel import PromptPanel
 from dlx_art.gui.state import UiState
 from dlx_art.gui.status import (
     NO_BACKEND_HINT,
@@ -960,29 +960,27 @@ class MainWindow(QMainWindow):
         size = png_size(data.image_png) or (self.prompt_panel.width_spin.value(),
                                             self.prompt_panel.height_spin.value())
         panel = self.prompt_panel
-        request = GenerationRequest(
-            project_id=project_id,
-            prompt=settings.prompt.strip(),
-            kind=Kind.img2img if data.mask_png is None or settings.whole_image else Kind.inpaint,
-            negative=settings.negative.strip(),
-            model=panel.model(),
-            sampler=panel.sampler(),
-            scheduler=panel.scheduler(),
-            steps=panel.steps_spin.value(),
-            cfg_scale=round(panel.cfg_spin.value(), 2),
-            seed=int(settings.seed),
-            width=round8(size[0]),
-            height=round8(size[1]),
-            backend=panel.backend(),
-            parent_id=data.asset_id or None,
-            init_image=data.image_png,
-            mask=None if settings.whole_image else data.mask_png,
-            denoising_strength=float(settings.denoising_strength),
-            mask_blur=int(settings.mask_blur),
-            masked_content=MaskedContent(settings.masked_content),
-            inpaint_area=InpaintArea(settings.inpaint_area),
-            padding=int(settings.padding),
-        )
+        inpaint = data.mask_png is not None and not settings.whole_image
+        request = GenerationRequest.from_params(
+            Kind.inpaint if inpaint else Kind.img2img, project_id, {
+                "prompt": settings.prompt.strip(),
+                "negative": settings.negative.strip(),
+                "model": panel.model(),
+                "sampler": panel.sampler(),
+                "scheduler": panel.scheduler(),
+                "steps": panel.steps_spin.value(),
+                "cfg_scale": round(panel.cfg_spin.value(), 2),
+                "seed": settings.seed,
+                "width": size[0],
+                "height": size[1],
+                "backend": panel.backend(),
+                "parent_id": data.asset_id or None,
+                "denoising_strength": settings.denoising_strength,
+                "mask_blur": settings.mask_blur,
+                "masked_content": settings.masked_content,
+                "inpaint_area": settings.inpaint_area,
+                "padding": settings.padding,
+            }, init_image=data.image_png, mask=data.mask_png if inpaint else None)
         job = self.jobs.submit(request, origin="canvas")
         self._canvas_jobs.add(job.id)
         self.canvas.set_busy(True)
