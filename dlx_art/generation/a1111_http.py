@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import threading
 import time
 from typing import Any
@@ -35,8 +34,6 @@ from dlx_art.errors import (
     ServerNotRunning,
     UsageError,
 )
-
-log = logging.getLogger("dlx_art.generation.a1111")
 
 API_PREFIX = "/sdapi/v1/"
 GET_READ_TIMEOUT = 30.0  # list endpoints, /options, /progress
