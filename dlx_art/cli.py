@@ -559,34 +559,22 @@ def _generation(args: argparse.Namespace, library: Any, context: Any) -> int:
     return _emit(args, outcome.to_json(), text or "No images were returned.")
 
 
-def _round8(value: int) -> int:
-    return max(64, int(value) // 8 * 8)
-
-
 def _generate_request(args: argparse.Namespace, library: Any) -> Any:
-    from dlx_art.generation.types import BackendChoice, GenerationRequest, Kind
+    from dlx_art.generation.request_builder import build_request
 
     project = library.get_project(args.project)
     if project.archived:
         raise UsageError(f"Project {project.name!r} is archived; unarchive it first.")
-    if args.width % 8 or args.height % 8:
-        raise UsageError("Width and height must be multiples of 8 (e.g. 512, 768, 1024).")
-    return GenerationRequest(
-        project_id=project.id, prompt=args.prompt, kind=Kind.txt2img, negative=args.negative,
-        model=args.model, sampler=args.sampler, scheduler=args.scheduler, steps=args.steps,
-        cfg_scale=args.cfg, seed=args.seed, width=args.width, height=args.height,
-        batch_count=args.batch, backend=BackendChoice(args.backend),
-    )
+    return build_request("txt2img", project.id, {
+        "prompt": args.prompt, "negative": args.negative, "model": args.model,
+        "sampler": args.sampler, "scheduler": args.scheduler, "steps": args.steps,
+        "cfg_scale": args.cfg, "seed": args.seed, "width": args.width, "height": args.height,
+        "batch_count": args.batch, "backend": args.backend,
+    }, exact_size=True)  # a size typed here is refused, not changed, when not a multiple of 8
 
 
 def _refine_request(args: argparse.Namespace, library: Any) -> Any:
-    from dlx_art.generation.types import (
-        BackendChoice,
-        GenerationRequest,
-        InpaintArea,
-        Kind,
-        MaskedContent,
-    )
+    from dlx_art.generation.request_builder import build_request
     from dlx_art.library import metadata
 
     parent = library.get_asset(args.id)
@@ -599,34 +587,23 @@ def _refine_request(args: argparse.Namespace, library: Any) -> Any:
         if (probe.width, probe.height) != (parent.width, parent.height):
             raise UsageError(f"The mask is {probe.width}x{probe.height} but the image is "
                              f"{parent.width}x{parent.height}; a mask must have the image's size.")
-    if not 0.0 <= args.denoise <= 1.0:
-        raise UsageError("--denoise must be between 0 and 1.")
-    return GenerationRequest(
-        project_id=parent.projectId,
-        prompt=parent.prompt if args.prompt is None else args.prompt,
-        negative=(parent.negative or "") if args.negative is None else args.negative,
-        kind=Kind.inpaint if mask is not None else Kind.img2img,
-        model=parent.model or None, sampler=parent.sampler, scheduler=parent.scheduler,
-        steps=args.steps or parent.steps or 20, cfg_scale=parent.cfgScale or 7.0,
-        seed=args.seed, width=_round8(parent.width or 512), height=_round8(parent.height or 512),
-        backend=BackendChoice(args.backend), parent_id=parent.id, init_image=image, mask=mask,
-        denoising_strength=args.denoise, mask_blur=args.mask_blur,
-        masked_content=MaskedContent(args.masked_content),
-        inpaint_area=InpaintArea(args.inpaint_area), padding=args.padding,
-        invert_mask=args.invert_mask, keep_partial=args.keep_partial,
-    )
+    # what is not given here comes from the parent image (prompt, model, steps, size…)
+    return build_request("inpaint" if mask is not None else "img2img", parent.projectId, {
+        "prompt": args.prompt, "negative": args.negative, "steps": args.steps,
+        "seed": args.seed, "backend": args.backend, "denoising_strength": args.denoise,
+        "mask_blur": args.mask_blur, "masked_content": args.masked_content,
+        "inpaint_area": args.inpaint_area, "padding": args.padding,
+        "invert_mask": args.invert_mask, "keep_partial": args.keep_partial,
+    }, parent=parent, init_image=image, mask=mask)
 
 
 def _run_job(request: Any, router: Any, library: Any) -> Any:
-    """Run the job in a worker thread so Ctrl+C can cancel it on the server."""
-    import threading
-
+    """Run the job in the background so Ctrl+C can cancel it on the server."""
     from dlx_art.errors import Cancelled
-    from dlx_art.generation import pipeline
+    from dlx_art.generation import background, pipeline
     from dlx_art.generation.types import CancelToken
 
     token = CancelToken()
-    box: dict[str, Any] = {}
     show = sys.stderr.isatty()
 
     def progress(p: Any) -> None:
@@ -636,22 +613,11 @@ def _run_job(request: Any, router: Any, library: Any) -> Any:
             print(f"\r{p.fraction * 100:5.1f}%{steps}{eta} {p.message}   ", end="",
                   file=sys.stderr, flush=True)
 
-    finished = threading.Event()
-
-    def work() -> None:
-        try:
-            box["outcome"] = _queued_job(request, router, library, progress, token)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
-            box["error"] = exc
-        finally:
-            finished.set()
-
-    # Wait on an Event, not Thread.join(): a join interrupted by Ctrl+C can leave the thread
-    # marked as stopped while it still runs, and the process would exit before the server
-    # got its interrupt.
-    threading.Thread(target=work, name="dlx-art-job", daemon=True).start()
+    job = background.start(lambda: _queued_job(request, router, library, progress, token),
+                           "dlx-art-job")
     try:
-        while not finished.wait(0.2):
+        # short waits in a loop: Ctrl+C (or SIGTERM, see main) lands between two of them
+        while not background.wait(job, 0.2):
             pass
     except (KeyboardInterrupt, SystemExit) as stop:  # Ctrl+C, or SIGTERM (see main)
         print("\ndlx-art: cancelling…", file=sys.stderr)
@@ -659,20 +625,17 @@ def _run_job(request: Any, router: Any, library: Any) -> Any:
         # wait for the job to stop (the pipeline stores nothing once cancelled, and the server
         # is told to interrupt it; a job run elsewhere is cancelled there and recorded); a second
         # Ctrl+C gives up waiting
-        while not finished.wait(0.2):
+        while not background.wait(job, 0.2):
             pass
-        outcome = box.get("outcome")
-        if outcome is not None and outcome.assets:  # it had finished saving just before
-            pipeline.withdraw(library, outcome.assets)
+        if job.exception() is None and job.result().assets:  # it had finished saving just before
+            pipeline.withdraw(library, job.result().assets)
         if isinstance(stop, SystemExit):
             raise
         raise Cancelled() from None
     finally:
         if show:
             print(file=sys.stderr)
-    if "error" in box:
-        raise box["error"]
-    return box["outcome"]
+    return job.result()
 
 
 def _queued_job(request: Any, router: Any, library: Any, progress: Any, token: Any) -> Any:

@@ -5,8 +5,9 @@ Endpoint URL). Hugging Face has no inpainting task, so inpainting is image-to-im
 picture followed by a local composite through the blurred mask; such results are marked
 `approximate`.
 
-The library call has neither progress nor cancellation, so every request runs in a daemon
-worker thread: a cancel returns at once and the request's result is dropped when it ends.
+The library call has neither progress nor cancellation, so every request runs in the
+background (`background.start`): a cancel returns at once and the request's result is dropped
+when it ends.
 Nothing here logs or reports the token.
 """
 
@@ -46,6 +47,7 @@ from dlx_art.errors import (
     ServerNotRunning,
     UsageError,
 )
+from dlx_art.generation import background
 from dlx_art.generation.types import (
     BackendResult,
     BackendStatus,
@@ -302,8 +304,12 @@ class HFClient:
     # --- generation ---------------------------------------------------------------------
 
     def generate(self, request: GenerationRequest, *, on_progress: ProgressCallback | None = None,
-                 cancel: CancelToken | None = None) -> BackendResult:
+                 cancel: CancelToken | None = None,
+                 want_preview: Callable[[], bool] | None = None) -> BackendResult:
         """Run `request` and return its images (PNG bytes, with the seeds that were sent).
+
+        `want_preview` is accepted for the router's `Backend` protocol and ignored: Hugging
+        Face sends no previews.
 
         Raises:
             Cancelled: `cancel` was triggered; results of requests still running are dropped.
@@ -394,30 +400,25 @@ class HFClient:
         return _checked_image(result), seed if "seed" in extra else None
 
     def _run_in_worker(self, call: Callable[[], T], cancel: CancelToken | None) -> T:
-        """Run `call` in a daemon thread; return its value or raise its error, or Cancelled.
+        """Run `call` in the background; return its value or raise its error, or Cancelled.
 
         The request must be complete within `deadline` seconds overall (not only per read):
         past that this raises `ConnectionDropped` at once, and the worker stops reading at
         its next piece of the answer (see `_install_limits`).
         """
         done = threading.Event()
-        box: dict[str, Any] = {}
         deadline = time.monotonic() + self._deadline
 
-        def work() -> None:
+        def work() -> T:
             _DEADLINE.set(deadline)  # this thread's own context: seen by the transport
-            try:
-                box["value"] = call()
-            except Exception as err:
-                box["error"] = err
-            finally:
-                done.set()
+            return call()
 
         unregister = cancel.on_cancel(done.set) if cancel is not None else None
         try:
             if cancel is not None and cancel.cancelled:
                 raise Cancelled()
-            threading.Thread(target=work, name="dlx-hf-request", daemon=True).start()
+            future = background.start(work, "dlx-hf-request")
+            future.add_done_callback(lambda _future: done.set())
             finished = done.wait(max(0.0, deadline - time.monotonic()) + 0.5)
         finally:
             if unregister is not None:
@@ -425,11 +426,9 @@ class HFClient:
         if cancel is not None and cancel.cancelled:
             log.info("Hugging Face request cancelled; its result will be dropped")
             raise Cancelled()
-        if not finished:
+        if not finished or not future.done():
             raise self._late()
-        if "error" in box:
-            raise box["error"]
-        return cast(T, box["value"])
+        return future.result()
 
     def _late(self) -> ConnectionDropped:
         return ConnectionDropped(
@@ -633,13 +632,14 @@ def _checked_image(result: Any) -> Image.Image:
     if result.width <= 0 or result.height <= 0 or \
             result.width * result.height > MAX_RESULT_PIXELS:
         raise _BadResultImage(f"{result.width}x{result.height} pixels")
+    image: Image.Image = result
     try:
-        result.load()
+        image.load()
     except (OSError, SyntaxError, ValueError, EOFError) as err:
         raise _BadResultImage(f"broken image data: {type(err).__name__}") from err
-    if result.mode not in ("RGB", "RGBA", "L", "LA"):
-        result = result.convert("RGBA" if "A" in result.getbands() else "RGB")
-    return result
+    if image.mode not in ("RGB", "RGBA", "L", "LA"):
+        image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+    return image
 
 
 def _encode_png(image: Image.Image) -> bytes:

@@ -19,7 +19,7 @@ from dlx_art.generation.types import (
     ProgressCallback,
     stored_seed,
 )
-from dlx_art.library.models import AssetInfo
+from dlx_art.library.records import AssetInfo
 from dlx_art.library.service import Library
 
 log = logging.getLogger("dlx_art.generation.pipeline")

@@ -9,7 +9,7 @@ job, or a cancel. The reason for a fallback is returned as a sentence for the pe
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -27,12 +27,20 @@ log = logging.getLogger("dlx_art.generation.router")
 
 
 class Backend(Protocol):
+    """What the router asks of a backend (`A1111Client`, `HFClient`).
+
+    `status()` never raises for network or server problems. `generate()` raises a
+    `BackendError` whose `fallback_ok` says whether the next backend may take the job, or
+    `Cancelled`; `want_preview` is only a wish (a backend without live previews ignores it).
+    """
+
     label: str
 
     def status(self) -> BackendStatus: ...
 
-    def generate(self, request: GenerationRequest, *, on_progress: ProgressCallback | None = ...,
-                 cancel: CancelToken | None = ..., **kwargs: Any) -> BackendResult: ...
+    def generate(self, request: GenerationRequest, *, on_progress: ProgressCallback | None = None,
+                 cancel: CancelToken | None = None,
+                 want_preview: Callable[[], bool] | None = None) -> BackendResult: ...
 
 
 @dataclass(frozen=True)
@@ -44,9 +52,9 @@ class Routed:
 class BackendRouter:
     """Holds the clients built from the settings and routes each job."""
 
-    def __init__(self, a1111: list[Any], hf: Any | None, *, fallback: bool = True,
+    def __init__(self, a1111: Sequence[Backend], hf: Backend | None, *, fallback: bool = True,
                  invalid: list[BackendStatus] | None = None) -> None:
-        self.a1111 = a1111
+        self.a1111: list[Backend] = list(a1111)  # tried in this order
         self.hf = hf
         self.fallback = fallback
         self.invalid = invalid or []  # configured servers that cannot even be addressed
@@ -56,8 +64,8 @@ class BackendRouter:
         from dlx_art.generation.a1111 import A1111Client
         from dlx_art.generation.hf import HFClient, find_token
 
-        clients = []
-        invalid = []
+        clients: list[Backend] = []
+        invalid: list[BackendStatus] = []
         for server in settings.a1111_servers:
             try:
                 clients.append(A1111Client(
@@ -67,7 +75,7 @@ class BackendRouter:
                 log.warning("A1111 server %r skipped: %s", server.url, exc.user_message)
                 invalid.append(BackendStatus("a1111", f"A1111 at {server.url}", "down",
                                              exc.user_message))
-        hf = None
+        hf: Backend | None = None
         token = find_token(settings.hf_token)
         if token or settings.hf_endpoint:
             hf = HFClient(model=settings.hf_model, token=token, provider=settings.hf_provider,
@@ -120,7 +128,8 @@ class BackendRouter:
                 "`hf auth login`, set HF_TOKEN, or enter a token in Settings."
             )
         cancel.raise_if_cancelled()
-        result = self.hf.generate(request, on_progress=on_progress, cancel=cancel)
+        result = self.hf.generate(request, on_progress=on_progress, cancel=cancel,
+                                  want_preview=want_preview)
         return Routed(result, _sentence(reasons, self.hf.label) if reasons else None)
 
 

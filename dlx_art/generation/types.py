@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from dlx_art.errors import Cancelled, UsageError
+
+if TYPE_CHECKING:
+    from dlx_art.generation.request_builder import ParentImage
 
 # --- value limits ---------------------------------------------------------------------------
 # Checked when a `GenerationRequest` is made, so a bad value is a usage error before any request
@@ -222,6 +226,17 @@ class GenerationRequest:
     @property
     def image_count(self) -> int:
         return self.batch_count * self.batch_size
+
+    @classmethod
+    def from_params(cls, kind: Kind | str, project_id: str, params: Mapping[str, object], *,
+                    parent: ParentImage | None = None, init_image: bytes | None = None,
+                    mask: bytes | None = None, exact_size: bool = False) -> GenerationRequest:
+        """A checked request from parameters: `request_builder.build_request`, the one place
+        requests are built (one rounding rule for sizes, one validation)."""
+        from dlx_art.generation.request_builder import build_request
+
+        return build_request(kind, project_id, params, parent=parent, init_image=init_image,
+                             mask=mask, exact_size=exact_size)
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,8 @@ from PySide6.QtCore import QObject, QSignalBlocker
 from PySide6.QtGui import QImage
 
 from dlx_art.errors import DlxError
-from dlx_art.generation.types import GenerationRequest, InpaintArea, Kind, MaskedContent
+from dlx_art.generation.types import GenerationRequest, Kind
 from dlx_art.gui.jobs import Job, JobState
-from dlx_art.gui.prompt_panel import round8
 
 if TYPE_CHECKING:
     from dlx_art.gui.main_window import MainWindow
@@ -108,29 +107,29 @@ class CanvasLink(QObject):
         settings = data.settings
         panel = w.prompt_panel
         size = png_size(data.image_png) or (panel.width_spin.value(), panel.height_spin.value())
-        request = GenerationRequest(
-            project_id=project_id,
-            prompt=settings.prompt.strip(),
-            kind=Kind.img2img if data.mask_png is None or settings.whole_image else Kind.inpaint,
-            negative=settings.negative.strip(),
-            model=panel.model(),
-            sampler=panel.sampler(),
-            scheduler=panel.scheduler(),
-            steps=panel.steps_spin.value(),
-            cfg_scale=round(panel.cfg_spin.value(), 2),
-            seed=int(settings.seed),
-            width=round8(size[0]),
-            height=round8(size[1]),
-            backend=panel.backend(),
-            parent_id=data.asset_id or None,
-            init_image=data.image_png,
-            mask=None if settings.whole_image else data.mask_png,
-            denoising_strength=float(settings.denoising_strength),
-            mask_blur=int(settings.mask_blur),
-            masked_content=MaskedContent(settings.masked_content),
-            inpaint_area=InpaintArea(settings.inpaint_area),
-            padding=int(settings.padding),
-        )
+        inpaint = data.mask_png is not None and not settings.whole_image
+        # one builder for the form, the canvas, the command line and the service: one
+        # rounding rule (down to a multiple of 8, as A1111 does) and one validation
+        request = GenerationRequest.from_params(
+            Kind.inpaint if inpaint else Kind.img2img, project_id, {
+                "prompt": settings.prompt.strip(),
+                "negative": settings.negative.strip(),
+                "model": panel.model(),
+                "sampler": panel.sampler(),
+                "scheduler": panel.scheduler(),
+                "steps": panel.steps_spin.value(),
+                "cfg_scale": round(panel.cfg_spin.value(), 2),
+                "seed": settings.seed,
+                "width": size[0],
+                "height": size[1],
+                "backend": panel.backend(),
+                "parent_id": data.asset_id or None,
+                "denoising_strength": settings.denoising_strength,
+                "mask_blur": settings.mask_blur,
+                "masked_content": settings.masked_content,
+                "inpaint_area": settings.inpaint_area,
+                "padding": settings.padding,
+            }, init_image=data.image_png, mask=data.mask_png if inpaint else None)
         job = w.jobs.submit(request, origin="canvas")
         self.jobs.add(job.id)
         self.canvas().set_busy(True)

@@ -409,24 +409,21 @@ class PromptPanel(QWidget):
         prompt = self.prompt()
         if not prompt:
             raise UsageError("Type a prompt first: describe the image you want.")
-        width, height = round8(self.width_spin.value()), round8(self.height_spin.value())
-        return GenerationRequest(
-            project_id=project_id,
-            prompt=prompt,
-            kind=Kind.txt2img,
-            negative=self.negative(),
-            model=self.model(),
-            sampler=self.sampler(),
-            scheduler=self.scheduler(),
-            steps=self.steps_spin.value(),
-            cfg_scale=round(self.cfg_spin.value(), 2),
-            seed=self.seed(),
-            width=width,
-            height=height,
-            batch_count=self.batch_spin.value(),
-            batch_size=1,
-            backend=self.backend(),
-        )
+        return GenerationRequest.from_params(Kind.txt2img, project_id, {
+            "prompt": prompt,
+            "negative": self.negative(),
+            "model": self.model(),
+            "sampler": self.sampler(),
+            "scheduler": self.scheduler(),
+            "steps": self.steps_spin.value(),
+            "cfg_scale": round(self.cfg_spin.value(), 2),
+            "seed": self.seed(),
+            "width": self.width_spin.value(),
+            "height": self.height_spin.value(),
+            "batch_count": self.batch_spin.value(),
+            "batch_size": 1,
+            "backend": self.backend(),
+        })
 
     def set_size(self, width: int, height: int) -> None:
         self.width_spin.set_size(width)
