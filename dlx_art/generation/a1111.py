@@ -25,7 +25,6 @@ import io
 import itertools
 import json
 import logging
-import struct
 import threading
 import time
 import warnings
@@ -67,6 +66,7 @@ from dlx_art.generation.types import (
     ProgressCallback,
     stored_seed,
 )
+from dlx_art.library import png
 
 __all__ = ["A1111Client", "A1111Model", "MAX_IMAGE_PIXELS", "MAX_RESPONSE_BYTES",
            "MAX_SMALL_RESPONSE_BYTES", "normalise_base_url"]
@@ -78,7 +78,7 @@ GET_READ_TIMEOUT = 30.0  # list endpoints, /options, /progress
 POLL_READ_TIMEOUT = 10.0  # /progress while a job runs; a late poll must not hide the job's end
 INTERRUPT_READ_TIMEOUT = 5.0
 MAX_IMAGE_PIXELS = 178_956_970  # Pillow's DecompressionBombError threshold (2 x MAX_IMAGE_PIXELS)
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_SIGNATURE = png.PNG_SIGNATURE
 _PILLOW_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
 _FILE_TYPES = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "GIF": "gif", "BMP": "bmp",
                "TIFF": "tiff"}
@@ -304,9 +304,10 @@ def _inspect_image(data: bytes) -> tuple[str, int, int]:
     than `MAX_IMAGE_PIXELS` pixels (a decompression bomb).
     """
     if data.startswith(PNG_SIGNATURE):
-        if len(data) < 8 + 25 + 12 or data[12:16] != b"IHDR":
+        size = png.ihdr_size(data) if len(data) >= 8 + 25 + 12 else None
+        if size is None:
             raise BadServerResponse("it is a PNG file without a valid header")
-        width, height = struct.unpack(">II", data[16:24])
+        width, height = size
         if width == 0 or height == 0:
             raise BadServerResponse("it is a PNG file of size 0")
         if width * height > MAX_IMAGE_PIXELS:

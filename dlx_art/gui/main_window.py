@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-import struct
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +69,7 @@ from dlx_art.gui.status import (
     usable,
 )
 from dlx_art.gui.tasks import run_task
+from dlx_art.library import png
 from dlx_art.library.lock import LOCK_FILE, LibraryLock  # noqa: F401 - LOCK_FILE re-exported
 
 log = logging.getLogger("dlx_art.gui.main_window")
@@ -81,10 +81,7 @@ STATUS_TIMEOUT_MS = 8000
 
 def png_size(data: bytes) -> tuple[int, int] | None:
     """Width and height from a PNG's IHDR chunk, without decoding the image."""
-    if len(data) >= 24 and data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
-        width, height = struct.unpack(">II", data[16:24])
-        return int(width), int(height)
-    return None
+    return png.ihdr_size(data)
 
 
 def load_image_file(path: Path) -> QImage:
