@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import REAL, BigInteger, Boolean, Column, Integer, Text
+from sqlalchemy import REAL, BigInteger, Boolean, Column, ForeignKey, Index, Integer, Text, text
 from sqlalchemy.types import TypeDecorator, UserDefinedType
 from sqlmodel import Field, SQLModel
 
@@ -60,6 +60,10 @@ class PrismaDateTime(TypeDecorator[datetime]):
 
 class Project(SQLModel, table=True):
     __tablename__ = "Project"
+    __table_args__ = (
+        Index("Project_nameKey_key", "nameKey", unique=True),
+        Index("Project_folder_key", "folder", unique=True),
+    )
 
     id: str = Field(default_factory=new_id, sa_column=Column("id", Text, primary_key=True))
     name: str = Field(sa_column=Column("name", Text, nullable=False))
@@ -67,7 +71,8 @@ class Project(SQLModel, table=True):
     type: str = Field(default="art", sa_column=Column("type", Text, nullable=False))
     status: str = Field(default="active", sa_column=Column("status", Text, nullable=False))
     createdAt: datetime = Field(
-        default_factory=utc_now, sa_column=Column("createdAt", PrismaDateTime(), nullable=False)
+        default_factory=utc_now, sa_column=Column("createdAt", PrismaDateTime(), nullable=False,
+                                                  server_default=text("CURRENT_TIMESTAMP"))
     )
     updatedAt: datetime = Field(
         default_factory=utc_now, sa_column=Column("updatedAt", PrismaDateTime(), nullable=False)
@@ -84,7 +89,10 @@ class ArtAsset(SQLModel, table=True):
     __tablename__ = "ArtAsset"
 
     id: str = Field(default_factory=new_id, sa_column=Column("id", Text, primary_key=True))
-    projectId: str | None = Field(default=None, sa_column=Column("projectId", Text))
+    projectId: str | None = Field(default=None, sa_column=Column(
+        "projectId", Text,
+        ForeignKey("Project.id", name="ArtAsset_projectId_fkey", ondelete="SET NULL",
+                   onupdate="CASCADE")))
     filePath: str = Field(sa_column=Column("filePath", Text, nullable=False))
     fileType: str = Field(default="png", sa_column=Column("fileType", Text, nullable=False))
     prompt: str = Field(default="", sa_column=Column("prompt", Text, nullable=False))
@@ -96,10 +104,11 @@ class ArtAsset(SQLModel, table=True):
     parentId: str | None = Field(default=None, sa_column=Column("parentId", Text))
     isFavorite: bool = Field(
         default=False, sa_column=Column("isFavorite", Boolean(create_constraint=False),
-                                        nullable=False)
+                                        nullable=False, server_default=text("false"))
     )
     createdAt: datetime = Field(
-        default_factory=utc_now, sa_column=Column("createdAt", PrismaDateTime(), nullable=False)
+        default_factory=utc_now, sa_column=Column("createdAt", PrismaDateTime(), nullable=False,
+                                                  server_default=text("CURRENT_TIMESTAMP"))
     )
     # --- studio extras (nullable or with SQL defaults) ---
     kind: str | None = Field(default=None, sa_column=Column("kind", Text))
@@ -121,10 +130,23 @@ class ArtAsset(SQLModel, table=True):
     )
     approximate: bool = Field(
         default=False, sa_column=Column("approximate", Boolean(create_constraint=False),
-                                        nullable=False, server_default="0")
+                                        nullable=False, server_default=text("0"))
     )
     missingAt: datetime | None = Field(
         default=None, sa_column=Column("missingAt", PrismaDateTime())
     )
 
 
+# The gallery's indexes (migration 0002). Partial indexes skip the trash, so the gallery's
+# queries read only live rows; the column order and DESC match its ORDER BY.
+_asset = ArtAsset.__table__.c
+_LIVE = text('"trashedAt" IS NULL')
+Index("ArtAsset_gallery_idx", _asset.projectId, _asset.createdAt.desc(), _asset.id.desc(),
+      sqlite_where=_LIVE)
+Index("ArtAsset_favorites_idx", _asset.projectId, _asset.isFavorite, _asset.createdAt.desc(),
+      _asset.id.desc(), sqlite_where=_LIVE)
+Index("ArtAsset_trash_idx", _asset.trashedAt, sqlite_where=text('"trashedAt" IS NOT NULL'))
+Index("ArtAsset_parentId_idx", _asset.parentId)
+Index("ArtAsset_filePath_idx", _asset.filePath)
+Index("ArtAsset_contentHash_idx", _asset.contentHash)
+del _asset
