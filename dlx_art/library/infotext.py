@@ -275,9 +275,15 @@ def _unescaped_quotes(line: str) -> list[int]:
     return found
 
 
+def _run_end(pattern: re.Pattern[str], line: str, pos: int) -> int:
+    """Where `pattern` (one that matches the empty string, so always matches) ends at `pos`."""
+    match = pattern.match(line, pos)
+    return pos if match is None else match.end()
+
+
 def _closing_quote(line: str, start: int, quotes: list[int]) -> int:
     """Where `"(?:\\.|[^\\"])+"` opened just before `start` closes; -1 if it does not."""
-    run_end = _RE_BACKSLASHES.match(line, start).end()
+    run_end = _run_end(_RE_BACKSLASHES, line, start)
     if run_end < len(line) and line[run_end] == '"':
         if run_end == start:
             return -1  # `""`: the pattern needs at least one character
@@ -300,17 +306,17 @@ def _param_pairs(line: str) -> list[tuple[str, str]]:
     size = len(line)
     pos = 0
     while pos < size:
-        key_start = _RE_SPACES.match(line, pos).end()
+        key_start = _run_end(_RE_SPACES, line, pos)
         if key_start >= size:
             break
         if not _RE_WORD.match(line, key_start):
             pos = key_start + 1
             continue
-        key_end = _RE_KEY_REST.match(line, key_start + 1).end()
+        key_end = _run_end(_RE_KEY_REST, line, key_start + 1)
         if key_end == key_start + 1 or key_end >= size or line[key_end] != ":":
             pos = key_end
             continue
-        value_start = _RE_SPACES.match(line, key_end + 1).end()
+        value_start = _run_end(_RE_SPACES, line, key_end + 1)
         end = -1
         if value_start < size and line[value_start] == '"':
             if quotes is None:
@@ -319,7 +325,7 @@ def _param_pairs(line: str) -> list[tuple[str, str]]:
             if close >= 0 and (close + 1 == size or line[close + 1] == ","):
                 end = close + 1
         if end < 0:
-            end = _RE_UNTIL_COMMA.match(line, value_start).end()
+            end = _run_end(_RE_UNTIL_COMMA, line, value_start)
         pairs.append((line[key_start:key_end], line[value_start:end]))
         pos = end + 1 if end < size else end
     return pairs

@@ -42,6 +42,7 @@ from concurrent.futures import (
     as_completed,
 )
 from pathlib import Path
+from types import ModuleType
 
 from PIL import Image, ImageFile
 
@@ -54,6 +55,7 @@ from dlx_art.library.workers import (
     worker_count,
 )
 
+_fast_zlib: ModuleType | None
 try:
     from isal import isal_zlib as _fast_zlib
 except ImportError:  # pragma: no cover - isal is a dependency; without it, zlib's speed
