@@ -31,7 +31,7 @@ import secrets
 import shutil
 import sqlite3
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +42,7 @@ from dlx_art.library.metadata import DlxIds
 from dlx_art.library.records import format_datetime, new_id, parse_datetime, utc_now
 
 if TYPE_CHECKING:
+    from dlx_art.library.base import LibraryBase
     from dlx_art.library.service import Library
 
 log = logging.getLogger("dlx_art.library.doctor")
@@ -283,7 +284,7 @@ def _holds_something(folder: Path) -> bool:
     return False
 
 
-def adopt_folders(library: Library, report: ReconcileReport) -> None:
+def adopt_folders(library: LibraryBase, report: ReconcileReport) -> None:
     """Make every project folder without a row a project again (`project.json` or its name).
 
     The id in `project.json` is kept unless another project has it (a copied folder); a name
@@ -350,7 +351,7 @@ def adopt_folders(library: Library, report: ReconcileReport) -> None:
         report.adopted_projects.append(folder)
 
 
-def assign_unowned(library: Library, rows: list[Any], folders: dict[str, str],
+def assign_unowned(library: LibraryBase, rows: Sequence[Any], folders: dict[str, str],
                    report: ReconcileReport, repair: bool) -> None:
     """Report images with no project (NULL `projectId`); with `repair`, move each into the
     project whose folder its file is under (`folders`: folder -> project id)."""
@@ -376,7 +377,7 @@ def assign_unowned(library: Library, rows: list[Any], folders: dict[str, str],
                 len(report.reassigned))
 
 
-def check_ownership(library: Library, rows: list[Any], on_disk: set[str],
+def check_ownership(library: LibraryBase, rows: Sequence[Any], on_disk: set[str],
                     report: ReconcileReport, repair: bool,
                     read_ids: Callable[[Path], DlxIds | None] = read_own_ids) -> set[str]:
     """Check that each row's file carries that row's id; with `repair`, mark lost rows.
@@ -647,7 +648,8 @@ def recover_lost_catalog(root: Path) -> tuple[Library | None, str]:
     Returns:
         (the rebuilt library or None, the message for the person).
     """
-    from dlx_art.library.service import Library, _set_catalog_aside
+    from dlx_art.library.backups import _set_catalog_aside
+    from dlx_art.library.service import Library
 
     _set_catalog_aside(root, "damaged")
     backup = newest_good_backup(root)

@@ -1,16 +1,17 @@
 """Image metadata: A1111 infotext, PNG text chunks and fast image validation.
 
-Three parts, all Qt-free:
+Three parts, all Qt-free; the first two live in their own modules and are re-exported here:
 
-* **Infotext.** `format_infotext` / `parse_infotext` write and read the `parameters` text the
-  way AUTOMATIC1111 v1.10.1 does (`processing.create_infotext`,
+* **Infotext** (`infotext`). `format_infotext` / `parse_infotext` write and read the
+  `parameters` text the way AUTOMATIC1111 v1.10.1 does (`processing.create_infotext`,
   `infotext_utils.parse_generation_parameters`), so our files and A1111's read each other.
-* **PNG chunks.** `read_png_text` / `set_png_text` / `strip_png_metadata` work on the chunk
-  stream directly. Pixel data (IDAT) is copied byte for byte and never decoded or re-encoded.
-* **Validation.** `probe_image` / `probe_file` reject empty, foreign, truncated, corrupted and
-  oversized images with a one-line message naming the file. PNG is checked structurally
-  (chunk lengths, every CRC, IHDR, IDAT, IEND) without decoding pixels, which keeps bulk import
-  about as fast as copying; other formats are decoded once by Pillow.
+* **PNG chunks** (`png`). `read_png_text` / `set_png_text` / `strip_png_metadata` work on the
+  chunk stream directly. Pixel data (IDAT) is copied byte for byte, never decoded or re-encoded.
+* **Validation** (here). `probe_image` / `probe_file` reject empty, foreign, truncated,
+  corrupted and oversized images with a one-line message naming the file. PNG is checked
+  structurally (chunk lengths, every CRC, IHDR, IDAT, IEND) without decoding pixels, which keeps
+  bulk import about as fast as copying; other formats are decoded once by Pillow. Our own
+  `dlx-art` ids chunk (`encode_dlx_ids` / `decode_dlx_ids`) is here too.
 """
 
 from __future__ import annotations

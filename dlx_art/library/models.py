@@ -5,6 +5,10 @@
 with milliseconds and `+00:00`; booleans 1/0), so that the suite's other studios can read and
 write the same file with Prisma. Columns the studio adds are all nullable or have SQL defaults.
 
+These classes are the one description of the catalog: the foreign key, SQL defaults and indexes
+are declared here too, and tests/unit/test_schema.py checks that the migrations build exactly
+this (and that the `records` below carry exactly these columns).
+
 The GUI and the command line never see these ORM rows: they get the frozen `ProjectInfo` and
 `AssetInfo` records below, which are safe to pass between threads.
 """
@@ -139,7 +143,7 @@ class ArtAsset(SQLModel, table=True):
 
 # The gallery's indexes (migration 0002). Partial indexes skip the trash, so the gallery's
 # queries read only live rows; the column order and DESC match its ORDER BY.
-_asset = ArtAsset.__table__.c
+_asset = SQLModel.metadata.tables["ArtAsset"].c
 _LIVE = text('"trashedAt" IS NULL')
 Index("ArtAsset_gallery_idx", _asset.projectId, _asset.createdAt.desc(), _asset.id.desc(),
       sqlite_where=_LIVE)

@@ -159,5 +159,5 @@ def test_the_records_carry_the_models_columns_with_their_types(record, model, hi
 
 
 def test_staging_fields_are_the_asset_columns_a_caller_may_set() -> None:
-    assert staging.ASSET_FIELDS < {c.name for c in ArtAsset.__table__.columns}
+    assert {c.name for c in ArtAsset.__table__.columns} > staging.ASSET_FIELDS
     assert "prompt" in staging.ASSET_FIELDS and "filePath" not in staging.ASSET_FIELDS
