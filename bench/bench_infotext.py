@@ -7,7 +7,7 @@ Run (from the repository root, in the project's environment):
 For each shape the `parameters` text is parsed at 1 MB and at 2 MB (best of 3 runs each). A
 linear parser takes about twice as long for twice the input; the check allows a ratio up to 4
 (timer noise on a busy machine) and 10 s for any single parse. A1111's own regex
-(`metadata._RE_PARAM` with findall), which the studio used before, is timed on 10 KB and 20 KB
+(`infotext._RE_PARAM` with findall), which the studio used before, is timed on 10 KB and 20 KB
 of the first shape as the baseline: it grows with the square of the length (a megabyte of
 "a a a ..." would take hours), so it is never run at full size.
 
@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dlx_art.library import metadata  # noqa: E402
+from dlx_art.library import infotext, metadata  # noqa: E402
 
 SHAPES: dict[str, Callable[[int], str]] = {
     "words, no colon": lambda n: "a " * (n // 2),
@@ -51,7 +51,7 @@ def best_of(runs: int, text: str) -> float:
 
 def regex_time(text: str) -> float:
     started = time.perf_counter()
-    metadata._RE_PARAM.findall(text)
+    infotext._RE_PARAM.findall(text)
     return time.perf_counter() - started
 
 

@@ -13,7 +13,6 @@ import base64
 import binascii
 import io
 import json
-import struct
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -34,11 +33,12 @@ from dlx_art.generation.types import (
     Kind,
     stored_seed,
 )
+from dlx_art.library import png
 
 ErrorFactory = Callable[[type[BackendError], str], BackendError]
 
 MAX_IMAGE_PIXELS = 178_956_970  # Pillow's DecompressionBombError threshold (2 x MAX_IMAGE_PIXELS)
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_SIGNATURE = png.PNG_SIGNATURE
 _PILLOW_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
 _FILE_TYPES = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "GIF": "gif", "BMP": "bmp",
                "TIFF": "tiff"}
@@ -71,9 +71,10 @@ def _inspect_image(data: bytes) -> tuple[str, int, int]:
     than `MAX_IMAGE_PIXELS` pixels (a decompression bomb).
     """
     if data.startswith(PNG_SIGNATURE):
-        if len(data) < 8 + 25 + 12 or data[12:16] != b"IHDR":
+        size = png.ihdr_size(data) if len(data) >= 8 + 25 + 12 else None
+        if size is None:
             raise BadServerResponse("it is a PNG file without a valid header")
-        width, height = struct.unpack(">II", data[16:24])
+        width, height = size
         if width == 0 or height == 0:
             raise BadServerResponse("it is a PNG file of size 0")
         if width * height > MAX_IMAGE_PIXELS:

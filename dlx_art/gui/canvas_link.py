@@ -8,7 +8,6 @@ canvas job's progress and result in the canvas.
 
 from __future__ import annotations
 
-import struct
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +17,7 @@ from PySide6.QtGui import QImage
 from dlx_art.errors import DlxError
 from dlx_art.generation.types import GenerationRequest, Kind
 from dlx_art.gui.jobs import Job, JobState
+from dlx_art.library import png
 
 if TYPE_CHECKING:
     from dlx_art.gui.main_window import MainWindow
@@ -25,10 +25,7 @@ if TYPE_CHECKING:
 
 def png_size(data: bytes) -> tuple[int, int] | None:
     """Width and height from a PNG's IHDR chunk, without decoding the image."""
-    if len(data) >= 24 and data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
-        width, height = struct.unpack(">II", data[16:24])
-        return int(width), int(height)
-    return None
+    return png.ihdr_size(data)
 
 
 def load_image_file(path: Path) -> QImage:

@@ -30,19 +30,19 @@ import os
 import secrets
 import shutil
 import sqlite3
-import struct
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dlx_art.errors import NotFound, StorageError, UsageError
-from dlx_art.library import metadata, storage
+from dlx_art.library import metadata, png, storage
 from dlx_art.library.metadata import DlxIds
 from dlx_art.library.records import format_datetime, new_id, parse_datetime, utc_now
 
 if TYPE_CHECKING:
+    from dlx_art.library.base import LibraryBase
     from dlx_art.library.service import Library
 
 log = logging.getLogger("dlx_art.library.doctor")
@@ -57,8 +57,6 @@ _FIRST_READ = 4096
 #: Largest text chunk read while looking for the ids (ours are about 150 bytes); larger text
 #: chunks (a megabyte of infotext) are skipped by offset.
 _MAX_ID_CHUNK = 64 * 1024
-_HEAD = struct.Struct(">I4s")
-_TEXT_TYPES = (b"tEXt", b"iTXt", b"zTXt")
 
 BACKUP_GLOB = "library-*.sqlite3"
 #: Columns a catalog must have to be usable, by the Alembic revision it records. Revision 0001
@@ -228,20 +226,20 @@ def read_own_ids(path: Path) -> DlxIds | None:
         return None
     try:
         head = os.pread(fd, _FIRST_READ, 0) if hasattr(os, "pread") else os.read(fd, _FIRST_READ)
-        if not head.startswith(metadata.PNG_SIGNATURE):
+        if not head.startswith(png.PNG_SIGNATURE):
             return None
-        pos = len(metadata.PNG_SIGNATURE)
+        pos = len(png.PNG_SIGNATURE)
         for _ in range(1000):  # a real PNG has a handful of chunks before IDAT
             header = _read_at(fd, head, pos, 8)
             if len(header) < 8:
                 return None
-            length, ctype = _HEAD.unpack(header)
+            length, ctype = png.CHUNK_HEAD.unpack(header)
             if ctype in (b"IDAT", b"IEND") or not ctype.isalpha() or length > 0x7FFF_FFFF:
                 return None
-            if ctype in _TEXT_TYPES and length <= _MAX_ID_CHUNK:
+            if ctype in png.TEXT_TYPES and length <= _MAX_ID_CHUNK:
                 body = _read_at(fd, head, pos + 8, length)
                 if body.startswith(metadata.DLX_CHUNK.encode("ascii") + b"\0"):
-                    decoded = metadata._decode_text_chunk(ctype, body)  # noqa: SLF001
+                    decoded = png.decode_text_chunk(ctype, body)
                     return None if decoded is None else metadata.decode_dlx_ids(decoded[1])
             pos += 12 + length
         return None
@@ -295,7 +293,7 @@ def _holds_something(folder: Path) -> bool:
     return False
 
 
-def adopt_folders(library: Library, report: ReconcileReport) -> None:
+def adopt_folders(library: LibraryBase, report: ReconcileReport) -> None:
     """Make every project folder without a row a project again (`project.json` or its name).
 
     The id in `project.json` is kept unless another project has it (a copied folder); a name
@@ -362,7 +360,7 @@ def adopt_folders(library: Library, report: ReconcileReport) -> None:
         report.adopted_projects.append(folder)
 
 
-def assign_unowned(library: Library, rows: list[Any], folders: dict[str, str],
+def assign_unowned(library: LibraryBase, rows: Sequence[Any], folders: dict[str, str],
                    report: ReconcileReport, repair: bool) -> None:
     """Report images with no project (NULL `projectId`); with `repair`, move each into the
     project whose folder its file is under (`folders`: folder -> project id)."""
@@ -388,7 +386,7 @@ def assign_unowned(library: Library, rows: list[Any], folders: dict[str, str],
                 len(report.reassigned))
 
 
-def check_ownership(library: Library, rows: list[Any], on_disk: set[str],
+def check_ownership(library: LibraryBase, rows: Sequence[Any], on_disk: set[str],
                     report: ReconcileReport, repair: bool,
                     read_ids: Callable[[Path], DlxIds | None] = read_own_ids) -> set[str]:
     """Check that each row's file carries that row's id; with `repair`, mark lost rows.
@@ -659,7 +657,8 @@ def recover_lost_catalog(root: Path) -> tuple[Library | None, str]:
     Returns:
         (the rebuilt library or None, the message for the person).
     """
-    from dlx_art.library.service import Library, _set_catalog_aside
+    from dlx_art.library.backups import _set_catalog_aside
+    from dlx_art.library.service import Library
 
     _set_catalog_aside(root, "damaged")
     backup = newest_good_backup(root)

@@ -57,13 +57,14 @@ def export_target(root: Path, dest: str | os.PathLike[str], file_name: str, *,
         return target
     except OSError as exc:
         raise UsageError(f"Cannot export to {target}: {exc.strerror or exc}.") from None
+    found: os.stat_result | None = info
     if stat.S_ISLNK(info.st_mode):
         try:
-            info = os.stat(target)  # what the link points at (it is replaced, not written)
+            found = os.stat(target)  # what the link points at (it is replaced, not written)
         except OSError:
-            info = None  # a dangling link: replacing it with --force harms nothing
-    if info is not None and not stat.S_ISREG(info.st_mode):
-        kind = _kind(info.st_mode)
+            found = None  # a dangling link: replacing it with --force harms nothing
+    if found is not None and not stat.S_ISREG(found.st_mode):
+        kind = _kind(found.st_mode)
         raise UsageError(f"Not exporting to {target}: it is {kind}, not a regular file.")
     if not force:
         raise UsageError(f"Not exporting to {target}: a file with that name already exists. "

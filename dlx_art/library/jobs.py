@@ -22,6 +22,7 @@ booleans, JSON text). No Qt here.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import json
 import logging
@@ -360,7 +361,7 @@ class JobQueue:
         job = self.get(job_id)
         return self.enqueue(job.kind, job.request, project_id=job.projectId, origin=origin)
 
-    def recover(self) -> list[JobInfo]:
+    def recover(self) -> builtins.list[JobInfo]:
         """Close what a dead runner left: its `running` jobs become `interrupted`.
 
         Only the holder of the runner lock may call this (then no job can really be running).

@@ -1,40 +1,36 @@
 """Image metadata: A1111 infotext, PNG text chunks and fast image validation.
 
-Three parts, all Qt-free:
+Three parts, all Qt-free; the first two live in their own modules and are re-exported here:
 
-* **Infotext.** `format_infotext` / `parse_infotext` write and read the `parameters` text the
-  way AUTOMATIC1111 v1.10.1 does (`processing.create_infotext`,
+* **Infotext** (`infotext`). `format_infotext` / `parse_infotext` write and read the
+  `parameters` text the way AUTOMATIC1111 v1.10.1 does (`processing.create_infotext`,
   `infotext_utils.parse_generation_parameters`), so our files and A1111's read each other.
-* **PNG chunks.** `read_png_text` / `set_png_text` / `strip_png_metadata` work on the chunk
-  stream directly. Pixel data (IDAT) is copied byte for byte and never decoded or re-encoded.
-* **Validation.** `probe_image` / `probe_file` reject empty, foreign, truncated, corrupted and
-  oversized images with a one-line message naming the file. PNG is checked structurally
-  (chunk lengths, every CRC, IHDR, IDAT, IEND) without decoding pixels, which keeps bulk import
-  about as fast as copying; other formats are decoded once by Pillow.
+* **PNG chunks** (`png`). `read_png_text` / `set_png_text` / `strip_png_metadata` work on the
+  chunk stream directly. Pixel data (IDAT) is copied byte for byte, never decoded or re-encoded.
+* **Validation** (here). `probe_image` / `probe_file` reject empty, foreign, truncated,
+  corrupted and oversized images with a one-line message naming the file. PNG is checked
+  structurally (chunk lengths, every CRC, IHDR, IDAT, IEND) without decoding pixels, which keeps
+  bulk import about as fast as copying; other formats are decoded once by Pillow. Our own
+  `dlx-art` ids chunk (`encode_dlx_ids` / `decode_dlx_ids`) is here too.
 """
 
 from __future__ import annotations
 
-import bisect
 import functools
 import io
 import json
-import math
 import os
-import re
 import stat
 import struct
 import threading
 import warnings
-import zlib
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 from PIL import Image, ImageSequence, JpegImagePlugin, UnidentifiedImageError
 
 from dlx_art.errors import BadImageFile
+from dlx_art.library import png
 
 __all__ = [
     "DLX_CHUNK",
@@ -63,657 +59,28 @@ __all__ = [
     "strip_png_metadata",
 ]
 
-# --- A1111 infotext -------------------------------------------------------------------------------
-
-# Both regexes are A1111 v1.10.1's own (`infotext_utils.re_param_code`, `re_imagesize`).
-# `_RE_PARAM` is kept as the specification only: run with findall on a long line it backtracks
-# quadratically (a megabyte of "a a a ..." never ends), so `_param_pairs` gives the same pairs
-# in linear time (tests/unit/test_hostile_input.py compares the two on random lines).
-_RE_PARAM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
-_RE_IMAGESIZE = re.compile(r"^(\d+)x(\d+)$")
-_NEGATIVE_PREFIX = "Negative prompt:"
-# Pieces of `_RE_PARAM` that cannot backtrack: each is matched once at a known position.
-_RE_SPACES = re.compile(r"\s*")
-_RE_WORD = re.compile(r"\w")
-_RE_KEY_REST = re.compile(r"[\w \-/]*")
-_RE_BACKSLASHES = re.compile(r"\\*")
-_RE_UNTIL_COMMA = re.compile(r"[^,]*")
-
-MAX_KEPT_TEXT = 64 * 1024
-"""Most characters of an infotext, prompt or negative prompt that the catalog keeps from a file
-or a server. Longer text is cut and ends with `TRUNCATION_MARKER`; the file keeps it whole.
-(A text at most a marker's length longer than the limit is kept as is.)"""
-
-TRUNCATION_MARKER = "\n[cut by DLX Art Studio: the first {kept:,} of {total:,} characters are kept]"
-"""Appended to text cut by `cap_text` (on a line of its own, so it never reads as parameters)."""
-
-
-def cap_text(text: str | None, limit: int = MAX_KEPT_TEXT) -> str | None:
-    """Cut `text` to `limit` characters plus a `TRUNCATION_MARKER` saying so.
-
-    Args:
-        text: Text from outside (an infotext, a prompt), or None.
-        limit: The most characters to keep before the marker.
-
-    Returns:
-        `text` unchanged when it is short enough (or None), else its first `limit` characters
-        and the marker. Cutting an already cut text again gives the same text.
-    """
-    # The slack lets a cut text (limit + marker) pass unchanged a second time.
-    if text is None or len(text) <= limit + len(TRUNCATION_MARKER) + 40:
-        return text
-    return text[:limit] + TRUNCATION_MARKER.format(kept=limit, total=len(text))
-
-
-def quote(value: object) -> str:
-    """Quote one infotext value the way A1111's `infotext_utils.quote` does.
-
-    Args:
-        value: Any value; it is turned into text with `str()`.
-
-    Returns:
-        The text unchanged unless it contains `,`, `:` or a newline; then a JSON string
-        (double quotes, backslash escapes, non-ASCII kept as is).
-    """
-    text = str(value)
-    if "," not in text and ":" not in text and "\n" not in text:
-        return text
-    # A1111 dumps the original object; dumping its text keeps non-str values parseable.
-    return json.dumps(text, ensure_ascii=False)
-
-
-def format_infotext(prompt: str, negative: str, params: Mapping[str, object]) -> str:
-    """Build an A1111 infotext (the PNG `parameters` text).
-
-    Args:
-        prompt: The prompt; may span several lines. Written as is, never quoted.
-        negative: The negative prompt; its `Negative prompt:` line is left out when empty.
-        params: Parameter pairs in the order to write them (see `build_params`). Pairs whose
-            value is None are skipped; a pair whose value equals its key is written as the
-            bare key, as A1111 does for flags.
-
-    Returns:
-        `prompt`, the optional negative prompt line and the parameter line, `.strip()`ped.
-    """
-    pairs = ", ".join(
-        key if key == value else f"{key}: {quote(value)}"
-        for key, value in params.items()
-        if value is not None
-    )
-    negative_text = f"\n{_NEGATIVE_PREFIX} {negative}" if negative else ""
-    return f"{prompt}{negative_text}\n{pairs}".strip()
-
-
-def build_params(
-    *,
-    steps: int | None = None,
-    sampler: str | None = None,
-    scheduler_label: str | None = None,
-    cfg_scale: float | None = None,
-    seed: int | None = None,
-    width: int | None = None,
-    height: int | None = None,
-    model_hash: str | None = None,
-    model: str | None = None,
-    denoising_strength: float | None = None,
-    extra: Mapping[str, object] | None = None,
-    version: str | None = None,
-) -> dict[str, object]:
-    """Collect generation parameters in A1111's fixed infotext key order.
-
-    Args:
-        steps: Sampling steps (`Steps`).
-        sampler: Sampler name (`Sampler`).
-        scheduler_label: Scheduler label actually used, e.g. `Karras` (`Schedule type`).
-        cfg_scale: CFG scale (`CFG scale`); floats keep their `.0` like A1111's API.
-        seed: The resolved seed (`Seed`).
-        width: Requested width; `Size` is written only when width and height are both given.
-        height: Requested height.
-        model_hash: Short checkpoint hash (`Model hash`).
-        model: Checkpoint name (`Model`).
-        denoising_strength: img2img / inpaint strength (`Denoising strength`).
-        extra: Further pairs in their own order, e.g. `Mask blur`, `Inpaint area`,
-            `Masked area padding`, `Masked content`, `Backend`. A key that is already present
-            takes the new value but keeps its place.
-        version: Generator version, written last (`Version`).
-
-    Returns:
-        A new dict; arguments that are None are left out.
-    """
-    size = f"{width}x{height}" if width is not None and height is not None else None
-    fixed: dict[str, object | None] = {
-        "Steps": steps,
-        "Sampler": sampler,
-        "Schedule type": scheduler_label,
-        "CFG scale": cfg_scale,
-        "Seed": seed,
-        "Size": size,
-        "Model hash": model_hash,
-        "Model": model,
-        "Denoising strength": denoising_strength,
-    }
-    params: dict[str, object] = {key: value for key, value in fixed.items() if value is not None}
-    for key, value in (extra or {}).items():
-        if value is not None:
-            params[key] = value
-    if version is not None:
-        params["Version"] = version
-    return params
-
-
-def _to_int(text: str | None) -> int | None:
-    if text is None:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        number = _to_float(text)
-        return int(number) if number is not None and number.is_integer() else None
-
-
-def _to_float(text: str | None) -> float | None:
-    if text is None:
-        return None
-    try:
-        number = float(text)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
-
-
-@dataclass(frozen=True)
-class Infotext:
-    """A parsed infotext.
-
-    Attributes:
-        prompt: The prompt (lines joined with `\\n`).
-        negative: The negative prompt, `""` when there is none.
-        params: Every parameter as text, in file order. Quoted values are already decoded.
-            A `WxH` value such as `Size: 512x768` is also split into `Size-1` / `Size-2`, as
-            A1111 does.
-    """
-
-    prompt: str
-    negative: str
-    params: dict[str, str]
-
-    def _get(self, key: str) -> str | None:
-        return self.params.get(key)
-
-    @property
-    def steps(self) -> int | None:
-        return _to_int(self._get("Steps"))
-
-    @property
-    def sampler(self) -> str | None:
-        return self._get("Sampler")
-
-    @property
-    def scheduler(self) -> str | None:
-        return self._get("Schedule type")
-
-    @property
-    def cfg_scale(self) -> float | None:
-        return _to_float(self._get("CFG scale"))
-
-    @property
-    def seed(self) -> int | None:
-        return _to_int(self._get("Seed"))
-
-    def _size(self, index: int) -> int | None:
-        value = _to_int(self._get(f"Size-{index}"))
-        if value is None:
-            match = _RE_IMAGESIZE.match(self._get("Size") or "")
-            # _to_int: int() refuses more than 4,300 digits (ValueError), a file may hold more
-            value = _to_int(match.group(index)) if match else None
-        return value if value is not None and value > 0 else None
-
-    @property
-    def width(self) -> int | None:
-        return self._size(1)
-
-    @property
-    def height(self) -> int | None:
-        return self._size(2)
-
-    @property
-    def model(self) -> str | None:
-        return self._get("Model")
-
-    @property
-    def model_hash(self) -> str | None:
-        return self._get("Model hash")
-
-    @property
-    def denoising_strength(self) -> float | None:
-        return _to_float(self._get("Denoising strength"))
-
-
-def _unquote(text: str) -> str:
-    if len(text) < 2 or text[0] != '"' or text[-1] != '"':
-        return text
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return text
-    return value if isinstance(value, str) else text
-
-
-def _unescaped_quotes(line: str) -> list[int]:
-    """Offsets of the `"` in `line` preceded by an even run of backslashes (sorted)."""
-    found = []
-    at = line.find('"')
-    while at >= 0:
-        run = 0
-        while at - run - 1 >= 0 and line[at - run - 1] == "\\":  # runs are disjoint: O(n)
-            run += 1
-        if run % 2 == 0:
-            found.append(at)
-        at = line.find('"', at + 1)
-    return found
-
-
-def _closing_quote(line: str, start: int, quotes: list[int]) -> int:
-    """Where `"(?:\\.|[^\\"])+"` opened just before `start` closes; -1 if it does not."""
-    run_end = _RE_BACKSLASHES.match(line, start).end()
-    if run_end < len(line) and line[run_end] == '"':
-        if run_end == start:
-            return -1  # `""`: the pattern needs at least one character
-        if (run_end - start) % 2 == 0:
-            return run_end
-    # Past the backslashes that start the value, escapes pair up as in the whole line.
-    index = bisect.bisect_right(quotes, run_end)
-    return quotes[index] if index < len(quotes) else -1
-
-
-def _param_pairs(line: str) -> list[tuple[str, str]]:
-    """`_RE_PARAM.findall(line)`, in time linear in `len(line)` (up to a log factor).
-
-    Every attempt of the regex is replayed with anchored, non-backtracking steps. An attempt
-    that fails on its key fails for every start inside that key too, so the scan jumps past it;
-    the closing quote of a quoted value is looked up, not searched for again from each value.
-    """
-    pairs: list[tuple[str, str]] = []
-    quotes: list[int] | None = None
-    size = len(line)
-    pos = 0
-    while pos < size:
-        key_start = _RE_SPACES.match(line, pos).end()
-        if key_start >= size:
-            break
-        if not _RE_WORD.match(line, key_start):
-            pos = key_start + 1
-            continue
-        key_end = _RE_KEY_REST.match(line, key_start + 1).end()
-        if key_end == key_start + 1 or key_end >= size or line[key_end] != ":":
-            pos = key_end
-            continue
-        value_start = _RE_SPACES.match(line, key_end + 1).end()
-        end = -1
-        if value_start < size and line[value_start] == '"':
-            if quotes is None:
-                quotes = _unescaped_quotes(line)
-            close = _closing_quote(line, value_start + 1, quotes)
-            if close >= 0 and (close + 1 == size or line[close + 1] == ","):
-                end = close + 1
-        if end < 0:
-            end = _RE_UNTIL_COMMA.match(line, value_start).end()
-        pairs.append((line[key_start:key_end], line[value_start:end]))
-        pos = end + 1 if end < size else end
-    return pairs
-
-
-def parse_infotext(text: str) -> Infotext:
-    """Parse an A1111 infotext the way `parse_generation_parameters` (v1.10.1) does.
-
-    The text is split on `\\n`. The last line is the parameter line only if A1111's pair
-    regex finds at least three `key: value` pairs in it; otherwise it is a prompt line. Lines
-    before the first line starting with `Negative prompt:` form the prompt, the rest the
-    negative prompt. Every line is stripped, as in A1111.
-
-    The format is ambiguous, and this parser keeps A1111's answers:
-
-    * a prompt (with no parameter line after it) whose last line looks like `a: b, c: d, e: f`
-      is read as parameters;
-    * a prompt line starting with `Negative prompt:` starts the negative prompt;
-    * a raw value that starts and ends with `"` is JSON-decoded;
-    * a bare flag key (written without `: value`) is not recovered.
-
-    One deliberate difference: a pair with an empty value is kept as `""` (A1111 drops it
-    through an IndexError).
-
-    Args:
-        text: The infotext, e.g. the PNG `parameters` chunk.
-
-    Returns:
-        The prompt, negative prompt and parameters. Never raises for any str input, and runs
-        in time linear in its length (a megabyte-long line included).
-    """
-    *lines, last_line = text.strip().split("\n")
-    pairs = _param_pairs(last_line)
-    if len(pairs) < 3:
-        lines.append(last_line)
-        pairs = []
-
-    prompt_lines: list[str] = []
-    negative_lines: list[str] = []
-    done_with_prompt = False
-    for raw_line in lines:
-        line = raw_line.strip()
-        if line.startswith(_NEGATIVE_PREFIX):
-            done_with_prompt = True
-            line = line[len(_NEGATIVE_PREFIX) :].strip()
-        target = negative_lines if done_with_prompt else prompt_lines
-        # A1111 skips empty lines only while nothing has been collected yet.
-        if target or line:
-            target.append(line)
-
-    params: dict[str, str] = {}
-    for key, raw_value in pairs:
-        value = _unquote(raw_value)
-        params[key] = value
-        match = _RE_IMAGESIZE.match(value)
-        if match is not None:
-            params[f"{key}-1"] = match.group(1)
-            params[f"{key}-2"] = match.group(2)
-    return Infotext("\n".join(prompt_lines), "\n".join(negative_lines), params)
-
-
-# --- PNG chunks -----------------------------------------------------------------------------------
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-"""The 8 bytes every PNG file starts with."""
+# The infotext and PNG parts live in their own modules; their names stay importable from here.
+from dlx_art.library.infotext import (
+    MAX_KEPT_TEXT,
+    Infotext,
+    build_params,
+    cap_text,
+    format_infotext,
+    parse_infotext,
+    quote,
+)
+from dlx_art.library.png import (
+    MAX_TEXT_CHUNK,
+    MAX_TEXT_TOTAL,
+    PNG_SIGNATURE,
+    png_text_parts,
+    read_png_text,
+    set_png_text,
+    strip_png_metadata,
+)
 
 DLX_CHUNK = "dlx-art"
 """PNG text keyword of our own chunk holding asset / project / parent ids."""
-
-_TEXT_TYPES = frozenset({b"tEXt", b"zTXt", b"iTXt"})
-_STRIPPED_TYPES = _TEXT_TYPES | {b"eXIf", b"tIME"}
-MAX_TEXT_CHUNK = 1024 * 1024
-"""Most bytes one compressed text chunk (zTXt, compressed iTXt) is inflated to, like Pillow's
-`PngImagePlugin.MAX_TEXT_CHUNK`. A chunk that inflates further (a zip bomb: a few kilobytes
-that would become gigabytes) keeps its first `MAX_TEXT_CHUNK` bytes, followed by
-`INFLATE_MARKER`; inflating stops there."""
-
-MAX_TEXT_TOTAL = 16 * 1024 * 1024
-"""Most bytes all compressed text chunks of one file are inflated to together (Pillow:
-`MAX_TEXT_MEMORY`, 64 MiB). Chunks past the budget are cut the same way, or skipped."""
-
-INFLATE_MARKER = "\n[cut by DLX Art Studio: this compressed text is longer than {limit:,} bytes]"
-"""Appended to the kept start of a compressed text chunk that inflates past its limit."""
-_CHUNK_HEAD = struct.Struct(">I4s")
-_U32 = struct.Struct(">I")
-_IHDR = struct.Struct(">IIBBBBB")
-# PNG spec table 11.1: allowed bit depths for each colour type.
-_BIT_DEPTHS = {0: {1, 2, 4, 8, 16}, 2: {8, 16}, 3: {1, 2, 4, 8}, 4: {8, 16}, 6: {8, 16}}
-
-
-class _Chunk(NamedTuple):
-    type: bytes
-    start: int  # offset of the length field
-    end: int  # offset just after the CRC
-
-    def body(self, data: bytes) -> bytes:
-        return data[self.start + 8 : self.end - 4]
-
-
-def _scan_chunks(data: bytes, *, check_crc: bool) -> tuple[list[_Chunk], int, str | None]:
-    """Walk the chunk headers after the signature, skipping bodies by offset.
-
-    Returns the chunks up to and including IEND, the offset after IEND (or where the walk
-    stopped), and a description of the first structural problem or None.
-    """
-    chunks: list[_Chunk] = []
-    view = memoryview(data)
-    size = len(data)
-    pos = len(PNG_SIGNATURE)
-    while True:
-        if pos == size:
-            return chunks, pos, "the file ends before the PNG end marker (IEND)"
-        if pos + 12 > size:
-            return chunks, pos, "the file is cut off inside a chunk"
-        length, ctype = _CHUNK_HEAD.unpack_from(data, pos)
-        if length > 0x7FFF_FFFF or not ctype.isalpha():
-            return chunks, pos, "a chunk header is corrupted"
-        end = pos + 12 + length
-        if end > size:
-            return chunks, pos, "the file is cut off inside a chunk"
-        if check_crc and zlib.crc32(view[pos + 4 : end - 4]) != _U32.unpack_from(data, end - 4)[0]:
-            name = ctype.decode("ascii")
-            return chunks, pos, f"the checksum of chunk {name} at byte {pos} does not match"
-        chunks.append(_Chunk(ctype, pos, end))
-        pos = end
-        if ctype == b"IEND":
-            return chunks, pos, None
-
-
-def _inflate(data: bytes, limit: int) -> tuple[bytes, bool] | None:
-    """Inflate at most `limit` bytes: (bytes, True if there was more), None if not zlib data.
-
-    `max_length` makes zlib stop there, so a bomb costs `limit` bytes and the time to make
-    them, never more.
-    """
-    inflater = zlib.decompressobj()
-    try:
-        out = inflater.decompress(data, limit)
-        if inflater.unconsumed_tail or not inflater.eof:
-            # More input is left, or zlib holds more output: one byte more tells which.
-            more = inflater.decompress(inflater.unconsumed_tail, 1)
-            if more or inflater.unconsumed_tail:
-                return out, True
-    except zlib.error:
-        return None
-    return out, False
-
-
-def _inflate_text(data: bytes, budget: list[int]) -> tuple[bytes, str] | None:
-    """Inflate a compressed text within `MAX_TEXT_CHUNK` and what is left of `budget[0]`.
-
-    Returns the bytes and the marker to add after their decoded text ("" when whole), or None
-    when the data is not zlib, or nothing of it fits the budget.
-    """
-    limit = min(MAX_TEXT_CHUNK, budget[0])
-    if limit <= 0:  # zlib reads a max_length of 0 as "no limit"
-        return None
-    inflated = _inflate(data, limit)
-    if inflated is None:
-        return None
-    out, cut = inflated
-    budget[0] -= len(out)
-    if cut and not out:
-        return None
-    return out, INFLATE_MARKER.format(limit=limit) if cut else ""
-
-
-def _decode_text_chunk(ctype: bytes, body: bytes,
-                       budget: list[int] | None = None) -> tuple[str, str] | None:
-    """Return (keyword, text) of a tEXt / zTXt / iTXt body, or None if it is malformed.
-
-    `budget` is a one-item list: the bytes compressed chunks may still inflate to (shared by
-    the chunks of one file); a fresh `MAX_TEXT_TOTAL` when None.
-    """
-    budget = [MAX_TEXT_TOTAL] if budget is None else budget
-    raw_key, sep, rest = body.partition(b"\0")
-    if not sep or not raw_key:
-        return None
-    key = raw_key.decode("latin-1")
-    if ctype == b"tEXt":
-        return key, rest.decode("latin-1")
-    if ctype == b"zTXt":
-        if not rest or rest[0] != 0:
-            return None
-        inflated = _inflate_text(rest[1:], budget)
-        return None if inflated is None else (key, inflated[0].decode("latin-1") + inflated[1])
-    # iTXt: compression flag, method, language tag \0, translated keyword \0, UTF-8 text.
-    if len(rest) < 2:
-        return None
-    compressed, method = rest[0], rest[1]
-    _language, sep1, rest = rest[2:].partition(b"\0")
-    _translated, sep2, raw_text = rest.partition(b"\0")
-    if not sep1 or not sep2:
-        return None
-    marker = ""
-    if compressed:
-        if method != 0:
-            return None
-        inflated = _inflate_text(raw_text, budget)
-        if inflated is None:
-            return None
-        raw_text, marker = inflated
-    try:
-        # A cut may fall inside a UTF-8 sequence: drop that partial character only.
-        return key, raw_text.decode("utf-8", errors="ignore" if marker else "strict") + marker
-    except UnicodeDecodeError:
-        return None
-
-
-def _text_from_chunks(data: bytes, chunks: Iterable[_Chunk]) -> dict[str, str]:
-    text: dict[str, str] = {}
-    budget = [MAX_TEXT_TOTAL]  # inflated bytes left for this file's compressed chunks
-    for chunk in chunks:
-        if chunk.type in _TEXT_TYPES:
-            decoded = _decode_text_chunk(chunk.type, chunk.body(data), budget)
-            if decoded is not None:
-                text[decoded[0]] = decoded[1]
-    return text
-
-
-def _chunk_keyword(data: bytes, chunk: _Chunk) -> str:
-    body_start = chunk.start + 8
-    nul = data.find(b"\0", body_start, chunk.end - 4)
-    return data[body_start : nul if nul >= 0 else body_start].decode("latin-1")
-
-
-def _require_png(data: bytes) -> None:
-    if not data.startswith(PNG_SIGNATURE):
-        raise BadImageFile("The image is not a PNG file.")
-
-
-def _scan_for_edit(data: bytes) -> tuple[list[_Chunk], int]:
-    _require_png(data)
-    chunks, end, problem = _scan_chunks(data, check_crc=False)
-    if problem is None and (not chunks or chunks[0].type != b"IHDR"):
-        problem = "the image header (IHDR) is missing"
-    if problem is not None:
-        raise BadImageFile(f"The PNG image is damaged or incomplete: {problem}.")
-    return chunks, end
-
-
-def _make_chunk(ctype: bytes, body: bytes) -> bytes:
-    return _U32.pack(len(body)) + ctype + body + _U32.pack(zlib.crc32(ctype + body))
-
-
-def _check_keyword(key: str) -> bytes:
-    # PNG spec 11.3.4.3: 1-79 printable Latin-1 characters, no leading, trailing or double spaces.
-    ok = (
-        0 < len(key) < 80
-        and all(32 <= ord(c) <= 126 or 161 <= ord(c) <= 255 for c in key)
-        and key == key.strip(" ")
-        and "  " not in key
-    )
-    if not ok:
-        raise ValueError(f"Not a valid PNG text keyword: {key!r}")
-    return key.encode("latin-1")
-
-
-def _text_chunk(key: bytes, value: str) -> bytes:
-    try:
-        return _make_chunk(b"tEXt", key + b"\0" + value.encode("latin-1"))
-    except UnicodeEncodeError:
-        # Uncompressed iTXt with empty language tag and translated keyword, like Pillow/A1111.
-        return _make_chunk(b"iTXt", key + b"\0\0\0\0\0" + value.encode("utf-8"))
-
-
-def read_png_text(data: bytes) -> dict[str, str]:
-    """Read every PNG text chunk (tEXt, zTXt, iTXt), wherever it sits in the file.
-
-    Chunk bodies other than text are skipped by offset, CRCs are not checked (use
-    `probe_image` to validate), and a damaged tail simply ends the walk. Malformed text chunks
-    are skipped. When a keyword occurs twice the later chunk wins, as in Pillow.
-
-    Args:
-        data: The whole PNG file.
-
-    Returns:
-        Keyword to text.
-
-    Raises:
-        BadImageFile: `data` does not start with the PNG signature.
-    """
-    _require_png(data)
-    chunks, _end, _problem = _scan_chunks(data, check_crc=False)
-    return _text_from_chunks(data, chunks)
-
-
-def set_png_text(data: bytes, chunks: Mapping[str, str | None]) -> bytes:
-    """Replace PNG text chunks without touching the pixel data.
-
-    For every keyword in `chunks`, all its existing tEXt / zTXt / iTXt chunks are removed; for
-    a non-None value one new chunk is inserted right after IHDR (in `chunks` order): tEXt if
-    the text is Latin-1, otherwise uncompressed UTF-8 iTXt. Every other chunk, IDAT included,
-    and any bytes after IEND are copied unchanged.
-
-    Args:
-        data: The whole PNG file.
-        chunks: Keyword to new text, or None to only remove that keyword.
-
-    Returns:
-        The new PNG file.
-
-    Raises:
-        BadImageFile: `data` is not a PNG or its chunk structure is broken.
-        ValueError: A keyword is not a valid PNG keyword, or a text cannot be encoded as UTF-8
-            (lone surrogates).
-    """
-    return b"".join(png_text_parts(data, chunks))
-
-
-def png_text_parts(data: bytes, chunks: Mapping[str, str | None]) -> list[bytes | memoryview]:
-    """`set_png_text` as a list of pieces (views into `data` and the new chunks), not joined.
-
-    Writing the pieces one after the other gives the same file without building a second copy
-    of it in memory (for an import of thousands of files, that copy costs more than the write).
-    """
-    keys = {key: _check_keyword(key) for key in chunks}
-    new_chunks = [
-        _text_chunk(keys[key], value) for key, value in chunks.items() if value is not None
-    ]
-    found, end = _scan_for_edit(data)
-    view = memoryview(data)
-    parts: list[bytes | memoryview] = []
-    start = 0  # the run of kept bytes not yet added
-    for chunk in found:
-        if chunk.type in _TEXT_TYPES and _chunk_keyword(data, chunk) in keys:
-            parts.append(view[start : chunk.start])
-            start = chunk.end
-        elif chunk.type == b"IHDR":
-            parts.append(view[start : chunk.end])
-            parts.extend(new_chunks)
-            start = chunk.end
-    parts.append(view[start:])
-    return [part for part in parts if len(part)]
-
-
-def strip_png_metadata(data: bytes) -> bytes:
-    """Remove text, EXIF and timestamp chunks (tEXt, zTXt, iTXt, eXIf, tIME) from a PNG.
-
-    Pixel data and colour chunks (PLTE, tRNS, gAMA, iCCP, ...) are kept byte for byte; anything
-    after IEND is dropped.
-
-    Args:
-        data: The whole PNG file.
-
-    Returns:
-        The new PNG file.
-
-    Raises:
-        BadImageFile: `data` is not a PNG or its chunk structure is broken.
-    """
-    found, _end = _scan_for_edit(data)
-    view = memoryview(data)
-    parts: list[bytes | memoryview] = [PNG_SIGNATURE]
-    parts += [view[c.start : c.end] for c in found if c.type not in _STRIPPED_TYPES]
-    return b"".join(parts)
 
 
 @dataclass(frozen=True)
@@ -865,23 +232,22 @@ def _too_large(name: str, width: int, height: int) -> BadImageFile:
 
 def _probe_png(data: bytes, name: str) -> ImageProbe:
     # Size first, straight from IHDR, so a bomb is refused before anything else is read.
-    if len(data) >= 33 and data[12:16] == b"IHDR":
-        width, height = struct.unpack_from(">II", data, 16)
-        if width * height > MAX_PIXELS:
-            raise _too_large(name, width, height)
-    chunks, _end, problem = _scan_chunks(data, check_crc=True)
+    size = png.ihdr_size(data) if len(data) >= 33 else None
+    if size is not None and size[0] * size[1] > MAX_PIXELS:
+        raise _too_large(name, *size)
+    chunks, _end, problem = png.scan_chunks(data, check_crc=True)
     if problem is not None:
         raise _damaged(name, problem)
     header = chunks[0]
-    if header.type != b"IHDR" or header.end - header.start != 12 + _IHDR.size:
+    if header.type != b"IHDR" or header.end - header.start != 12 + png.IHDR.size:
         raise _damaged(name, "the image header (IHDR) is missing")
-    width, height, depth, colour, compression, filtering, interlace = _IHDR.unpack_from(
+    width, height, depth, colour, compression, filtering, interlace = png.Ihdr.unpack(
         data, header.start + 8
     )
     valid = (
         0 < width <= 0x7FFF_FFFF
         and 0 < height <= 0x7FFF_FFFF
-        and depth in _BIT_DEPTHS.get(colour, ())
+        and depth in png.BIT_DEPTHS.get(colour, ())
         and compression == 0
         and filtering == 0
         and interlace in (0, 1)
@@ -893,7 +259,7 @@ def _probe_png(data: bytes, name: str) -> ImageProbe:
         raise _damaged(name, "there is no image data (IDAT)")
     if colour == 3 and b"PLTE" not in types:
         raise _damaged(name, "the palette (PLTE) is missing")
-    return ImageProbe("png", width, height, _text_from_chunks(data, chunks))
+    return ImageProbe("png", width, height, png.text_from_chunks(data, chunks))
 
 
 def _decode_user_comment(raw: bytes, big_endian: bool) -> str:

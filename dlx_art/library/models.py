@@ -5,6 +5,10 @@
 with milliseconds and `+00:00`; booleans 1/0), so that the suite's other studios can read and
 write the same file with Prisma. Columns the studio adds are all nullable or have SQL defaults.
 
+These classes are the one description of the catalog: the foreign key, SQL defaults and indexes
+are declared here too, and tests/unit/test_schema.py checks that the migrations build exactly
+this (and that the `records` below carry exactly these columns).
+
 The GUI and the command line never see these ORM rows: they get the frozen `ProjectInfo` and
 `AssetInfo` records below, which are safe to pass between threads.
 """
@@ -14,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import REAL, BigInteger, Boolean, Column, Index, Integer, Text
+from sqlalchemy import REAL, BigInteger, Boolean, Column, ForeignKey, Index, Integer, Text, text
 from sqlalchemy.types import TypeDecorator, UserDefinedType
 from sqlmodel import Field, SQLModel
 
@@ -60,6 +64,10 @@ class PrismaDateTime(TypeDecorator[datetime]):
 
 class Project(SQLModel, table=True):
     __tablename__ = "Project"
+    __table_args__ = (
+        Index("Project_nameKey_key", "nameKey", unique=True),
+        Index("Project_folder_key", "folder", unique=True),
+    )
 
     id: str = Field(default_factory=new_id, sa_column=Column("id", Text, primary_key=True))
     name: str = Field(sa_column=Column("name", Text, nullable=False))
@@ -67,7 +75,8 @@ class Project(SQLModel, table=True):
     type: str = Field(default="art", sa_column=Column("type", Text, nullable=False))
     status: str = Field(default="active", sa_column=Column("status", Text, nullable=False))
     createdAt: datetime = Field(
-        default_factory=utc_now, sa_column=Column("createdAt", PrismaDateTime(), nullable=False)
+        default_factory=utc_now, sa_column=Column("createdAt", PrismaDateTime(), nullable=False,
+                                                  server_default=text("CURRENT_TIMESTAMP"))
     )
     updatedAt: datetime = Field(
         default_factory=utc_now, sa_column=Column("updatedAt", PrismaDateTime(), nullable=False)
@@ -84,7 +93,10 @@ class ArtAsset(SQLModel, table=True):
     __tablename__ = "ArtAsset"
 
     id: str = Field(default_factory=new_id, sa_column=Column("id", Text, primary_key=True))
-    projectId: str | None = Field(default=None, sa_column=Column("projectId", Text))
+    projectId: str | None = Field(default=None, sa_column=Column(
+        "projectId", Text,
+        ForeignKey("Project.id", name="ArtAsset_projectId_fkey", ondelete="SET NULL",
+                   onupdate="CASCADE")))
     filePath: str = Field(sa_column=Column("filePath", Text, nullable=False))
     fileType: str = Field(default="png", sa_column=Column("fileType", Text, nullable=False))
     prompt: str = Field(default="", sa_column=Column("prompt", Text, nullable=False))
@@ -96,10 +108,11 @@ class ArtAsset(SQLModel, table=True):
     parentId: str | None = Field(default=None, sa_column=Column("parentId", Text))
     isFavorite: bool = Field(
         default=False, sa_column=Column("isFavorite", Boolean(create_constraint=False),
-                                        nullable=False)
+                                        nullable=False, server_default=text("false"))
     )
     createdAt: datetime = Field(
-        default_factory=utc_now, sa_column=Column("createdAt", PrismaDateTime(), nullable=False)
+        default_factory=utc_now, sa_column=Column("createdAt", PrismaDateTime(), nullable=False,
+                                                  server_default=text("CURRENT_TIMESTAMP"))
     )
     # --- studio extras (nullable or with SQL defaults) ---
     kind: str | None = Field(default=None, sa_column=Column("kind", Text))
@@ -121,13 +134,26 @@ class ArtAsset(SQLModel, table=True):
     )
     approximate: bool = Field(
         default=False, sa_column=Column("approximate", Boolean(create_constraint=False),
-                                        nullable=False, server_default="0")
+                                        nullable=False, server_default=text("0"))
     )
     missingAt: datetime | None = Field(
         default=None, sa_column=Column("missingAt", PrismaDateTime())
     )
 
 
+# The gallery's indexes (migrations 0002 and 0004). `trashedAt` follows the equality columns,
+# so "live rows of a project, newest first" reads the index in order; no index has a WHERE
+# clause, which Prisma's schema engine cannot describe through better-sqlite3 (see 0004).
+_asset = SQLModel.metadata.tables["ArtAsset"].c
+Index("ArtAsset_gallery_idx", _asset.projectId, _asset.trashedAt, _asset.createdAt.desc(),
+      _asset.id.desc())
+Index("ArtAsset_favorites_idx", _asset.projectId, _asset.isFavorite, _asset.trashedAt,
+      _asset.createdAt.desc(), _asset.id.desc())
+Index("ArtAsset_trash_idx", _asset.trashedAt)
+Index("ArtAsset_parentId_idx", _asset.parentId)
+Index("ArtAsset_filePath_idx", _asset.filePath)
+Index("ArtAsset_contentHash_idx", _asset.contentHash)
+del _asset
 
 
 class StudioJob(SQLModel, table=True):
@@ -147,7 +173,7 @@ class StudioJob(SQLModel, table=True):
     origin: str = Field(sa_column=Column("origin", Text, nullable=False))
     state: str = Field(default="queued", sa_column=Column("state", Text, nullable=False))
     progress: float = Field(
-        default=0.0, sa_column=Column("progress", REAL, nullable=False, server_default="0")
+        default=0.0, sa_column=Column("progress", REAL, nullable=False, server_default=text("0"))
     )
     progressInfo: str | None = Field(default=None, sa_column=Column("progressInfo", Text))
     createdAt: datetime = Field(
@@ -167,12 +193,12 @@ class StudioJob(SQLModel, table=True):
     backend: str | None = Field(default=None, sa_column=Column("backend", Text))
     fallbackReason: str | None = Field(default=None, sa_column=Column("fallbackReason", Text))
     attempts: int = Field(
-        default=0, sa_column=Column("attempts", Integer, nullable=False, server_default="0")
+        default=0, sa_column=Column("attempts", Integer, nullable=False, server_default=text("0"))
     )
     runner: str | None = Field(default=None, sa_column=Column("runner", Text))
     cancelRequested: bool = Field(
         default=False, sa_column=Column("cancelRequested", Boolean(create_constraint=False),
-                                        nullable=False, server_default="0")
+                                        nullable=False, server_default=text("0"))
     )
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from dlx_art.errors import BadImageFile, StorageError, UsageError
-from dlx_art.library import metadata, storage, workers
+from dlx_art.library import metadata, png, storage, workers
 from dlx_art.library.records import ASSET_COLUMNS, new_id, utc_now
 
 __all__ = [
@@ -55,19 +55,13 @@ def content_hash(data: bytes) -> str:
     For PNG only the IHDR, PLTE, tRNS and IDAT chunks are hashed, so the same picture with
     other text chunks (ours, A1111's, or stripped) is recognised as the same image.
     """
-    if not data.startswith(metadata.PNG_SIGNATURE):
+    if not data.startswith(png.PNG_SIGNATURE):
         return hashlib.sha256(data).hexdigest()
     digest = hashlib.sha256()
     view = memoryview(data)
-    offset = len(metadata.PNG_SIGNATURE)
-    while offset + 8 <= len(data):
-        length = int.from_bytes(data[offset:offset + 4], "big")
-        kind = data[offset + 4:offset + 8]
+    for kind, offset, length in png.walk_chunks(data):
         if kind in (b"IHDR", b"PLTE", b"tRNS", b"IDAT"):
             digest.update(view[offset + 4:offset + 8 + length])
-        if kind == b"IEND":
-            break
-        offset += 12 + length
     return digest.hexdigest()
 
 

@@ -42,11 +42,12 @@ from concurrent.futures import (
     as_completed,
 )
 from pathlib import Path
+from types import ModuleType
 
 from PIL import Image, ImageFile
 
 from dlx_art.errors import BadImageFile, DlxError, StorageError
-from dlx_art.library import storage
+from dlx_art.library import png, storage
 from dlx_art.library.workers import (
     lower_process_priority,
     process_pool,
@@ -54,6 +55,7 @@ from dlx_art.library.workers import (
     worker_count,
 )
 
+_fast_zlib: ModuleType | None
 try:
     from isal import isal_zlib as _fast_zlib
 except ImportError:  # pragma: no cover - isal is a dependency; without it, zlib's speed
@@ -221,17 +223,10 @@ def render_thumbnail(source: Path, size: int = THUMB_SIZE) -> bytes:
             raise BadImageFile(f"{source.name} is not a readable image ({exc}).") from exc
 
 
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_CHUNK_HEAD = struct.Struct(">I4s")
 #: Chunks Pillow needs to decode the pixels; the rest (text, colour profiles) is left out.
 _PIXEL_CHUNKS = (b"IHDR", b"PLTE", b"tRNS")
 #: Larger PNGs take Pillow's own path: the fast one holds the pixels three times over at once.
 _FAST_PNG_MAX_PIXELS = 4096 * 4096
-
-
-def _chunk(kind: bytes, body: bytes) -> bytes:
-    return b"".join((struct.pack(">I", len(body)), kind, body,
-                     struct.pack(">I", zlib.crc32(body, zlib.crc32(kind)))))
 
 
 def _stored_png(data: bytes) -> bytes | None:
@@ -240,14 +235,14 @@ def _stored_png(data: bytes) -> bytes | None:
     Returns None when ISA-L is missing or the file is not a plain PNG this can rewrite (the
     caller then lets Pillow decode the original, which reports what is wrong).
     """
-    if _fast_zlib is None or not data.startswith(_PNG_SIGNATURE):
+    if _fast_zlib is None or not data.startswith(png.PNG_SIGNATURE):
         return None
     view = memoryview(data)
     kept: list[bytes] = []
     idat: list[memoryview] = []
-    pos = len(_PNG_SIGNATURE)
-    while pos + 12 <= len(data):
-        length, kind = _CHUNK_HEAD.unpack_from(data, pos)
+    for kind, pos, length in png.walk_chunks(data):
+        if pos + 12 > len(data):  # a chunk without its CRC: the file ends here
+            break
         body = view[pos + 8 : pos + 8 + length]
         if len(body) != length:
             return None
@@ -255,9 +250,6 @@ def _stored_png(data: bytes) -> bytes | None:
             idat.append(body)
         elif kind in _PIXEL_CHUNKS:
             kept.append(bytes(view[pos : pos + 12 + length]))
-        elif kind == b"IEND":
-            break
-        pos += 12 + length
     if not idat or not kept or kept[0][4:8] != b"IHDR":
         return None
     try:
@@ -265,7 +257,8 @@ def _stored_png(data: bytes) -> bytes | None:
     except Exception:  # noqa: BLE001 - whatever ISA-L rejects, Pillow explains
         return None
     stored = zlib.compress(raw, 0)  # a copy plus adler32: Pillow's inflate is then a copy too
-    return b"".join((_PNG_SIGNATURE, *kept, _chunk(b"IDAT", stored), _chunk(b"IEND", b"")))
+    return b"".join((png.PNG_SIGNATURE, *kept, png.make_chunk(b"IDAT", stored),
+                     png.make_chunk(b"IEND", b"")))
 
 
 def _decode_png_fast(fp: io.BufferedReader, name: str) -> Image.Image | None:

@@ -126,7 +126,7 @@ PARENT_POLL_SECONDS = 0.5
 _PR_SET_PDEATHSIG = 1
 #: The signal the Linux kernel sends a worker when its parent dies (see `_start_worker`).
 #: Not SIGTERM: the pool itself ends broken workers with SIGTERM, which must keep working.
-_DEATH_SIGNAL = getattr(__import__("signal"), "SIGUSR1", None)
+_DEATH_SIGNAL: int | None = getattr(__import__("signal"), "SIGUSR1", None)
 
 
 def _start_worker(parent_pid: int, initializer: Callable[..., None] | None,
@@ -166,14 +166,18 @@ def _ask_kernel_for_death_signal(parent_pid: int) -> None:
     import ctypes
     import signal
 
+    if _DEATH_SIGNAL is None:  # pragma: no cover - the caller checked
+        return
+    death_signal = _DEATH_SIGNAL
+
     def on_death_signal(_signum: int, _frame: Any) -> None:
         if _parent_gone(parent_pid):
             os._exit(1)
 
     try:
-        signal.signal(_DEATH_SIGNAL, on_death_signal)
+        signal.signal(death_signal, on_death_signal)
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, int(_DEATH_SIGNAL), 0, 0, 0)
+        libc.prctl(_PR_SET_PDEATHSIG, int(death_signal), 0, 0, 0)
     except (OSError, AttributeError, ValueError):  # pragma: no cover - the watchdog remains
         pass
 
@@ -209,7 +213,7 @@ def _main_script_hidden() -> Iterator[None]:
     if main is None or getattr(sys, "frozen", False):  # frozen: PyInstaller's own bootstrap
         yield
         return
-    saved = {name: main.__dict__[name] for name in ("__file__", "__spec__")
+    saved: dict[str, Any] = {name: main.__dict__[name] for name in ("__file__", "__spec__")
              if name in main.__dict__}
     main.__dict__.pop("__file__", None)
     main.__dict__["__spec__"] = None

@@ -40,8 +40,8 @@ WRITER = textwrap.dedent("""
         return buf.getvalue()
     src = root.parent / f"src-{seed}"
     if mode == "import-processes":
-        from dlx_art.library import service
-        service.PROCESS_IMPORT_MIN = 50
+        from dlx_art.library import assets
+        assets.PROCESS_IMPORT_MIN = 50
     if mode.startswith("import"):
         src.mkdir(exist_ok=True)
         for i in range(300):

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dlx_art.cli import main
-from dlx_art.library import doctor, metadata
+from dlx_art.library import doctor, metadata, png
 from dlx_art.library.service import Library
 from tests.support.images import A1111_INFOTEXT, png_bytes
 
@@ -137,7 +137,7 @@ def test_ids_are_read_from_the_chunk_before_the_pixels(tmp_path):
     # a megabyte of text before the ids is skipped by offset, not read
     big_first = tmp_path / "big.png"
     sig, rest = data[:33], data[33:]
-    filler = metadata._make_chunk(b"tEXt", b"parameters\0" + b"y" * 1_000_000)
+    filler = png.make_chunk(b"tEXt", b"parameters\0" + b"y" * 1_000_000)
     big_first.write_bytes(sig + filler + rest)
     assert doctor.read_own_ids(big_first) == metadata.DlxIds("a1", "p1", None)
     for other in (b"", b"not a png", metadata.PNG_SIGNATURE + b"\0\0\0\x05tEXtdlx-a"):

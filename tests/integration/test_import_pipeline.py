@@ -1,6 +1,6 @@
 """The import pipeline: worker processes for large imports, order, stop and failure clean-up.
 
-Large imports stage their files in worker processes (`service.PROCESS_IMPORT_MIN`); the tests
+Large imports stage their files in worker processes (`assets.PROCESS_IMPORT_MIN`); the tests
 lower that threshold so a few dozen files take the same path as 20,000 would.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from dlx_art.errors import StorageError
-from dlx_art.library import metadata, service, staging, storage
+from dlx_art.library import assets, metadata, staging, storage
 from dlx_art.library.service import Library
 from tests.support.images import png_bytes
 
@@ -52,14 +52,14 @@ def library(tmp_path):
 def executors(monkeypatch):
     """Record whether each import used processes; processes from 10 files on."""
     used: list[bool] = []
-    real = service._import_executor
+    real = assets._import_executor
 
     def spy(processes, known):
         used.append(processes)
         return real(processes, known)
 
-    monkeypatch.setattr(service, "PROCESS_IMPORT_MIN", 10)
-    monkeypatch.setattr(service, "_import_executor", spy)
+    monkeypatch.setattr(assets, "PROCESS_IMPORT_MIN", 10)
+    monkeypatch.setattr(assets, "_import_executor", spy)
     return used
 
 
@@ -140,9 +140,9 @@ def test_a_script_without_a_main_guard_can_import_with_processes(tmp_path):
     _sources(tmp_path / "src", 24)
     script = tmp_path / "script.py"
     script.write_text(textwrap.dedent(f"""
-        from dlx_art.library import service
+        from dlx_art.library import assets
         from dlx_art.library.service import Library
-        service.PROCESS_IMPORT_MIN = 5
+        assets.PROCESS_IMPORT_MIN = 5
         library = Library.open({str(tmp_path / "root")!r})
         project = library.create_project("Scripted")
         report = library.import_paths(project.id, [{str(tmp_path / "src")!r}], batch=8)

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from dlx_art.errors import BadImageFile, UsageError
 from dlx_art.generation import types
 from dlx_art.generation.types import GenerationRequest, stored_seed
-from dlx_art.library import metadata, staging
+from dlx_art.library import infotext, metadata, staging
 from dlx_art.library.metadata import (
     MAX_KEPT_TEXT,
     MAX_TEXT_CHUNK,
@@ -64,14 +64,14 @@ _ALPHABET = st.sampled_from(list('ab1 :,"\\-/\t\r_é中') + [", ", ": ", '\\"', 
 @given(st.lists(_ALPHABET, max_size=40).map("".join))
 def test_pairs_are_exactly_a1111s_regex(line: str) -> None:
     # the regex is A1111's specification; on short lines its backtracking does not matter
-    assert metadata._param_pairs(line) == metadata._RE_PARAM.findall(line)
+    assert infotext._param_pairs(line) == infotext._RE_PARAM.findall(line)
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=300))
 def test_pairs_equal_the_regex_on_any_text(line: str) -> None:
     line = line.replace("\n", " ")
-    assert metadata._param_pairs(line) == metadata._RE_PARAM.findall(line)
+    assert infotext._param_pairs(line) == infotext._RE_PARAM.findall(line)
 
 
 ADVERSARIAL = {

@@ -13,7 +13,6 @@ part, so a dab on a 4096² mask costs about as much as a dab on a small one.
 from __future__ import annotations
 
 import math
-import struct
 import zlib
 from dataclasses import dataclass
 
@@ -34,6 +33,7 @@ from dlx_art.gui.canvas.commands import (
     restore,
     whole_image_edit,
 )
+from dlx_art.library import png
 
 SPACING = 0.1  # dab spacing as a fraction of the diameter (the brief allows up to 0.25)
 MIN_STEP = 0.5  # px, for tiny brushes
@@ -41,8 +41,7 @@ MASK_COLOR = QColor(255, 64, 48)
 MASK_OPACITY = 0.5
 
 
-def _png_chunk(tag: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+_png_chunk = png.make_chunk
 
 
 def encode_png(image: QImage) -> bytes:
@@ -71,9 +70,9 @@ def encode_png(image: QImage) -> bytes:
         raw[start : start + row] = bits[y * bpl : y * bpl + row]
     deflate = zlib.compressobj(1, zlib.DEFLATED, 15, 9, strategy)
     idat = deflate.compress(raw) + deflate.flush()
-    header = struct.pack(">IIBBBBB", w, h, 8, color_type, 0, 0, 0)  # 8 bits, no interlace
+    header = png.Ihdr(w, h, 8, color_type, 0, 0, 0).pack()  # 8 bits, no interlace
     return (
-        b"\x89PNG\r\n\x1a\n"
+        png.PNG_SIGNATURE
         + _png_chunk(b"IHDR", header)
         + _png_chunk(b"IDAT", idat)
         + _png_chunk(b"IEND", b"")
