@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("dlx_art.library.db")
 
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 BUSY_TIMEOUT_MS = 10_000
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 

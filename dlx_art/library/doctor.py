@@ -79,6 +79,7 @@ EXPECTED_COLUMNS: dict[str, dict[str, set[str]]] = {
             "fileSize", "contentHash"},
     },
 }
+EXPECTED_COLUMNS["0003"] = EXPECTED_COLUMNS["0002"]  # 0003 changed the search tokenizer only
 
 _DAMAGED_ADVICE = (
     "Restore the newest good backup with `dlx-art backups restore NAME` (`dlx-art backups list` "

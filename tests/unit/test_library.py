@@ -6,6 +6,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from dlx_art.errors import InvalidName, NotFound, StorageError
@@ -361,3 +363,52 @@ def test_restore_keeps_the_replaced_catalog_whole_with_its_wal(tmp_path):
     assert names == {"Before the backup", "Only in the WAL"}
     with Library.open(root) as lib:
         assert [p.name for p in lib.list_projects()] == ["Before the backup"]
+
+
+def test_search_prompt_by_default_and_field_filters(library):
+    """Plain words search the prompt only; negative:, model:, seed: narrow by those fields."""
+    project = library.create_project("Search")
+    a = _add(library, project, prompt="a red fox", negative="lowres, blurry",
+             model="dreamshaper_8", seed=11)
+    b = _add(library, project, prompt="lowres pixel art owl", negative="blurry",
+             model="sd15", seed=22)
+    c = _add(library, project, prompt="an owl", negative="lowres", model="DreamShaperXL",
+             seed=33)
+
+    def found(text):
+        return {x.id for x in library.assets(project.id, search=text)}
+
+    assert found("lowres") == {b.id}  # the negative prompt is not searched by default
+    assert library.count_assets(project.id, search="lowres") == 1
+    assert found("negative:lowres") == {a.id, c.id}
+    assert found("neg:blurry owl") == {b.id}
+    assert found("model:dreamshaper") == {a.id, c.id}  # any part, any case
+    assert found('model:"shaper_8"') == {a.id}
+    assert found("model:dreamshaper seed:33") == {c.id}
+    assert found("seed:22") == {b.id}
+    assert found("seed:abc") == set()
+    assert found("owl model:sd15") == {b.id}
+    assert library.count_assets(project.id, search="model:dreamshaper") == 2
+    assert found("model:") == {a.id, b.id, c.id}  # nothing to filter by yet: everything
+
+
+def test_search_finds_cjk_and_parts_of_words(library):
+    project = library.create_project("CJK")
+    cat = _add(library, project, prompt="可爱的猫咪在窗台上睡觉")
+    dog = _add(library, project, prompt="一只小狗在草地上奔跑, masterpiece")
+    found = lambda text: {x.id for x in library.assets(project.id, search=text)}  # noqa: E731
+    assert found("猫") == {cat.id}  # one character inside a word
+    assert found("猫咪") == {cat.id}
+    assert found("窗台上") == {cat.id}  # three or more characters: served by the trigram index
+    assert found("在") == {cat.id, dog.id}
+    assert found("aster") == {dog.id}
+    assert found("猫 狗") == set()
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(min_size=0, max_size=40))
+def test_search_never_fails_on_any_text(library, text):
+    """Whatever is typed (quotes, colons, %, _, FTS syntax), the search answers, never raises."""
+    assert library.count_assets(None, search=text) >= 0
+    library.assets(None, search=text, limit=5)
