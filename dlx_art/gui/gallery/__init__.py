@@ -177,7 +177,11 @@ class GalleryWidget(QWidget):
         row.setSpacing(8)
         self.search_edit = QLineEdit(self._header)
         self.search_edit.setObjectName("gallerySearch")
-        self.search_edit.setPlaceholderText("Search prompts")
+        self.search_edit.setPlaceholderText("Search prompts  (model:  negative:  seed:)")
+        self.search_edit.setToolTip(
+            "Finds any part of a word in the prompt (Chinese and Japanese text too).\n"
+            "Narrow with fields: negative:blurry  model:dreamshaper  seed:1234\n"
+            "(quote values with spaces: model:\"dream shaper\")")
         self.search_edit.setClearButtonEnabled(True)
         self.search_edit.setMinimumWidth(160)
         self.search_edit.textChanged.connect(self._on_search_text_changed)
