@@ -11,6 +11,7 @@ import pytest
 from PySide6.QtCore import QItemSelectionModel, QPoint, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QIcon, QImage
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QWidget
 
 from dlx_art.gui.details_panel import DetailsPanel
 from dlx_art.gui.gallery import GalleryWidget
@@ -381,3 +382,66 @@ def test_the_search_box_takes_field_filters(qtbot, gallery, library, project):
         qtbot.waitUntil(lambda t=text: gallery.model.query.search == t, timeout=3000)
         assert {a.prompt for a in gallery.model.loaded_assets()} == expected, text
     assert "model:" in gallery.search_edit.toolTip()
+
+
+# --- the canvas: keys, essentials, one prompt per mode ------------------------------------------
+
+
+def test_canvas_keys_b_brush_e_eraser_backslash_before_after(qtbot):
+    from tests.gui.test_canvas import open_canvas
+
+    from dlx_art.gui.canvas import Tool
+
+    canvas = open_canvas(qtbot)
+    view = canvas.view
+    canvas.eraser_action.trigger()
+    assert view.tool == Tool.eraser
+    QTest.keyClick(view, Qt.Key.Key_B)
+    assert view.tool == Tool.brush and canvas.brush_action.isChecked()
+    QTest.keyClick(view, Qt.Key.Key_E)
+    assert view.tool == Tool.eraser and canvas.eraser_action.isChecked()
+    assert "(B)" in canvas.brush_action.toolTip() and "(E)" in canvas.eraser_action.toolTip()
+    assert "\\" in canvas.before_button.text()
+    box = canvas.findChild(type(canvas.panel.findChild(QWidget, "canvasPromptBox")),
+                           "canvasPromptBox")
+    assert "Inpaint and Refine" in box.title()
+
+
+@pytest.mark.parametrize("width", [1366, 1440])
+def test_canvas_essentials_never_overflow(qtbot, studio, width):
+    window = studio.open()
+    window.project_bar.create_project("Canvas")
+    window.resize(width, 768 if width == 1366 else 900)
+    window.tabs.setCurrentWidget(window.canvas)
+    qtbot.waitUntil(lambda: window.canvas.isVisible(), timeout=5000)
+    QTest.qWait(50)
+    canvas = window.canvas
+    bar = canvas.toolbar
+    essentials = [canvas.undo_action, canvas.redo_action, canvas.brush_action,
+                  canvas.eraser_action]
+    texts = {"Fit", "100 %", "Close"}
+    essentials += [a for a in bar.actions() if a.text() in texts]
+    assert len(essentials) == 7
+    for action in essentials:
+        widget = bar.widgetForAction(action)
+        assert widget is not None and widget.isVisible(), action.text()
+        assert bar.rect().contains(widget.geometry()), action.text()
+    label = canvas.zoom_label
+    assert label.isVisible() and bar.rect().contains(label.geometry())
+    extension = bar.findChild(QWidget, "qt_toolbar_ext_button")
+    assert extension is None or not extension.isVisible()  # no "»" overflow
+
+
+def test_keyboard_shortcuts_dialog_lists_the_single_keys(qtbot, studio):
+    window = studio.open()
+    help_menu = next(a.menu() for a in window.menuBar().actions() if "Help" in a.text())
+    assert window.shortcuts_action in help_menu.actions()
+    window.shortcuts_action.trigger()
+    dialog = window.findChild(QWidget, "shortcutsDialog")
+    assert dialog is not None and dialog.isVisible()
+    rows = dialog.rows()
+    assert ("Canvas", "B", "Brush") in rows
+    assert any(place == "Gallery" and keys == "Space" for place, keys, _ in rows)
+    assert any(keys == "F" and "favorite" in what.lower() for _, keys, what in rows)
+    assert any("Generate" in what or "Generate" in place for place, _, what in rows)
+    dialog.close()
