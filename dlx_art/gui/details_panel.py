@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSizePolicy,
-    QToolBar,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -373,37 +373,46 @@ class DetailsPanel(QWidget):
         self._live = False
         self.show_asset(None)
 
-    def _build_toolbar(self) -> QToolBar:
-        bar = QToolBar(self)
+    def _build_toolbar(self) -> QWidget:
+        """The image's actions in two short rows, so a narrow dock never hides one."""
+        bar = QWidget(self)
         bar.setObjectName("detailsToolbar")
-        bar.setIconSize(QSize(16, 16))
-        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        bar.setStyleSheet("QToolBar { border: none; padding: 2px 6px; spacing: 2px; }")
+        grid = QGridLayout(bar)
+        grid.setContentsMargins(8, 4, 8, 4)
+        grid.setHorizontalSpacing(2)
+        grid.setVerticalSpacing(2)
 
-        def add(text: str, name: str, tip: str, slot: Any) -> QAction:
+        def add(text: str, name: str, tip: str, slot: Any, row: int, column: int) -> QAction:
             action = QAction(text, bar)
             action.setObjectName(name)
             action.setToolTip(tip)
             action.triggered.connect(slot)
             bar.addAction(action)
+            button = QToolButton(bar)
+            button.setDefaultAction(action)
+            button.setAutoRaise(True)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            grid.addWidget(button, row, column)
             return action
 
-        self.canvas_action = add("Open in canvas", "detailsCanvasAction",
-                                 "Refine or inpaint this image (Enter)", self._on_canvas_clicked)
-        bar.addSeparator()
         self.use_all_action = add("Use all", "detailsUseAllAction",
                                   "Fill the prompt panel with every parameter of this image",
-                                  self._on_reuse_clicked)
+                                  self._on_reuse_clicked, 0, 0)
         self.use_prompt_action = add("Use prompt", "detailsUsePromptAction",
                                      "Use only this image's prompt and negative prompt",
-                                     lambda: self._emit(self.reuse_prompt))
+                                     lambda: self._emit(self.reuse_prompt), 0, 1)
         self.use_seed_action = add("Use seed", "detailsUseSeedAction",
-                                   "Use only this image's seed", lambda: self._emit(self.reuse_seed))
-        bar.addSeparator()
+                                   "Use only this image's seed",
+                                   lambda: self._emit(self.reuse_seed), 0, 2)
+        self.canvas_action = add("Open in canvas", "detailsCanvasAction",
+                                 "Refine or inpaint this image (Enter)", self._on_canvas_clicked,
+                                 1, 0)
         self.copy_prompt_action = add("Copy prompt", "detailsCopyPromptAction",
-                                      "Copy the prompt to the clipboard", self.copy_prompt)
+                                      "Copy the prompt to the clipboard", self.copy_prompt, 1, 1)
         self.copy_infotext_action = add("Copy infotext", "detailsCopyInfotextAction",
-                                        "Copy the A1111 parameters text", self.copy_infotext)
+                                        "Copy the A1111 parameters text", self.copy_infotext,
+                                        1, 2)
         return bar
 
     def _emit(self, signal: Any) -> None:

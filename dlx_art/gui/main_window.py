@@ -299,6 +299,10 @@ class MainWindow(QMainWindow, WindowActions):
     def _on_tabs_current_changed(self, _index: int) -> None:
         if self.tabs.currentWidget() is self.canvas_placeholder:
             self.tabs.setCurrentWidget(self.canvas)
+        # one prompt source per mode: in the canvas, Inpaint and Refine use the canvas prompt
+        in_canvas = self.tabs.currentWidget() is self.canvas_link.built
+        self.prompt_dock.setWindowTitle("Generate new images (the canvas has its own prompt)"
+                                        if in_canvas else "Generate")
         self._update_preview_wanted()
 
     # --- state --------------------------------------------------------------------------------

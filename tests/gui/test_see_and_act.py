@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import QItemSelectionModel, QPoint, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QIcon, QImage
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QToolButton, QWidget
 
 from dlx_art.gui.details_panel import DetailsPanel
 from dlx_art.gui.gallery import GalleryWidget
@@ -218,8 +218,11 @@ def test_the_image_toolbar_is_always_visible_and_acts(qtbot, library, project):
     panel.show_asset(a)
     bar = panel.toolbar
     names = [act.text() for act in bar.actions() if not act.isSeparator()]
-    assert names == ["Open in canvas", "Use all", "Use prompt", "Use seed", "Copy prompt",
+    assert names == ["Use all", "Use prompt", "Use seed", "Open in canvas", "Copy prompt",
                      "Copy infotext"]
+    for button in bar.findChildren(QToolButton):  # none hidden, none cut off
+        assert button.isVisible() and bar.rect().contains(button.geometry())
+        assert button.width() >= button.sizeHint().width() - 2
     panel._scroll.verticalScrollBar().setValue(panel._scroll.verticalScrollBar().maximum())
     assert panel._scroll.verticalScrollBar().value() > 0
     assert bar.isVisible() and bar.geometry().bottom() < panel._scroll.geometry().top() + 1
@@ -416,6 +419,7 @@ def test_canvas_essentials_never_overflow(qtbot, studio, width):
     qtbot.waitUntil(lambda: window.canvas.isVisible(), timeout=5000)
     QTest.qWait(50)
     canvas = window.canvas
+    assert "own prompt" in window.prompt_dock.windowTitle()  # one prompt source per mode
     bar = canvas.toolbar
     essentials = [canvas.undo_action, canvas.redo_action, canvas.brush_action,
                   canvas.eraser_action]
