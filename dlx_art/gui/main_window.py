@@ -34,7 +34,6 @@ from dlx_art.errors import UsageError
 from dlx_art.gui import theme
 from dlx_art.gui.canvas_link import CanvasLink, load_image_file, png_size  # noqa: F401
 from dlx_art.gui.details_panel import DetailsPanel
-from dlx_art.gui.viewer import ImageViewer
 from dlx_art.gui.gallery import GalleryWidget
 from dlx_art.gui.job_panel import JobPanel, JobProgressBar, finished_message
 from dlx_art.gui.jobs import Job, JobState
@@ -43,6 +42,7 @@ from dlx_art.gui.project_bar import ProjectBar
 from dlx_art.gui.prompt_panel import PromptPanel
 from dlx_art.gui.state import UiState
 from dlx_art.gui.status import NO_BACKEND_HINT, BackendStatusWidget, catalogue, usable
+from dlx_art.gui.viewer import ImageViewer
 from dlx_art.gui.window_menus import WindowActions, build_actions, build_menus
 from dlx_art.gui.window_parts import (
     Banner,
@@ -301,7 +301,7 @@ class MainWindow(QMainWindow, WindowActions):
             self.tabs.setCurrentWidget(self.canvas)
         # one prompt source per mode: in the canvas, Inpaint and Refine use the canvas prompt
         in_canvas = self.tabs.currentWidget() is self.canvas_link.built
-        self.prompt_dock.setWindowTitle("Generate new images (the canvas has its own prompt)"
+        self.prompt_dock.setWindowTitle("Generate (new images)"
                                         if in_canvas else "Generate")
         self._update_preview_wanted()
 

@@ -146,7 +146,8 @@ def test_a_selected_tile_keeps_the_pictures_colours(qtbot, gallery, library, pro
     assert _pixels(before, picture) == _pixels(after, picture)
     assert QColor(after.pixel(picture.center())).getRgb()[:3] == GREEN
     # the selection is visible: around the picture, the cell changed
-    ring = [QPoint(cell.left() + 2, cell.center().y()), QPoint(round(tile.left()) + 1, cell.center().y())]
+    middle = cell.center().y()
+    ring = [QPoint(cell.left() + 2, middle), QPoint(round(tile.left()) + 1, middle)]
     assert any(before.pixel(p) != after.pixel(p) for p in ring)
 
 
@@ -284,10 +285,6 @@ def test_reuse_restores_the_fields_and_names_what_it_cannot(qtbot):
 
 
 def test_viewer_steps_zooms_and_compares_with_the_parent(qtbot, library, project):
-    host = QImage(800, 600, QImage.Format.Format_RGB32)
-    del host
-    from PySide6.QtWidgets import QWidget
-
     window = QWidget()
     qtbot.addWidget(window)
     window.resize(900, 700)
@@ -391,9 +388,8 @@ def test_the_search_box_takes_field_filters(qtbot, gallery, library, project):
 
 
 def test_canvas_keys_b_brush_e_eraser_backslash_before_after(qtbot):
-    from tests.gui.test_canvas import open_canvas
-
     from dlx_art.gui.canvas import Tool
+    from tests.gui.test_canvas import open_canvas
 
     canvas = open_canvas(qtbot)
     view = canvas.view
@@ -419,7 +415,7 @@ def test_canvas_essentials_never_overflow(qtbot, studio, width):
     qtbot.waitUntil(lambda: window.canvas.isVisible(), timeout=5000)
     QTest.qWait(50)
     canvas = window.canvas
-    assert "own prompt" in window.prompt_dock.windowTitle()  # one prompt source per mode
+    assert window.prompt_dock.windowTitle() == "Generate (new images)"  # one source per mode
     bar = canvas.toolbar
     essentials = [canvas.undo_action, canvas.redo_action, canvas.brush_action,
                   canvas.eraser_action]
