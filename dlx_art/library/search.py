@@ -64,6 +64,26 @@ def parse(text: str) -> SearchQuery:
     return query
 
 
+def matches(text: str, *, prompt: str | None, negative: str | None, model: str | None,
+            seed: int | None) -> bool:
+    """Whether the catalog search for `text` finds an image with these values.
+
+    The gallery uses it to decide, without a query, whether a new image belongs in the shown
+    rows; a test holds it to the catalog's answers.
+    """
+    query = parse(text)
+    fields = {"prompt": (prompt or "").casefold(), "negative": (negative or "").casefold()}
+    for column in ("prompt", "negative"):
+        if not all(word.casefold() in fields[column] for word in getattr(query, column)):
+            return False
+    if not all(m.casefold() in (model or "").casefold() for m in query.model):
+        return False
+    for wanted in query.seeds:
+        if not re.fullmatch(r"-?\d{1,19}", wanted) or seed != int(wanted):
+            return False
+    return True
+
+
 def _like(value: str) -> str:
     return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 

@@ -412,3 +412,30 @@ def test_search_never_fails_on_any_text(library, text):
     """Whatever is typed (quotes, colons, %, _, FTS syntax), the search answers, never raises."""
     assert library.count_assets(None, search=text) >= 0
     library.assets(None, search=text, limit=5)
+
+
+_WORDS = ["fox", "owl", "lowres", "猫咪", "窗台", "red", "Dream", "shaper", "a", "x_1"]
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(query=st.lists(st.sampled_from(
+    _WORDS + ["negative:lowres", "neg:owl", "model:dream", "model:sd", "seed:2", "seed:x",
+              "fo", "猫", "ow", 'model:"shaper_"']), min_size=1, max_size=3))
+def test_the_gallerys_local_match_agrees_with_the_catalog(library, query):
+    """`search.matches` (used for new images) finds exactly what the catalog finds."""
+    from dlx_art.library.search import matches
+
+    project = next((p for p in library.list_projects() if p.name == "Agree"), None)
+    if project is None:
+        project = library.create_project("Agree")
+        for i in range(12):
+            words = [_WORDS[(i * 7 + k) % len(_WORDS)] for k in range(3)]
+            cjk = "猫咪在窗台" if i % 4 == 0 else ""
+            _add(library, project, prompt=" ".join(words[:2]) + cjk, negative=words[2],
+                 model=["dreamshaper_8", "sd15", "DreamShaperXL"][i % 3], seed=i)
+    text = " ".join(query)
+    found = {a.id for a in library.assets(project.id, search=text, limit=100)}
+    local = {a.id for a in library.assets(project.id, limit=100)
+             if matches(text, prompt=a.prompt, negative=a.negative, model=a.model, seed=a.seed)}
+    assert found == local, text
