@@ -462,8 +462,10 @@ class MainWindow(QMainWindow, WindowActions):
     def _on_jobs_job_progress(self, job: Job) -> None:
         self.progress_bar.show_job(job)
         self.canvas_link.on_job_progress(job)
-        if job.preview is not None and job.id not in self.canvas_link.jobs:
-            # the live preview large, where the current image is (not only in the job row)
+        picked = self.gallery.person_picks != self._picks_at_start.get(job.id)
+        if job.preview is not None and job.id not in self.canvas_link.jobs and not picked:
+            # the live preview large, where the current image is (not only in the job row),
+            # until the person picks an image to look at
             step = f" · step {job.step} of {job.steps}" if job.step and job.steps else ""
             self.details.show_live_preview(job.preview, f"Generating…{step}")
 
