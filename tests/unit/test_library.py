@@ -439,3 +439,19 @@ def test_the_gallerys_local_match_agrees_with_the_catalog(library, query):
     local = {a.id for a in library.assets(project.id, limit=100)
              if matches(text, prompt=a.prompt, negative=a.negative, model=a.model, seed=a.seed)}
     assert found == local, text
+
+
+def test_the_search_index_uses_the_trigram_tokenizer(library):
+    """Migration 0003 rebuilt the search table with trigram and kept its triggers."""
+    con = sqlite3.connect(library.db_path)
+    try:
+        sql = con.execute("SELECT sql FROM sqlite_master WHERE name = 'ArtAssetSearch'").fetchone()
+        triggers = {r[0] for r in con.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    finally:
+        con.close()
+    assert "trigram" in sql[0]
+    assert {"ArtAsset_search_ai", "ArtAsset_search_ad", "ArtAsset_search_au"} <= triggers
+    project = library.create_project("Trig")
+    asset = _add(library, project, prompt="kept in step by the triggers")
+    assert [a.id for a in library.assets(project.id, search="trigg")] == [asset.id]
