@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QRectF, QSize, Qt, QUrl, Signal, Slot
 from PySide6.QtGui import (
+    QAction,
     QColor,
     QGuiApplication,
     QImage,
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSizePolicy,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -139,12 +141,19 @@ def _link(asset_id: str, text: str) -> str:
 
 
 class _Preview(QWidget):
-    """The image, fitted and centred on a rounded tile; or a short message."""
+    """The image, fitted and centred on a rounded tile; or a short message.
+
+    Double-click asks for the full-size viewer; a live preview carries a caption.
+    """
+
+    double_clicked = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("detailsPreview")
+        self.setToolTip("Double-click (or Space) to view full size")
         self._pixmap: QPixmap | None = None
+        self._caption = ""
         self._aspect = 1.0
         self._message = ""
         policy = QSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
@@ -156,9 +165,25 @@ class _Preview(QWidget):
         self._aspect = (height / width) if width and height else 1.0
         self.updateGeometry()
 
+    def set_live(self, pixmap: QPixmap, caption: str) -> None:
+        self.set_pixmap(pixmap)
+        self._caption = caption
+
+    def is_live(self) -> bool:
+        return bool(self._caption)
+
+    def caption(self) -> str:
+        return self._caption
+
+    def mouseDoubleClickEvent(self, event: Any) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.double_clicked.emit()
+        super().mouseDoubleClickEvent(event)
+
     def set_pixmap(self, pixmap: QPixmap | None) -> None:
         self._pixmap = pixmap
         self._message = ""
+        self._caption = ""
         if pixmap is not None and not pixmap.isNull():
             self.set_aspect(pixmap.width(), pixmap.height())
         self.update()
@@ -166,6 +191,7 @@ class _Preview(QWidget):
     def set_message(self, text: str) -> None:
         self._pixmap = None
         self._message = text
+        self._caption = ""
         self.update()
 
     def pixmap(self) -> QPixmap | None:
@@ -200,6 +226,13 @@ class _Preview(QWidget):
             clip.addRoundedRect(target, 6, 6)
             painter.setClipPath(clip)
             painter.drawPixmap(target, pm, QRectF(pm.rect()))
+            if self._caption:
+                painter.setClipping(False)
+                band = QRectF(area.left(), area.bottom() - 26, area.width(), 26)
+                painter.fillRect(band, QColor(0, 0, 0, 160))
+                painter.setPen(QColor(255, 255, 255))
+                painter.drawText(band.adjusted(8, 0, -8, 0), Qt.AlignmentFlag.AlignVCenter
+                                 | Qt.AlignmentFlag.AlignLeft, self._caption)
         elif self._message:
             color = QColor(self.palette().color(QPalette.ColorRole.Text))
             color.setAlphaF(0.6)
@@ -230,14 +263,20 @@ class DetailsPanel(QWidget):
     """Parameters and actions for one image.
 
     Signals:
-        reuse_parameters(object): fill the prompt panel from this `AssetInfo`.
+        reuse_parameters(object): fill the prompt panel from this `AssetInfo` ("Use all").
+        reuse_prompt(object): only its prompt and negative prompt ("Use prompt").
+        reuse_seed(object): only its seed ("Use seed").
+        open_viewer(object): show this `AssetInfo` full size (double-click on the preview).
         open_in_canvas(object): refine this `AssetInfo` in the canvas.
         jump_to(str): the id of a parent or child link that was clicked.
         status_message(str): a line for the status bar (e.g. "Prompt copied").
     """
 
     reuse_parameters = Signal(object)
+    reuse_prompt = Signal(object)
+    reuse_seed = Signal(object)
     open_in_canvas = Signal(object)
+    open_viewer = Signal(object)
     jump_to = Signal(str)
     status_message = Signal(str)
 
@@ -317,6 +356,8 @@ class DetailsPanel(QWidget):
         column.addLayout(buttons)
         column.addStretch(1)
 
+        self.toolbar = self._build_toolbar()
+
         self._scroll = QScrollArea(self)
         self._scroll.setWidgetResizable(True)
         self._scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -324,9 +365,59 @@ class DetailsPanel(QWidget):
         self._scroll.setWidget(content)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.toolbar)  # outside the scroll area: always visible
         layout.addWidget(self._empty)
         layout.addWidget(self._scroll)
+        self.preview.double_clicked.connect(self._on_preview_double_clicked)
+        self._live = False
         self.show_asset(None)
+
+    def _build_toolbar(self) -> QWidget:
+        """The image's actions in two short rows, so a narrow dock never hides one."""
+        bar = QWidget(self)
+        bar.setObjectName("detailsToolbar")
+        grid = QGridLayout(bar)
+        grid.setContentsMargins(8, 4, 8, 4)
+        grid.setHorizontalSpacing(2)
+        grid.setVerticalSpacing(2)
+
+        def add(text: str, name: str, tip: str, slot: Any, row: int, column: int) -> QAction:
+            action = QAction(text, bar)
+            action.setObjectName(name)
+            action.setToolTip(tip)
+            action.triggered.connect(slot)
+            bar.addAction(action)
+            button = QToolButton(bar)
+            button.setDefaultAction(action)
+            button.setAutoRaise(True)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            grid.addWidget(button, row, column)
+            return action
+
+        self.use_all_action = add("Use all", "detailsUseAllAction",
+                                  "Fill the prompt panel with every parameter of this image",
+                                  self._on_reuse_clicked, 0, 0)
+        self.use_prompt_action = add("Use prompt", "detailsUsePromptAction",
+                                     "Use only this image's prompt and negative prompt",
+                                     lambda: self._emit(self.reuse_prompt), 0, 1)
+        self.use_seed_action = add("Use seed", "detailsUseSeedAction",
+                                   "Use only this image's seed",
+                                   lambda: self._emit(self.reuse_seed), 0, 2)
+        self.canvas_action = add("Open in canvas", "detailsCanvasAction",
+                                 "Refine or inpaint this image (Enter)", self._on_canvas_clicked,
+                                 1, 0)
+        self.copy_prompt_action = add("Copy prompt", "detailsCopyPromptAction",
+                                      "Copy the prompt to the clipboard", self.copy_prompt, 1, 1)
+        self.copy_infotext_action = add("Copy infotext", "detailsCopyInfotextAction",
+                                        "Copy the A1111 parameters text", self.copy_infotext,
+                                        1, 2)
+        return bar
+
+    def _emit(self, signal: Any) -> None:
+        if self._asset is not None:
+            signal.emit(self._asset)
 
     def _button(self, text: str, name: str, slot: Any) -> QPushButton:
         button = QPushButton(text)
@@ -366,6 +457,9 @@ class DetailsPanel(QWidget):
         if self._library is None:
             asset = None
         self._asset = asset
+        self._live = False
+        for action in self.toolbar.actions():
+            action.setEnabled(asset is not None)
         if asset is None:
             self._token += 1
             self._scroll.hide()
@@ -373,10 +467,13 @@ class DetailsPanel(QWidget):
             return
         self._empty.hide()
         self._scroll.show()
+        if previous is None or previous.id != asset.id:
+            self._scroll.verticalScrollBar().setValue(0)  # a new image starts at its top
         self._fill(asset)
         same_file = previous is not None and previous.id == asset.id and \
             previous.filePath == asset.filePath and previous.trashedAt == asset.trashedAt
-        if same_file and (self.preview.pixmap() is not None or self.preview.message()):
+        if same_file and not self.preview.is_live() and (
+                self.preview.pixmap() is not None or self.preview.message()):
             return  # favourite toggled or similar: no need to decode again
         self._token += 1
         token = self._token
@@ -394,6 +491,29 @@ class DetailsPanel(QWidget):
         self._lane.run(_related, self._library, asset, owner=self,
                        on_done=lambda result: self._on_related_loaded(token, result),
                        on_error=lambda exc: self._on_related_failed(token, exc))
+
+    def show_live_preview(self, image: QImage, caption: str = "") -> None:
+        """Show a running job's live preview large, where the current image is.
+
+        The next `show_asset` (the result, or the person picking an image) replaces it.
+        """
+        if image.isNull():
+            return
+        self._token += 1  # a preview of the current image still loading is not wanted now
+        self._live = True
+        self._empty.hide()
+        self._scroll.show()
+        self.preview.set_live(QPixmap.fromImage(image), caption or "Generating…")
+
+    def is_showing_live_preview(self) -> bool:
+        return self._live and self.preview.is_live()
+
+    def end_live_preview(self) -> None:
+        """The job ended: show the current image again."""
+        if self._live:
+            self._live = False
+            asset, self._asset = self._asset, None
+            self.show_asset(asset)
 
     @property
     def library(self) -> Library | None:
@@ -487,6 +607,11 @@ class DetailsPanel(QWidget):
         self._set("children", "…")
         self.copy_infotext_button.setEnabled(bool(asset.infotext))
         self.copy_prompt_button.setEnabled(bool(asset.prompt))
+        self.copy_infotext_action.setEnabled(bool(asset.infotext))
+        self.copy_prompt_action.setEnabled(bool(asset.prompt))
+        self.use_prompt_action.setEnabled(bool(asset.prompt))
+        self.use_seed_action.setEnabled(asset.seed is not None and asset.seed >= 0)
+        self.canvas_action.setEnabled(asset.trashedAt is None)
 
     # --- slots --------------------------------------------------------------------------------
 
@@ -527,6 +652,11 @@ class DetailsPanel(QWidget):
     def _on_value_link_activated(self, link: str) -> None:
         if link.startswith("asset:"):
             self.jump_to.emit(link.removeprefix("asset:"))
+
+    @Slot()
+    def _on_preview_double_clicked(self) -> None:
+        if self._asset is not None and not self._live:
+            self.open_viewer.emit(self._asset)
 
     @Slot()
     def _on_reuse_clicked(self) -> None:

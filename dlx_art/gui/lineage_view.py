@@ -56,6 +56,15 @@ def _item_text(asset: AssetInfo, current: bool) -> str:
 CHOOSE_TEXT = "Choose an image to see where it came from and what was made from it."
 
 
+def untinted_icon(pixmap: QPixmap) -> QIcon:
+    """An icon that looks the same selected: Qt's styles otherwise blend the highlight colour
+    into a selected item's icon, which changes the picture's colours."""
+    icon = QIcon()
+    for mode in (QIcon.Mode.Normal, QIcon.Mode.Selected, QIcon.Mode.Active):
+        icon.addPixmap(pixmap, mode)
+    return icon
+
+
 class LineageView(QWidget):
     """Ancestors and descendants of one image.
 
@@ -215,7 +224,8 @@ class LineageView(QWidget):
         pixmap = self.loader.pixmap(asset.id)
         if pixmap is None and self.loader.needs(asset.id, box):
             self.loader.request(asset, box)
-        return QIcon(self._square(pixmap, self.loader.state(asset.id) == ThumbState.broken))
+        return untinted_icon(self._square(pixmap,
+                                          self.loader.state(asset.id) == ThumbState.broken))
 
     def _square(self, pixmap: QPixmap | None, broken: bool) -> QPixmap:
         """The thumbnail centred on a square tile, so rows line up whatever the aspect."""
@@ -253,8 +263,8 @@ class LineageView(QWidget):
     def _on_loader_thumbnail_ready(self, asset_id: str) -> None:
         item = self._items.get(asset_id)
         if item is not None:
-            item.setIcon(0, self._square(self.loader.pixmap(asset_id),
-                                         self.loader.state(asset_id) == ThumbState.broken))
+            item.setIcon(0, untinted_icon(self._square(
+                self.loader.pixmap(asset_id), self.loader.state(asset_id) == ThumbState.broken)))
 
     @Slot(QTreeWidgetItem, int)
     def _on_tree_item_clicked(self, item: QTreeWidgetItem, _column: int) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, QEvent, Qt, QTimer, QUrl, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -42,6 +42,7 @@ from dlx_art.gui.project_bar import ProjectBar
 from dlx_art.gui.prompt_panel import PromptPanel
 from dlx_art.gui.state import UiState
 from dlx_art.gui.status import NO_BACKEND_HINT, BackendStatusWidget, catalogue, usable
+from dlx_art.gui.viewer import ImageViewer
 from dlx_art.gui.window_menus import WindowActions, build_actions, build_menus
 from dlx_art.gui.window_parts import (
     Banner,
@@ -170,6 +171,8 @@ class MainWindow(QMainWindow, WindowActions):
         self.details = DetailsPanel(None, runner=runner)
         self.details_dock = self._dock("Details", "detailsDock", self.details,
                                        Qt.DockWidgetArea.RightDockWidgetArea)
+        self.viewer = ImageViewer(None, self, runner=runner)  # laid over the window when open
+        self._picks_at_start: dict[str, int] = {}  # job id -> gallery.person_picks at start
 
         self.job_panel = JobPanel(self.jobs)
         self.jobs_dock = self._dock("Jobs", "jobsDock", self.job_panel,
@@ -269,6 +272,17 @@ class MainWindow(QMainWindow, WindowActions):
         d.open_in_canvas.connect(self.open_in_canvas)
         d.jump_to.connect(self._on_details_jump_to)
         d.status_message.connect(self.show_message)
+        d.reuse_prompt.connect(self._on_details_reuse_prompt)
+        d.reuse_seed.connect(self._on_details_reuse_seed)
+        d.open_viewer.connect(self.open_viewer)
+        self.viewer.step_requested.connect(self._on_viewer_step_requested)
+        self.jobs.job_started.connect(self._on_jobs_job_started)
+        for widget in (self.gallery, self.details):
+            # Space opens the viewer from the gallery and the details, never from a text field
+            # (they take Space themselves) nor the canvas (where Space pans)
+            space = QShortcut(QKeySequence(Qt.Key.Key_Space), widget)
+            space.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            space.activated.connect(self.toggle_viewer)
 
         self.tabs.currentChanged.connect(self._on_tabs_current_changed)
         self.jobs_dock.visibilityChanged.connect(self._update_preview_wanted)
@@ -285,6 +299,10 @@ class MainWindow(QMainWindow, WindowActions):
     def _on_tabs_current_changed(self, _index: int) -> None:
         if self.tabs.currentWidget() is self.canvas_placeholder:
             self.tabs.setCurrentWidget(self.canvas)
+        # one prompt source per mode: in the canvas, Inpaint and Refine use the canvas prompt
+        in_canvas = self.tabs.currentWidget() is self.canvas_link.built
+        self.prompt_dock.setWindowTitle("Generate (new images)"
+                                        if in_canvas else "Generate")
         self._update_preview_wanted()
 
     # --- state --------------------------------------------------------------------------------
@@ -334,6 +352,7 @@ class MainWindow(QMainWindow, WindowActions):
         """Show `library` (None: let go of the old one): gallery, details, projects."""
         self.details.set_library(library)
         self.gallery.set_library(library)
+        self.viewer.set_library(library)
         self.trash_view_action.setChecked(False)
         if library is None:
             self._ready = False
@@ -443,6 +462,16 @@ class MainWindow(QMainWindow, WindowActions):
     def _on_jobs_job_progress(self, job: Job) -> None:
         self.progress_bar.show_job(job)
         self.canvas_link.on_job_progress(job)
+        picked = self.gallery.person_picks != self._picks_at_start.get(job.id)
+        if job.preview is not None and job.id not in self.canvas_link.jobs and not picked:
+            # the live preview large, where the current image is (not only in the job row),
+            # until the person picks an image to look at
+            step = f" · step {job.step} of {job.steps}" if job.step and job.steps else ""
+            self.details.show_live_preview(job.preview, f"Generating…{step}")
+
+    @Slot(object)
+    def _on_jobs_job_started(self, job: Job) -> None:
+        self._picks_at_start[job.id] = self.gallery.person_picks
 
     @Slot(object)
     def _on_jobs_job_finished(self, job: Job) -> None:
@@ -452,11 +481,13 @@ class MainWindow(QMainWindow, WindowActions):
             project = self.current_project()
             mine = [a for a in job.assets if project is not None and a.projectId == project.id]
             if mine:
-                self.gallery.add_assets(mine)
-                if self.gallery.current_asset() is None:  # nothing chosen: show the new one
-                    self.gallery.select_asset(mine[0].id)
+                # the newest becomes current unless the person picked another meanwhile
+                picks = None if canvas_job else self._picks_at_start.get(job.id)
+                self.gallery.show_results(mine, picks)
             if job.assets and not canvas_job:
                 self.prompt_panel.set_last_seed(job.assets[-1].seed)
+        self._picks_at_start.pop(job.id, None)
+        self.details.end_live_preview()  # the result (or the image the person picked)
         if (message := finished_message(job)) is not None:
             self.show_message(*message)
         self.canvas_link.on_job_finished(job)
@@ -514,6 +545,43 @@ class MainWindow(QMainWindow, WindowActions):
         self.prompt_panel.apply_asset(asset)
         self.prompt_dock.show()
         self.show_message("Parameters copied to the prompt panel. Press Ctrl+Enter to generate.")
+
+    @Slot(object)
+    def _on_details_reuse_prompt(self, asset: Any) -> None:
+        self.prompt_panel.apply_asset(asset, part="prompt")
+        self.prompt_dock.show()
+        self.show_message("Prompt copied to the prompt panel.")
+
+    @Slot(object)
+    def _on_details_reuse_seed(self, asset: Any) -> None:
+        self.prompt_panel.apply_asset(asset, part="seed")
+        self.prompt_dock.show()
+        self.show_message(f"Seed {asset.seed} set in the prompt panel.")
+
+    @Slot(object)
+    def open_viewer(self, asset: Any | None = None) -> None:
+        """Show an image (default: the current one) full size over the window."""
+        asset = asset or self.gallery.current_asset()
+        if asset is not None:
+            self.viewer.open_asset(asset)
+
+    @Slot()
+    def toggle_viewer(self) -> None:
+        if self.viewer.isVisible():
+            self.viewer.close_viewer()
+        else:
+            self.open_viewer()
+
+    @Slot(int)
+    def _on_viewer_step_requested(self, delta: int) -> None:
+        asset = self.gallery.step_current(delta)
+        if asset is not None:
+            self.viewer.show_asset(asset)
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        if self.viewer.isVisible():
+            self.viewer.setGeometry(self.rect())
 
     @Slot(str)
     def _on_details_jump_to(self, asset_id: str) -> None:
@@ -685,6 +753,7 @@ class MainWindow(QMainWindow, WindowActions):
         self.show_message("Stopping…")
         self.gallery.shutdown(0)  # stop imports, drop queued reads; the session waits
         self.details.shutdown(0)
+        self.viewer.shutdown(0)
         ok = self.session.shutdown(timeout_ms)
         app = QApplication.instance()
         if isinstance(app, QApplication):

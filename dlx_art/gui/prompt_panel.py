@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from dlx_art.errors import UsageError
 from dlx_art.generation.types import BackendChoice, GenerationRequest, Kind
+from dlx_art.gui.reuse import reuse_notes
 
 log = logging.getLogger("dlx_art.gui.prompt_panel")
 
@@ -354,6 +355,7 @@ class PromptPanel(QWidget):
             for title in models:
                 self.model_combo.addItem(title, title)
             self._select_model(model)
+        self._samplers_from_server = bool(samplers)
         sampler = self.sampler_combo.currentData() or (samplers[0] if samplers else None)
         _refill(self.sampler_combo, [(s, s) for s in (samplers or DEFAULT_SAMPLERS)], sampler)
         scheduler = self.scheduler_combo.currentData() or "automatic"
@@ -366,7 +368,8 @@ class PromptPanel(QWidget):
             return
         index = _find_model(self.model_combo, model)
         if index < 0:  # chosen earlier but the server does not list it (now): keep it
-            self.model_combo.addItem(model, model)
+            # ... marked, so it is never mistaken for an installed model
+            self.model_combo.addItem(f"{model} (missing on the server)", model)
             index = self.model_combo.count() - 1
         self.model_combo.setCurrentIndex(index)
 
@@ -438,15 +441,31 @@ class PromptPanel(QWidget):
             with QSignalBlocker(self.seed_spin):
                 self.seed_spin.setValue(self._last_seed)
 
-    def apply_asset(self, asset: Any) -> None:
-        """Reuse an image's parameters: prompt, model, sampler, steps, CFG, size and seed."""
+    def apply_asset(self, asset: Any, part: str = "all") -> list[str]:
+        """Reuse an image's parameters: prompt, model, sampler, scheduler, steps, CFG, size, seed.
+
+        `part` is "all", "prompt" (prompt and negative only) or "seed" (the seed only).
+        Returns notes for the person (shown as the panel's hint too): a model or sampler the
+        server does not list, and infotext settings this panel has no field for.
+        """
+        if part == "seed":
+            if asset.seed is not None and asset.seed >= 0:
+                self.seed_mode_combo.setCurrentIndex(self.seed_mode_combo.findData("fixed"))
+                self.seed_spin.setValue(min(int(asset.seed), SEED_MAX))
+            return []
         self.prompt_edit.setPlainText(asset.prompt or "")
         self.negative_edit.setPlainText(asset.negative or "")
+        if part == "prompt":
+            self.prompt_edit.setFocus(Qt.FocusReason.OtherFocusReason)
+            return []
+        notes = reuse_notes(self, asset)
         if asset.model:
             with QSignalBlocker(self.model_combo):
                 self._select_model(asset.model)
         if asset.sampler:
-            _select_or_add(self.sampler_combo, asset.sampler, asset.sampler)
+            missing = any("sampler" in note for note in notes)
+            _select_or_add(self.sampler_combo, asset.sampler, asset.sampler
+                           + (" (missing on the server)" if missing else ""))
         if asset.scheduler:
             key = asset.scheduler.lower().replace(" ", "_")
             _select_or_add(self.scheduler_combo, key, scheduler_label(key))
@@ -460,6 +479,8 @@ class PromptPanel(QWidget):
             self.seed_mode_combo.setCurrentIndex(self.seed_mode_combo.findData("fixed"))
             self.seed_spin.setValue(min(int(asset.seed), SEED_MAX))
         self.prompt_edit.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.set_hint(" ".join(notes))
+        return notes
 
     def set_hint(self, text: str) -> None:
         self.hint_label.setText(text)

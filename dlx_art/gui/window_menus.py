@@ -219,6 +219,9 @@ def build_actions(window: MainWindow) -> None:
     # Help
     window.about_action = add_action(window, f"&About {APP_NAME}", "aboutAction", window.show_about)
     window.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+    window.shortcuts_action = add_action(
+        window, "&Keyboard Shortcuts", "keyboardShortcutsAction",
+        lambda: _show_shortcuts(window), "Ctrl+F1")
     window.log_folder_action = add_action(
         window,
         "Open &Log Folder",
@@ -280,7 +283,19 @@ def build_menus(window: MainWindow) -> None:
     view_menu.addAction(window.trash_view_action)
 
     help_menu = bar.addMenu("&Help")
+    help_menu.addAction(window.shortcuts_action)
     help_menu.addAction(window.about_action)
     help_menu.addSeparator()
     help_menu.addAction(window.log_folder_action)
     help_menu.addAction(window.library_folder_action)
+
+
+def _show_shortcuts(window: MainWindow) -> None:
+    from dlx_art.gui.shortcuts_dialog import ShortcutsDialog
+
+    dialog = getattr(window, "_shortcuts_dialog", None)
+    if dialog is None:
+        dialog = ShortcutsDialog(window, window)
+        window._shortcuts_dialog = dialog  # type: ignore[attr-defined]
+    dialog.show()
+    dialog.raise_()

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("dlx_art.library.db")
 
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 BUSY_TIMEOUT_MS = 10_000
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 

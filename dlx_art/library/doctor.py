@@ -86,6 +86,7 @@ EXPECTED_COLUMNS["0003"] = {
     "StudioChange": {"seq", "tableName", "rowId", "op"},
 }
 EXPECTED_COLUMNS["0004"] = EXPECTED_COLUMNS["0003"]  # indexes only
+EXPECTED_COLUMNS["0005"] = EXPECTED_COLUMNS["0004"]  # the search tokenizer only
 
 _DAMAGED_ADVICE = (
     "Restore the newest good backup with `dlx-art backups restore NAME` (`dlx-art backups list` "

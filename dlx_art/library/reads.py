@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from dlx_art.library.thumbnails import RenderProcesses
 from dlx_art.library.base import LibraryBase
+from dlx_art.library.search import conditions as search_conditions
 
 log = logging.getLogger("dlx_art.library")
 
@@ -64,7 +65,8 @@ class ReadsMixin(LibraryBase):
     @staticmethod
     def _where(project_id: str | None, favorites: bool, search: str | None, trashed: bool,
                *, counting: bool = False) -> tuple[str, list[Any]]:
-        match = fts_query(search) if search else None
+        found, found_params = search_conditions(search) if search else ([], [])
+        match = bool(found)
         conditions: list[str] = []
         params: list[Any] = []
         if project_id is not None:
@@ -77,12 +79,8 @@ class ReadsMixin(LibraryBase):
         conditions.append('"trashedAt" IS NOT NULL' if trashed else '"trashedAt" IS NULL')
         if favorites:
             conditions.append('"isFavorite" = 1')
-        if match:
-            # the search table's rowid is ArtAsset's rowid (kept in step by the triggers and
-            # checked by reconcile): far cheaper than reading its stored assetId column
-            conditions.append('rowid IN (SELECT rowid FROM "ArtAssetSearch" '
-                              'WHERE "ArtAssetSearch" MATCH ?)')
-            params.append(match)
+        conditions.extend(found)  # prompt words and field filters: see library/search.py
+        params.extend(found_params)
         return " AND ".join(conditions), params
 
     def assets(

@@ -525,9 +525,9 @@ def test_progress_preview_and_result_comparison(qtbot):
     stroke(view, [(200, 150), (40, 150)])
     assert view.comparison.split == pytest.approx(0.1, abs=0.01)
     assert view.mask.bbox().right() < 250  # dragging the split does not paint
-    QTest.keyClick(view, Qt.Key.Key_B)
+    QTest.keyClick(view, Qt.Key.Key_Backslash)
     assert view.show_before and canvas.before_button.isChecked() and not view.comparison.isVisible()
-    QTest.keyClick(view, Qt.Key.Key_B)
+    QTest.keyClick(view, Qt.Key.Key_Backslash)
     assert not view.show_before and view.comparison.isVisible()
 
     with qtbot.waitSignal(canvas.base_changed) as blocker:

@@ -6,6 +6,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from dlx_art.errors import InvalidName, NotFound, StorageError
@@ -361,3 +363,95 @@ def test_restore_keeps_the_replaced_catalog_whole_with_its_wal(tmp_path):
     assert names == {"Before the backup", "Only in the WAL"}
     with Library.open(root) as lib:
         assert [p.name for p in lib.list_projects()] == ["Before the backup"]
+
+
+def test_search_prompt_by_default_and_field_filters(library):
+    """Plain words search the prompt only; negative:, model:, seed: narrow by those fields."""
+    project = library.create_project("Search")
+    a = _add(library, project, prompt="a red fox", negative="lowres, blurry",
+             model="dreamshaper_8", seed=11)
+    b = _add(library, project, prompt="lowres pixel art owl", negative="blurry",
+             model="sd15", seed=22)
+    c = _add(library, project, prompt="an owl", negative="lowres", model="DreamShaperXL",
+             seed=33)
+
+    def found(text):
+        return {x.id for x in library.assets(project.id, search=text)}
+
+    assert found("lowres") == {b.id}  # the negative prompt is not searched by default
+    assert library.count_assets(project.id, search="lowres") == 1
+    assert found("negative:lowres") == {a.id, c.id}
+    assert found("neg:blurry owl") == {b.id}
+    assert found("model:dreamshaper") == {a.id, c.id}  # any part, any case
+    assert found('model:"shaper_8"') == {a.id}
+    assert found("model:dreamshaper seed:33") == {c.id}
+    assert found("seed:22") == {b.id}
+    assert found("seed:abc") == set()
+    assert found("owl model:sd15") == {b.id}
+    assert library.count_assets(project.id, search="model:dreamshaper") == 2
+    assert found("model:") == {a.id, b.id, c.id}  # nothing to filter by yet: everything
+
+
+def test_search_finds_cjk_and_parts_of_words(library):
+    project = library.create_project("CJK")
+    cat = _add(library, project, prompt="可爱的猫咪在窗台上睡觉")
+    dog = _add(library, project, prompt="一只小狗在草地上奔跑, masterpiece")
+    found = lambda text: {x.id for x in library.assets(project.id, search=text)}  # noqa: E731
+    assert found("猫") == {cat.id}  # one character inside a word
+    assert found("猫咪") == {cat.id}
+    assert found("窗台上") == {cat.id}  # three or more characters: served by the trigram index
+    assert found("在") == {cat.id, dog.id}
+    assert found("aster") == {dog.id}
+    assert found("猫 狗") == set()
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(min_size=0, max_size=40))
+def test_search_never_fails_on_any_text(library, text):
+    """Whatever is typed (quotes, colons, %, _, FTS syntax), the search answers, never raises."""
+    assert library.count_assets(None, search=text) >= 0
+    library.assets(None, search=text, limit=5)
+
+
+_WORDS = ["fox", "owl", "lowres", "猫咪", "窗台", "red", "Dream", "shaper", "a", "x_1"]
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(query=st.lists(st.sampled_from(
+    _WORDS + ["negative:lowres", "neg:owl", "model:dream", "model:sd", "seed:2", "seed:x",
+              "fo", "猫", "ow", 'model:"shaper_"']), min_size=1, max_size=3))
+def test_the_gallerys_local_match_agrees_with_the_catalog(library, query):
+    """`search.matches` (used for new images) finds exactly what the catalog finds."""
+    from dlx_art.library.search import matches
+
+    project = next((p for p in library.list_projects() if p.name == "Agree"), None)
+    if project is None:
+        project = library.create_project("Agree")
+        for i in range(12):
+            words = [_WORDS[(i * 7 + k) % len(_WORDS)] for k in range(3)]
+            cjk = "猫咪在窗台" if i % 4 == 0 else ""
+            _add(library, project, prompt=" ".join(words[:2]) + cjk, negative=words[2],
+                 model=["dreamshaper_8", "sd15", "DreamShaperXL"][i % 3], seed=i)
+    text = " ".join(query)
+    found = {a.id for a in library.assets(project.id, search=text, limit=100)}
+    local = {a.id for a in library.assets(project.id, limit=100)
+             if matches(text, prompt=a.prompt, negative=a.negative, model=a.model, seed=a.seed)}
+    assert found == local, text
+
+
+def test_the_search_index_uses_the_trigram_tokenizer(library):
+    """Migration 0003 rebuilt the search table with trigram and kept its triggers."""
+    con = sqlite3.connect(library.db_path)
+    try:
+        sql = con.execute("SELECT sql FROM sqlite_master WHERE name = 'ArtAssetSearch'").fetchone()
+        triggers = {r[0] for r in con.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    finally:
+        con.close()
+    assert "trigram" in sql[0]
+    assert {"ArtAsset_search_ai", "ArtAsset_search_ad", "ArtAsset_search_au"} <= triggers
+    project = library.create_project("Trig")
+    asset = _add(library, project, prompt="kept in step by the triggers")
+    assert [a.id for a in library.assets(project.id, search="trigg")] == [asset.id]

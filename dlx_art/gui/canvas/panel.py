@@ -81,7 +81,9 @@ class InpaintPanel(QWidget):
         layout.setContentsMargins(8, 8, 8, 8)
         layout.setSpacing(10)
 
-        box = QGroupBox("Inpaint")
+        # the one prompt the canvas uses: said plainly, since the Generate panel has its own
+        box = QGroupBox("Canvas prompt (used by Inpaint and Refine)")
+        box.setObjectName("canvasPromptBox")
         form = QFormLayout(box)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.prompt_edit = QPlainTextEdit()
@@ -303,6 +305,7 @@ class CanvasWidget(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.toolbar)
+        layout.addWidget(self.brush_bar)
         layout.addWidget(self.splitter, 1)
 
         self._connect()
@@ -326,14 +329,14 @@ class CanvasWidget(QWidget):
 
         view = self.view
         self.brush_action = self._action(
-            "Brush", "Paint the mask (X swaps with the eraser)", checkable=True
+            "Brush", "Brush (B): paint the mask; X swaps with the eraser", checkable=True
         )
         self.eraser_action = self._action(
-            "Eraser", "Erase the mask (X; or turn the pen over)", checkable=True
+            "Eraser", "Eraser (E): erase the mask; X swaps, or turn the pen over", checkable=True
         )
         self.pan_action = self._action(
             "Pan",
-            "Drag to move the image (or hold Space, or drag with the middle button)",
+            "Pan: drag to move the image (or hold Space, or drag with the middle button)",
             checkable=True,
         )
         group = QActionGroup(self)
@@ -348,7 +351,26 @@ class CanvasWidget(QWidget):
         self.brush_action.setChecked(True)
         group.triggered.connect(lambda action: view.set_tool(action.data()))
         bar.addSeparator()
+        self._add_essentials(bar)
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        bar.addWidget(spacer)
+        bar.addAction(self._action("Close", "Close the canvas", lambda: self.closed.emit()))
 
+        # brush settings and mask actions: a second row, so the first never overflows
+        self.brush_bar = QToolBar("Brush and mask")
+        self.brush_bar.setObjectName("canvasBrushBar")
+        self.brush_bar.setMovable(False)
+        self.brush_bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self._fill_brush_bar(self.brush_bar)
+        for tool_bar in (bar, self.brush_bar):
+            # Tool bar buttons must not take the keyboard focus away from the canvas.
+            for button in tool_bar.findChildren(QToolButton):
+                button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        return bar
+
+    def _fill_brush_bar(self, bar: QToolBar) -> None:
+        view = self.view
         bar.addWidget(QLabel(" Size "))
         self.size_slider = QSlider(Qt.Orientation.Horizontal)
         self.size_slider.setObjectName("brushSizeSlider")
@@ -384,8 +406,10 @@ class CanvasWidget(QWidget):
         bar.addAction(self._action("Clear", "Clear the mask", view.clear_mask))
         bar.addAction(self._action("Invert", "Invert the mask", view.invert_mask))
         bar.addAction(self._action("All", "Mask the whole image", view.fill_mask))
-        bar.addSeparator()
 
+    def _add_essentials(self, bar: QToolBar) -> None:
+        """Undo, redo, fit, 100 % and the zoom level: always visible (issue 14)."""
+        view = self.view
         self.undo_action = self._action("Undo", "Undo the last mask change (Ctrl+Z)", view.undo)
         self.undo_action.setEnabled(False)
         self.undo_stack.canUndoChanged.connect(self.undo_action.setEnabled)
@@ -405,16 +429,6 @@ class CanvasWidget(QWidget):
         self.zoom_label.setToolTip("Zoom: wheel or pinch, + and −")
         bar.addWidget(self.zoom_label)
 
-        spacer = QWidget()
-        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        bar.addWidget(spacer)
-        bar.addAction(self._action("Close", "Close the canvas", lambda: self.closed.emit()))
-
-        # Tool bar buttons must not take the keyboard focus away from the canvas.
-        for button in bar.findChildren(QToolButton):
-            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        return bar
-
     def _build_compare_bar(self) -> QFrame:
         bar = QFrame()
         bar.setObjectName("canvasCompareBar")
@@ -423,7 +437,7 @@ class CanvasWidget(QWidget):
         layout.setContentsMargins(8, 4, 8, 4)
         label = QLabel("Result: drag the line to compare with the original")
         layout.addWidget(label, 1)
-        self.before_button = QPushButton("Show before (B)")
+        self.before_button = QPushButton("Show before (\\)")
         self.before_button.setObjectName("compareBeforeButton")
         self.before_button.setCheckable(True)
         self.keep_button = QPushButton("Keep original")

@@ -63,7 +63,7 @@ class CanvasView(QGraphicsView):
         tool_changed(str): a `Tool` value.
         overlay_visible_changed(bool)
         mask_edited(): a stroke ended, or clear / invert / fill / undo / redo changed the mask.
-        show_before_changed(bool): the comparison shows the original only (key B).
+        show_before_changed(bool): the comparison shows the original only (key \\).
     """
 
     zoom_changed = Signal(float)
@@ -678,7 +678,7 @@ class CanvasView(QGraphicsView):
     _KEYS = {
         Qt.Key.Key_Plus, Qt.Key.Key_Equal, Qt.Key.Key_Minus, Qt.Key.Key_Underscore, Qt.Key.Key_0,
         Qt.Key.Key_1, Qt.Key.Key_BracketLeft, Qt.Key.Key_BracketRight, Qt.Key.Key_X, Qt.Key.Key_H,
-        Qt.Key.Key_B, Qt.Key.Key_Space,
+        Qt.Key.Key_B, Qt.Key.Key_E, Qt.Key.Key_Backslash, Qt.Key.Key_Space,
     }  # fmt: skip
 
     def _is_undo(self, event: QKeyEvent) -> bool:
@@ -740,7 +740,11 @@ class CanvasView(QGraphicsView):
             self.swap_brush_eraser()
         elif key == Qt.Key.Key_H:
             self.set_overlay_visible(not self._overlay_visible)
-        elif key == Qt.Key.Key_B:
+        elif key == Qt.Key.Key_B:  # Brush, as in Krita and Photoshop
+            self.set_tool(Tool.brush)
+        elif key == Qt.Key.Key_E:  # Eraser, as in Krita and Photoshop
+            self.set_tool(Tool.eraser)
+        elif key == Qt.Key.Key_Backslash:  # before / after, as in Lightroom
             self.set_show_before(not self._show_before)
         event.accept()
 

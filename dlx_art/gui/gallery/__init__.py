@@ -72,6 +72,12 @@ log = logging.getLogger("dlx_art.gui.gallery")
 SEARCH_DEBOUNCE_MS = 250
 ZOOM_STEP = 16
 SELECT_FETCH_LIMIT = 5_000  # rows `select_asset` may page in (GUI thread) to find an image
+FAVORITES_STYLE = (
+    "QToolButton#galleryFavoritesFilter { border: 1px solid palette(mid); border-radius: 4px;"
+    " padding: 3px 8px; }"
+    "QToolButton#galleryFavoritesFilter:checked { background: #f5c542; color: #1d1d1d;"
+    " border-color: #b8901f; font-weight: 600; }"
+)
 ORDER_LABELS = {"newest": "Newest first", "oldest": "Oldest first",
                 "favorites": "Favorites first"}
 
@@ -117,6 +123,8 @@ class GalleryWidget(QWidget):
         self._imports_running = 0
         self._stop_imports = False
         self._lineage_dialog: QDialog | None = None
+        self._person_picks = 0  # current-image changes the person made (not show_results)
+        self._auto_select = False
         #: Show "Show lineage" in a small dialog of our own; the window may set this to
         #: False and handle `lineage_requested` itself.
         self.lineage_in_dialog = True
@@ -135,8 +143,10 @@ class GalleryWidget(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
+        self._build_hidden_bar()
         layout.addWidget(self._header)
         layout.addWidget(self._trash_bar)
+        layout.addWidget(self._hidden_bar)
         layout.addWidget(self.view, 1)
 
         self._search_timer = QTimer(self)
@@ -167,7 +177,11 @@ class GalleryWidget(QWidget):
         row.setSpacing(8)
         self.search_edit = QLineEdit(self._header)
         self.search_edit.setObjectName("gallerySearch")
-        self.search_edit.setPlaceholderText("Search prompts")
+        self.search_edit.setPlaceholderText("Search prompts  (model:  negative:  seed:)")
+        self.search_edit.setToolTip(
+            "Finds any part of a word in the prompt (Chinese and Japanese text too).\n"
+            "Narrow with fields: negative:blurry  model:dreamshaper  seed:1234\n"
+            "(quote values with spaces: model:\"dream shaper\")")
         self.search_edit.setClearButtonEnabled(True)
         self.search_edit.setMinimumWidth(160)
         self.search_edit.textChanged.connect(self._on_search_text_changed)
@@ -177,6 +191,9 @@ class GalleryWidget(QWidget):
         self.favorites_button.setText("★ Favorites")
         self.favorites_button.setCheckable(True)
         self.favorites_button.setToolTip("Show only favorites")
+        # on and off must look different at a glance: a filled accent when on
+        self.favorites_button.setStyleSheet(FAVORITES_STYLE)
+        self.favorites_button.setAccessibleName("Favorites filter")
         self.favorites_button.toggled.connect(self._on_favorites_toggled)
         self.order_combo = QComboBox(self._header)
         self.order_combo.setObjectName("galleryOrder")
@@ -200,6 +217,29 @@ class GalleryWidget(QWidget):
         row.addStretch(0)
         row.addWidget(self.count_label)
         row.addWidget(self.size_slider)
+
+    def _build_hidden_bar(self) -> None:
+        self._hidden_bar = QFrame(self)
+        self._hidden_bar.setObjectName("galleryHiddenResults")
+        self._hidden_bar.setFrameShape(QFrame.Shape.StyledPanel)
+        row = QHBoxLayout(self._hidden_bar)
+        row.setContentsMargins(10, 4, 8, 4)
+        self.hidden_label = QLabel(self._hidden_bar)
+        self.hidden_label.setWordWrap(True)
+        self.show_hidden_button = QPushButton("Show", self._hidden_bar)
+        self.show_hidden_button.setObjectName("galleryShowHiddenButton")
+        self.show_hidden_button.setToolTip("Clear the search and the favorites filter and "
+                                           "show the new image")
+        self.show_hidden_button.clicked.connect(self.show_hidden_results)
+        dismiss = QToolButton(self._hidden_bar)
+        dismiss.setText("✕")
+        dismiss.setToolTip("Dismiss")
+        dismiss.clicked.connect(self._hidden_bar.hide)
+        row.addWidget(self.hidden_label, 1)
+        row.addWidget(self.show_hidden_button)
+        row.addWidget(dismiss)
+        self._hidden_bar.hide()
+        self._hidden_ids: list[str] = []
 
     def _build_trash_bar(self) -> None:
         self._trash_bar = QFrame(self)
@@ -269,6 +309,89 @@ class GalleryWidget(QWidget):
         """New images (a finished job, an import): shown at the top if they match."""
         self.model.add_assets(assets)
         self._update_empty_text()
+
+    @property
+    def person_picks(self) -> int:
+        """How many times the person chose the current image (clicks, keys); see show_results."""
+        return self._person_picks
+
+    def show_results(self, assets: list[AssetInfo], picks_before: int | None = None) -> None:
+        """A job's results: add them, make the newest current, say so if a filter hides them.
+
+        The newest becomes current unless the person picked another image since
+        `picks_before` (the `person_picks` when the job started; None: only if nothing is
+        current).
+        """
+        if not assets:
+            return
+        self.add_assets(assets)
+        newest = max(assets, key=lambda a: (a.createdAt, assets.index(a)))
+        hidden = [a for a in assets if self.model.row_of(a.id) < 0]
+        if hidden:
+            self._hidden_ids = [a.id for a in sorted(hidden, key=lambda a: a.createdAt,
+                                                     reverse=True)]
+            what = "The new image is" if len(hidden) == 1 else \
+                f"{len(hidden)} new images are"
+            self.hidden_label.setText(f"{what} hidden by the "
+                                      f"{self._filter_description()}.")
+            self._hidden_bar.show()
+            self.status_message.emit(self.hidden_label.text())
+        picked = (self._person_picks != picks_before) if picks_before is not None \
+            else self.current_asset() is not None
+        if picked:
+            return
+        shown = [a for a in assets if self.model.row_of(a.id) >= 0]
+        if shown:
+            target = newest if newest in shown else max(shown, key=lambda a: a.createdAt)
+            self._select_automatically(target.id)
+
+    def show_hidden_results(self) -> None:
+        """Clear the search and the favorites filter, then show the newest hidden result."""
+        ids = self._hidden_ids
+        self._hidden_bar.hide()
+        self._hidden_ids = []
+        with QSignalBlocker(self.search_edit), QSignalBlocker(self.favorites_button):
+            self.search_edit.clear()
+            self.favorites_button.setChecked(False)
+        q = self._query
+        self._set_query(GalleryQuery(q.project_id, q.order, False, "", False))
+        if q.trashed:
+            self._trash_bar.hide()
+            self.trash_shown.emit(False)
+        if ids:
+            self._select_automatically(ids[0])
+
+    def _filter_description(self) -> str:
+        q = self._query
+        if q.trashed:
+            return "trash view"
+        parts = []
+        if q.search:
+            parts.append(f"search “{q.search}”")
+        if q.favorites:
+            parts.append("favorites filter")
+        return " and the ".join(parts) or "current view"
+
+    def _select_automatically(self, asset_id: str) -> None:
+        self._auto_select = True
+        try:
+            self.select_asset(asset_id)
+        finally:
+            self._auto_select = False
+
+    def step_current(self, delta: int) -> AssetInfo | None:
+        """Make the previous (-1) or next (+1) image current (the viewer's arrows)."""
+        index = self.view.currentIndex()
+        row = (index.row() if index.isValid() else -1) + delta
+        if row >= self.model.rowCount() and self.model.canFetchMore():
+            self.model.fetchMore()
+        if not 0 <= row < self.model.rowCount():
+            return None
+        target = self.model.index(row, 0)
+        self.view.selectionModel().setCurrentIndex(
+            target, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self.view.scrollTo(target)
+        return target.data(Role.asset)
 
     def current_asset(self) -> AssetInfo | None:
         index = self.view.currentIndex()
@@ -640,24 +763,40 @@ class GalleryWidget(QWidget):
                     "folders here to import them.")
         self.view.empty_text = text
         self.view.viewport().update()
-        total = self.model.total
-        if q.project_id is None:
-            self.count_label.setText("")
-        elif not self.model.total_known:
-            self.count_label.setText(f"{total:,}+ images")  # counting in the background
-        elif q.trashed:
-            self.count_label.setText(f"{_plural(total, 'image')} in the trash")
-        else:
-            self.count_label.setText(_plural(total, "image"))
+        self._update_count_label()
 
     @Slot()
     def _update_actions(self, *_: object) -> None:
-        self.restore_button.setEnabled(bool(self.selected_assets()) and self._query.trashed)
+        selected = len(self.view.selectionModel().selectedIndexes())
+        self.restore_button.setEnabled(bool(selected) and self._query.trashed)
+        self._update_count_label(selected)
+
+    def _update_count_label(self, selected: int | None = None) -> None:
+        """"64 images", or "3 of 64 selected" when more than one is selected."""
+        if selected is None:
+            selected = len(self.view.selectionModel().selectedIndexes())
+        q = self._query
+        total = self.model.total
+        if q.project_id is None:
+            text = ""
+        elif selected > 1:
+            known = f"{total:,}" if self.model.total_known else f"{total:,}+"
+            text = f"{selected:,} of {known} selected"
+        elif not self.model.total_known:
+            text = f"{total:,}+ images"  # counting in the background
+        elif q.trashed:
+            text = f"{_plural(total, 'image')} in the trash"
+        else:
+            text = _plural(total, "image")
+        self.count_label.setText(text)
+        self.count_label.setEnabled(selected > 1)  # muted unless it says something new
 
     # --- slots --------------------------------------------------------------------------------
 
     @Slot(QModelIndex, QModelIndex)
     def _on_view_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if not self._auto_select and current.isValid():
+            self._person_picks += 1
         self.current_changed.emit(current.data(Role.asset) if current.isValid() else None)
 
     @Slot(QModelIndex, QModelIndex, list)

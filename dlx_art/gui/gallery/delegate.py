@@ -1,5 +1,6 @@
 """How one gallery tile is painted: the thumbnail centred on a rounded tile, a favourite star,
-a kind badge and the selection outline. No text besides the badge: the prompt is in the tooltip
+a kind badge and the selection (a frame and background around the picture, never a tint
+on it). No text besides the badge: the prompt is in the tooltip
 and the details panel.
 
 Painting is also where thumbnails are asked for: only rows that are actually painted (on
@@ -145,6 +146,17 @@ class GalleryDelegate(QStyledItemDelegate):
         tile = self.tile_rect(QRectF(option.rect))
         origin = tile.topLeft().toPoint()
         tile = QRectF(origin.x(), origin.y(), self._tile, self._tile)
+        if selected:
+            # selection marks the cell around the picture, never the picture's colours
+            cell = tile.adjusted(-GAP / 2 + 1, -GAP / 2 + 1, GAP / 2 - 1, GAP / 2 - 1)
+            back = QColor(palette.color(QPalette.ColorRole.Highlight))
+            back.setAlphaF(0.55)
+            painter.save()
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+            path = QPainterPath()
+            path.addRoundedRect(cell, RADIUS + 2, RADIUS + 2)
+            painter.fillPath(path, back)
+            painter.restore()
         if pixmap is not None and not pixmap.isNull():
             painter.drawPixmap(origin, self._sprite("tile", palette, dpr))
             self._paint_pixmap(painter, tile.adjusted(4, 4, -4, -4), pixmap, dpr)
@@ -175,12 +187,8 @@ class GalleryDelegate(QStyledItemDelegate):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         if selected:
+            # the frame lies in the tile's margin, outside the thumbnail's pixels
             highlight = palette.color(QPalette.ColorRole.Highlight)
-            overlay = QColor(highlight)
-            overlay.setAlphaF(0.18)
-            path = QPainterPath()
-            path.addRoundedRect(tile, RADIUS, RADIUS)
-            painter.fillPath(path, overlay)
             painter.setPen(QPen(highlight, 3))
             painter.drawRoundedRect(tile.adjusted(1.5, 1.5, -1.5, -1.5), RADIUS - 1, RADIUS - 1)
         elif hovered:

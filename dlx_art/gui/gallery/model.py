@@ -13,9 +13,7 @@ paints, and the model only reports what the loader holds.
 from __future__ import annotations
 
 import dataclasses
-import re
 import time
-import unicodedata
 from collections.abc import Iterable, Sequence
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
@@ -34,6 +32,7 @@ from shiboken6 import isValid
 from dlx_art.gui.gallery import mime as gallery_mime
 from dlx_art.gui.gallery.thumbnails import ThumbnailLoader, ThumbState
 from dlx_art.gui.tasks import Lane
+from dlx_art.library.search import matches as search_matches
 
 if TYPE_CHECKING:
     from dlx_art.library.models import AssetInfo
@@ -70,19 +69,10 @@ class GalleryQuery:
     trashed: bool = False
 
 
-def _fold(text: str) -> str:
-    """Case and accent folding like the catalog's FTS5 `unicode61 remove_diacritics 2`."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-
-
 def matches_search(asset: AssetInfo, search: str) -> bool:
-    """Whether the catalog's prompt search would find `asset` (every word, as a prefix)."""
-    words = re.findall(r"\w+", _fold(search))
-    if not words:
-        return True
-    tokens = re.findall(r"\w+", _fold(f"{asset.prompt or ''} {asset.negative or ''}"))
-    return all(any(t.startswith(w) for t in tokens) for w in words)
+    """Whether the catalog's search would find `asset` (prompt words, field filters)."""
+    return search_matches(search, prompt=asset.prompt, negative=asset.negative,
+                          model=asset.model, seed=asset.seed)
 
 
 def _sort_key(order: str):  # noqa: ANN202
