@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -100,7 +101,7 @@ class EditsMixin(ReadsMixin):
                 for final, src in moved:
                     storage.move_within(self.root, final, src)
                 raise
-            shutil.rmtree(self.root / storage.TRASH_DIR / asset.id, ignore_errors=True)
+            _clear_trash_folder(self.root, asset.id)
         return self.get_asset(asset_id)
 
     def empty_trash(self) -> int:
@@ -141,3 +142,13 @@ class EditsMixin(ReadsMixin):
         if strip_metadata:
             data = metadata.strip_metadata(data, asset.fileType)
         return write_export(self.root, target, data, force=force)
+
+
+def _clear_trash_folder(root: Path, asset_id: str) -> None:
+    """Remove an image's trash folder after its restore, only if it is empty.
+
+    Another program may have trashed the image again since the restore committed: its file is
+    in that folder now, and removing the whole folder would delete it.
+    """
+    with contextlib.suppress(OSError):
+        os.rmdir(root / storage.TRASH_DIR / asset_id)

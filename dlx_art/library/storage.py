@@ -672,30 +672,42 @@ def move_within(root: Path, src: Path, dst: Path) -> None:
     exists = StorageError(f"Cannot move {src.name}: {dst} already exists.")
     if os.path.lexists(dst):
         raise exists
-    ensure_dir(dst.parent)
     # A plain rename would replace a file (or an empty folder) another process creates at
     # `dst` meanwhile; the name is claimed atomically instead, so nothing is ever overwritten.
-    try:
-        if os.path.isdir(src) and not os.path.islink(src):
-            os.mkdir(dst)  # claims the name; the rename then replaces our own empty folder
-            try:
-                if _WINDOWS:  # pragma: no cover - rename does not replace folders there
-                    os.rmdir(dst)
-                os.rename(src, dst)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.rmdir(dst)
-                raise
-        elif os.path.islink(src):  # pragma: no cover - the library makes no links
-            if os.path.lexists(dst):
-                raise FileExistsError(errno.EEXIST, "File exists", str(dst))
+    for attempt in range(3):
+        ensure_dir(dst.parent)
+        try:
+            _claim_move(src, dst)
+            return
+        except FileExistsError as exc:
+            raise exists from exc
+        except FileNotFoundError as exc:
+            # another process removed the (empty) folder between our mkdir and the rename,
+            # e.g. a restore clearing a trash folder: make it again and retry
+            if attempt < 2 and os.path.lexists(src):
+                continue
+            raise _os_error("move", src, exc) from exc
+        except OSError as exc:
+            raise _os_error("move", src, exc) from exc
+
+
+def _claim_move(src: Path, dst: Path) -> None:
+    if os.path.isdir(src) and not os.path.islink(src):
+        os.mkdir(dst)  # claims the name; the rename then replaces our own empty folder
+        try:
+            if _WINDOWS:  # pragma: no cover - rename does not replace folders there
+                os.rmdir(dst)
             os.rename(src, dst)
-        else:
-            _commit_new(src, dst)
-    except FileExistsError as exc:
-        raise exists from exc
-    except OSError as exc:
-        raise _os_error("move", src, exc) from exc
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.rmdir(dst)
+            raise
+    elif os.path.islink(src):  # pragma: no cover - the library makes no links
+        if os.path.lexists(dst):
+            raise FileExistsError(errno.EEXIST, "File exists", str(dst))
+        os.rename(src, dst)
+    else:
+        _commit_new(src, dst)
 
 
 def _same_entry(a: Path, b: Path) -> bool:
