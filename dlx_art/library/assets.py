@@ -19,7 +19,7 @@ from typing import Any
 
 from dlx_art.errors import DlxError, StorageError
 from dlx_art.library import lock, metadata, sql, staging, storage, workers
-from dlx_art.library.base import _Obj, _with_defaults
+from dlx_art.library.base import _begin_immediate, _Obj, _with_defaults
 from dlx_art.library.projects import ProjectsMixin
 from dlx_art.library.reads import ReadsMixin
 from dlx_art.library.records import (
@@ -279,10 +279,11 @@ class AssetsMixin(ProjectsMixin, ReadsMixin):
                                 report.duplicates.append(str(path))
                             else:
                                 seen.add(outcome.row["contentHash"])
+                                outcome.source = str(path)
                                 self._name_staged(outcome)
                                 written.append(outcome)
                     if flushing is not None:
-                        report.imported += self._catalog_batch(*flushing)
+                        report.imported += self._catalog_batch(*flushing, report.duplicates)
                         flushing = None
                     if written:
                         handed_off.update(id(item) for item in written)
@@ -304,7 +305,7 @@ class AssetsMixin(ProjectsMixin, ReadsMixin):
             finally:
                 _discard_in_flight(current + pending, handed_off)
                 if flushing is not None:  # written before the stop or failure: still catalogued
-                    report.imported += self._catalog_batch(*flushing)
+                    report.imported += self._catalog_batch(*flushing, report.duplicates)
 
     def _name_staged(self, item: Prepared) -> None:
         """Give a staged import its final name in the project's folder.
@@ -328,22 +329,42 @@ class AssetsMixin(ProjectsMixin, ReadsMixin):
             item.temp_path = None
             self._set_paths(item)
 
-    def _catalog_batch(self, written: list[Prepared], flushed: Future[None]) -> list[AssetInfo]:
-        """Commit a written batch's rows once its files are durable; else remove the files."""
-        from sqlalchemy import insert
+    def _catalog_batch(self, written: list[Prepared], flushed: Future[None],
+                       duplicates: list[str]) -> list[AssetInfo]:
+        """Commit a written batch's rows once its files are durable; else remove the files.
+
+        The project's pictures are checked again under SQLite's write lock: another process
+        importing the same files at the same time may have catalogued some of them since this
+        import started. Those are reported as duplicates (their files removed), so two imports
+        side by side leave each picture once, as two imports one after the other do.
+        """
+        from sqlalchemy import insert, select
 
         A = sql.tables().asset
+        kept: list[Prepared] = []
         try:
             flushed.result()
             with self._write_lock, self.engine.begin() as con:
-                con.execute(insert(A), [i.row for i in written])
+                _begin_immediate(con)
+                project_id = written[0].row["projectId"]
+                hashes = [i.row["contentHash"] for i in written]
+                present = {h for (h,) in con.execute(select(A.c.contentHash).where(
+                    A.c.projectId == project_id, A.c.contentHash.in_(hashes)))}
+                for item in written:
+                    (kept if item.row["contentHash"] not in present else []).append(item)
+                if kept:
+                    con.execute(insert(A), [i.row for i in kept])
         except Exception as exc:
             for item in written:
                 item.remove_files()
             if isinstance(exc, DlxError):
                 raise
             raise StorageError(f"Import failed while saving: {exc}") from exc
-        return [AssetInfo.from_row(_Obj(_with_defaults(i.row))) for i in written]
+        for item in written:
+            if item not in kept:  # catalogued by another import meanwhile
+                item.remove_files()
+                duplicates.append(item.source or item.stem)
+        return [AssetInfo.from_row(_Obj(_with_defaults(i.row))) for i in kept]
 
 
 def _expand(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:

@@ -96,6 +96,7 @@ class Prepared:
         self.temp_path: Path | None = None
         self.image_path: Path | None = None
         self.mask_path: Path | None = None
+        self.source: str | None = None  # the imported file, for the import's report
 
     def image_bytes(self) -> bytes:
         if len(self.parts) == 1 and isinstance(self.parts[0], bytes):

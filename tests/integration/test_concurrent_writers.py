@@ -7,6 +7,7 @@ and every process exited 0 with nothing on stderr.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -103,7 +104,7 @@ def test_import_processes_side_by_side(tmp_path, processes, files):
             (folder / f"common-{i}.png").write_bytes(data)
         sources.append(folder)
     procs = [_start([sys.executable, "-m", "dlx_art", "--home", str(home), "import",
-                     "--project", "Shared", str(folder)], home) for folder in sources]
+                     "--project", "Shared", "--json", str(folder)], home) for folder in sources]
     results = _finish(procs)
     for code, _out, err in results:
         assert code == 0 and err == "", err
@@ -113,8 +114,12 @@ def test_import_processes_side_by_side(tmp_path, processes, files):
 
     expected = {content_hash((f / name).read_bytes()) for f in sources
                 for name in os.listdir(f)}
-    assert hashes == expected  # every picture is there (shared ones possibly more than once)
-    assert len(rows) >= len(expected)
+    assert hashes == expected  # every picture is there
+    # ... once: a picture another import catalogued meanwhile is a duplicate, as it is for
+    # imports one after the other
+    assert len(rows) == len(expected)
+    reported = [json.loads(out) for _code, out, _err in results]
+    assert sum(len(r["imported"]) for r in reported) == len(expected)
 
 
 ADDER = textwrap.dedent("""
