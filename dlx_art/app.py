@@ -198,6 +198,28 @@ class _StartupTimer:
         print(f"timing: shown={self.shown:.1f}{usable}", file=sys.stderr, flush=True)
 
 
+def _bench_remote(window: object) -> object:
+    """With DLX_ART_TIMING=1 and DLX_ART_BENCH_STDIN=1: `bench/bench_startup.py`'s remote.
+
+    A line `quit` on stdin prints `timing: close_ns=<epoch ns>` and triggers the window's
+    Quit action (Ctrl+Q), so the bench times "window closed -> process exited" on the path a
+    person takes, after it has read the window's memory from /proc.
+    """
+    from PySide6.QtCore import QSocketNotifier
+
+    notifier = QSocketNotifier(sys.stdin.fileno(), QSocketNotifier.Type.Read)
+
+    def on_input() -> None:
+        line = sys.stdin.readline()
+        if not line or line.strip() == "quit":
+            notifier.setEnabled(False)
+            print(f"timing: close_ns={time.time_ns()}", file=sys.stderr, flush=True)
+            window.quit_action.trigger()  # type: ignore[attr-defined]
+
+    notifier.activated.connect(on_input)
+    return notifier
+
+
 def _route_qt_messages() -> None:
     """Qt's own warnings go to our log (a windowed app has no console to print them on)."""
     from PySide6.QtCore import QtMsgType, qInstallMessageHandler
@@ -285,7 +307,10 @@ def main(argv: Sequence[str]) -> int:
         tune_process(session)  # after the window: its freeze follows the window's filling
         result: dict[str, object] = {"closed": False, "failed": None}
         loop = QEventLoop()
-        timer = _StartupTimer(window) if os.environ.get("DLX_ART_TIMING") == "1" else None
+        timing = os.environ.get("DLX_ART_TIMING") == "1"
+        timer = _StartupTimer(window) if timing else None
+        if timing and os.environ.get("DLX_ART_BENCH_STDIN") == "1":
+            result["remote"] = _bench_remote(window)  # kept alive while the window runs
 
         def on_closed() -> None:
             result["closed"] = True
@@ -301,7 +326,12 @@ def main(argv: Sequence[str]) -> int:
         window.library_failed.connect(on_failed)
         if args.smoke:
             # close once the library is shown and the event loop has run a little
-            window.library_ready.connect(lambda: QTimer.singleShot(SMOKE_DELAY_MS, window.close))
+            def smoke_close() -> None:
+                if timing:
+                    print(f"timing: close_ns={time.time_ns()}", file=sys.stderr, flush=True)
+                window.close()
+
+            window.library_ready.connect(lambda: QTimer.singleShot(SMOKE_DELAY_MS, smoke_close))
         window.show()
         if created:
             code = app.exec()
