@@ -206,12 +206,15 @@ def _positive_int(value: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    entry = argv is None  # the program itself (the script, `python -m dlx_art`)
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     if args.command is None:
+        from dlx_art.app import finish_process
         from dlx_art.app import main as app_main
 
-        return app_main(argv)
+        code = app_main(argv)
+        return finish_process(code) if entry else code
     if args.home:
         os.environ["DLX_ART_HOME"] = str(Path(args.home).expanduser().resolve())
     from dlx_art.log import setup_logging
@@ -301,9 +304,10 @@ def _report(args: argparse.Namespace, exc: Exception) -> int:
 
 def gui_main() -> int:
     """Entry point of the GUI script (double-click on Windows: no console window)."""
+    from dlx_art.app import finish_process
     from dlx_art.app import main as app_main
 
-    return app_main(sys.argv[1:])
+    return finish_process(app_main(sys.argv[1:]))
 
 
 def _one_line(text: str) -> str:
