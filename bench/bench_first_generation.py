@@ -169,6 +169,7 @@ def main() -> int:
             prepare_home(home, fake.url)
             env = dict(os.environ, DLX_ART_HOME=str(home),
                        QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
+            env.pop("PYTHONDONTWRITEBYTECODE", None)  # as installed: .pyc files are used
             result = subprocess.run([sys.executable, "-c", DRIVER], env=env, cwd=ROOT,
                                     capture_output=True, text=True, timeout=300, check=False)
             found = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]

@@ -242,7 +242,11 @@ def main() -> int:
     runs = max(5, args.runs)
 
     tmp = Path(tempfile.mkdtemp(prefix="dlx-bench-startup-"))
-    env = {k: v for k, v in os.environ.items() if k != "DLX_ART_HOME"}
+    # PYTHONDONTWRITEBYTECODE (set in some sandboxes) would make every start compile the
+    # app's ~50 modules from source again, which no installed app does: the warm-up run
+    # writes the .pyc files, as a first start does.
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DLX_ART_HOME", "PYTHONDONTWRITEBYTECODE")}
     env.update(QT_QPA_PLATFORM=env.get("QT_QPA_PLATFORM", "offscreen"), DLX_ART_TIMING="1")
     py = sys.executable
     variants = [
