@@ -177,14 +177,15 @@ def _checked(check_name: str) -> Any:
     """An argparse type running one of `generation.types`' value checks (the GUI's too).
 
     A refused value is an argparse error: one line on stderr, exit code 2, nothing sent.
+    `generation.types` is imported when a value is checked, not when the parser is built
+    (the window builds it too, before its first paint).
     """
-    from dlx_art.generation import types
-
-    check = getattr(types, check_name)
 
     def convert(value: str) -> Any:
+        from dlx_art.generation import types
+
         try:
-            return check(value)
+            return getattr(types, check_name)(value)
         except UsageError as exc:
             raise argparse.ArgumentTypeError(exc.user_message) from None
 
