@@ -198,6 +198,65 @@ class _StartupTimer:
         print(f"timing: shown={self.shown:.1f}{usable}", file=sys.stderr, flush=True)
 
 
+def _bench_remote(window: object) -> object:
+    """With DLX_ART_TIMING=1 and DLX_ART_BENCH_STDIN=1: `bench/bench_startup.py`'s remote.
+
+    A line `quit` on stdin prints `timing: close_ns=<epoch ns>` and triggers the window's
+    Quit action (Ctrl+Q), so the bench times "window closed -> process exited" on the path a
+    person takes, after it has read the window's memory from /proc.
+    """
+    from PySide6.QtCore import QSocketNotifier
+
+    notifier = QSocketNotifier(sys.stdin.fileno(), QSocketNotifier.Type.Read)
+
+    def on_input() -> None:
+        line = sys.stdin.readline()
+        if not line or line.strip() == "quit":
+            notifier.setEnabled(False)
+            print(f"timing: close_ns={time.time_ns()}", file=sys.stderr, flush=True)
+            window.quit_action.trigger()  # type: ignore[attr-defined]
+
+    notifier.activated.connect(on_input)
+    return notifier
+
+
+#: Set by `main` when its window ended cleanly in a QApplication it created (see
+#: `finish_process`); reset at each start.
+_ended_cleanly = False
+
+
+def finish_process(code: int) -> int:
+    """For the program's entry point, after `main` returned: end the process now if it is safe.
+
+    A normal interpreter exit after the window closed takes 100-300 ms (tearing down Qt's
+    objects and thousands of modules, joining finished threads) for nothing. When `main` ended
+    cleanly (the session's threads all ended, so no write is in flight; the catalog was
+    committed and closed by `Library.close`; every image file was fsynced when it was written;
+    the window state was synced; the lock released), all that is left is the exit handlers:
+    run them (logging flushes its files, the thumbnail processes are told to stop), stop any
+    worker process still alive (they only write thumbnail cache files, atomically) and
+    `os._exit`. Otherwise return `code` for the ordinary exit, which waits for what still runs.
+    Only for the process's own entry point (`python -m dlx_art`, the scripts): never call it
+    from code that goes on after `main`.
+    """
+    if not _ended_cleanly:
+        return code
+    import atexit
+    import multiprocessing
+
+    try:
+        atexit._run_exitfuncs()  # what the interpreter would run first at exit
+        for child in multiprocessing.active_children():
+            child.terminate()
+        for child in multiprocessing.active_children():
+            child.join(1.0)
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except Exception:  # noqa: BLE001 - then the ordinary, slower exit does it all
+        return code
+    os._exit(code)
+
+
 def _route_qt_messages() -> None:
     """Qt's own warnings go to our log (a windowed app has no console to print them on)."""
     from PySide6.QtCore import QtMsgType, qInstallMessageHandler
@@ -228,6 +287,8 @@ def _report(message: str, *, headless: bool, title: str = APP_NAME) -> None:
 
 def main(argv: Sequence[str]) -> int:
     """Start the studio window; see the module docstring. `argv` excludes the program name."""
+    global _ended_cleanly
+    _ended_cleanly = False
     args = _parse(argv)
     if args.command is not None:  # a CLI command: not the window's business
         from dlx_art.cli import main as cli_main
@@ -285,7 +346,10 @@ def main(argv: Sequence[str]) -> int:
         tune_process(session)  # after the window: its freeze follows the window's filling
         result: dict[str, object] = {"closed": False, "failed": None}
         loop = QEventLoop()
-        timer = _StartupTimer(window) if os.environ.get("DLX_ART_TIMING") == "1" else None
+        timing = os.environ.get("DLX_ART_TIMING") == "1"
+        timer = _StartupTimer(window) if timing else None
+        if timing and os.environ.get("DLX_ART_BENCH_STDIN") == "1":
+            result["remote"] = _bench_remote(window)  # kept alive while the window runs
 
         def on_closed() -> None:
             result["closed"] = True
@@ -301,7 +365,12 @@ def main(argv: Sequence[str]) -> int:
         window.library_failed.connect(on_failed)
         if args.smoke:
             # close once the library is shown and the event loop has run a little
-            window.library_ready.connect(lambda: QTimer.singleShot(SMOKE_DELAY_MS, window.close))
+            def smoke_close() -> None:
+                if timing:
+                    print(f"timing: close_ns={time.time_ns()}", file=sys.stderr, flush=True)
+                window.close()
+
+            window.library_ready.connect(lambda: QTimer.singleShot(SMOKE_DELAY_MS, smoke_close))
         window.show()
         if created:
             code = app.exec()
@@ -329,13 +398,16 @@ def main(argv: Sequence[str]) -> int:
         return 1
     finally:
         session.shutdown()  # done already when the window closed; waits only if not
+        closed = True
         try:
             if session.library is not None:
                 session.library.close()
         except Exception:  # closing must not hide the real outcome
+            closed = False
             log.exception("closing the library failed")
         if session.lock is not None:
             session.lock.release()
         if window is not None:
             window.deleteLater()
+        _ended_cleanly = bool(created and closed and session.ended_cleanly)
         log.info("%s stopped", APP_NAME)

@@ -194,14 +194,15 @@ def _checked(check_name: str) -> Any:
     """An argparse type running one of `generation.types`' value checks (the GUI's too).
 
     A refused value is an argparse error: one line on stderr, exit code 2, nothing sent.
+    `generation.types` is imported when a value is checked, not when the parser is built
+    (the window builds it too, before its first paint).
     """
-    from dlx_art.generation import types
-
-    check = getattr(types, check_name)
 
     def convert(value: str) -> Any:
+        from dlx_art.generation import types
+
         try:
-            return check(value)
+            return getattr(types, check_name)(value)
         except UsageError as exc:
             raise argparse.ArgumentTypeError(exc.user_message) from None
 
@@ -223,12 +224,15 @@ def _positive_int(value: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    entry = argv is None  # the program itself (the script, `python -m dlx_art`)
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     if args.command is None:
+        from dlx_art.app import finish_process
         from dlx_art.app import main as app_main
 
-        return app_main(argv)
+        code = app_main(argv)
+        return finish_process(code) if entry else code
     if args.home:
         os.environ["DLX_ART_HOME"] = str(Path(args.home).expanduser().resolve())
     from dlx_art.log import setup_logging
@@ -318,9 +322,10 @@ def _report(args: argparse.Namespace, exc: Exception) -> int:
 
 def gui_main() -> int:
     """Entry point of the GUI script (double-click on Windows: no console window)."""
+    from dlx_art.app import finish_process
     from dlx_art.app import main as app_main
 
-    return app_main(sys.argv[1:])
+    return finish_process(app_main(sys.argv[1:]))
 
 
 def _one_line(text: str) -> str:

@@ -49,6 +49,27 @@ class Routed:
     fallback_reason: str | None
 
 
+def might_have_hf_token(explicit: str | None) -> bool:
+    """False only when no Hugging Face token can exist here (then `huggingface_hub`, some
+    40 MB and half a second of imports, need not be loaded to find none).
+
+    Conservative: any `HF_*` / `HUGGING_FACE*` variable (`HF_TOKEN`, `HF_HOME`,
+    `HF_TOKEN_PATH`, `HF_OIDC_RESOURCE`...), a token file where `hf auth login` writes it, or
+    Google Colab (its secrets vault) all count as "maybe", and `find_token` decides.
+    """
+    import os
+    from pathlib import Path
+
+    if explicit is not None and explicit.strip():
+        return True
+    if any(name.startswith(("HF_", "HUGGING_FACE")) for name in os.environ):
+        return True
+    if any(name.startswith("COLAB_") for name in os.environ):
+        return True
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache")
+    return Path(cache, "huggingface", "token").expanduser().exists()
+
+
 class BackendRouter:
     """Holds the clients built from the settings and routes each job."""
 
@@ -62,7 +83,6 @@ class BackendRouter:
     @classmethod
     def from_settings(cls, settings: Any) -> BackendRouter:
         from dlx_art.generation.a1111 import A1111Client
-        from dlx_art.generation.hf import HFClient, find_token
 
         clients: list[Backend] = []
         invalid: list[BackendStatus] = []
@@ -76,8 +96,14 @@ class BackendRouter:
                 invalid.append(BackendStatus("a1111", f"A1111 at {server.url}", "down",
                                              exc.user_message))
         hf: Backend | None = None
-        token = find_token(settings.hf_token)
+        token = None
+        if settings.hf_endpoint or might_have_hf_token(settings.hf_token):
+            from dlx_art.generation.hf import find_token
+
+            token = find_token(settings.hf_token)
         if token or settings.hf_endpoint:
+            from dlx_art.generation.hf import HFClient
+
             hf = HFClient(model=settings.hf_model, token=token, provider=settings.hf_provider,
                           endpoint=settings.hf_endpoint, timeout=settings.hf_timeout)
         return cls(clients, hf, fallback=settings.hf_fallback, invalid=invalid)

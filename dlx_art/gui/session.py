@@ -51,6 +51,9 @@ RELEASE_WAIT_MS = 15_000
 DROPPABLE = ("reads", "render", "backends")
 #: Lanes that use the library: waited for before it closes (queued writes still happen).
 LIBRARY_LANES = ("reads", "render", "writer", "imports")
+#: How long `shutdown` waits for a backend status probe (it holds no data, only a connection:
+#: a slow server or the first import of the HTTP clients must not hold the window's exit).
+BACKENDS_WAIT_MS = 100
 
 
 def _open(root: Path) -> Library:  # writer lane: may migrate the catalog
@@ -109,6 +112,9 @@ class Session(QObject):
         self.monitor = BackendMonitor(self.routers, self, runner=self.runner)
         self._opening = False
         self._closed = False
+        #: After `shutdown`: True when every thread ended and the library closed (see
+        #: `dlx_art.app.finish_process`), False when something was left running; None before.
+        self.ended_cleanly: bool | None = None
         self._move: MoveProgress | None = None
         self._last_progress = 0.0
 
@@ -328,7 +334,9 @@ class Session(QObject):
         """Cancel jobs, stop lanes, close the library, release the lock: `timeout_ms` in all.
 
         Queued catalog writes still happen (a favourite toggled just before quitting is
-        kept); queued reads are dropped. True when every thread ended in time.
+        kept); queued reads are dropped. A backend status probe still running is waited for
+        only `BACKENDS_WAIT_MS` (it holds no data). True when every thread ended in time;
+        `ended_cleanly` says whether all the work on the library and the jobs did.
         """
         if self._closed:
             return True
@@ -340,10 +348,11 @@ class Session(QObject):
 
         self.stop_move()
         ok = self.jobs.shutdown(left())
-        ok = self.monitor.stop(left()) and ok
+        probes_ended = self.monitor.stop(min(left(), BACKENDS_WAIT_MS))
         for name in DROPPABLE:
             self.runner.lane(name).cancel()
-        ok = self.runner.wait(left()) and ok
+        ok = self.runner.wait(left(), tuple(n for n in self.runner.lanes
+                                            if n != "backends")) and ok
         if self.library is not None:
             if ok:
                 self.library.close()
@@ -351,5 +360,7 @@ class Session(QObject):
                 log.warning("background work still running; the catalog is left to exit")
         if self.lock is not None:
             self.lock.release()
-        log.info("session ended (threads ended: %s)", ok)
-        return ok
+        self.ended_cleanly = ok
+        log.info("session ended (threads ended: %s, status probes ended: %s)", ok,
+                 probes_ended)
+        return ok and probes_ended

@@ -36,8 +36,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-import portalocker
-
 from dlx_art.errors import NotFound, StorageError, UsageError
 from dlx_art.library import db
 from dlx_art.library import lock as _lock
@@ -419,7 +417,7 @@ class RunnerLock:
             return True
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - kept while held
-        if not _lock._lock(handle, portalocker.LockFlags.EXCLUSIVE):
+        if not _lock._lock(handle, _lock.LockFlags.EXCLUSIVE):
             handle.close()
             return False
         handle.seek(0)
@@ -441,7 +439,7 @@ class RunnerLock:
             return runner_label()
         try:
             with open(self.path, encoding="utf-8") as handle:
-                if _lock._lock(handle, portalocker.LockFlags.EXCLUSIVE):
+                if _lock._lock(handle, _lock.LockFlags.EXCLUSIVE):
                     _lock._unlock(handle)
                     return None
                 with contextlib.suppress(OSError):

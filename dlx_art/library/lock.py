@@ -2,7 +2,7 @@
 
 Several processes may use one storage root at once: the window, any number of `dlx-art`
 commands, and the suite's other studios (which only see the catalog). Three locks, all
-advisory file locks taken with `portalocker` (``flock`` on POSIX, ``LockFileEx`` on Windows),
+advisory file locks (``flock`` on POSIX, ``LockFileEx`` through `portalocker` on Windows),
 so the operating system drops them when a process dies, however it dies:
 
 ``.dlx-art.lock`` (`LibraryLock`)
@@ -47,8 +47,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-import portalocker
-
 from dlx_art import APP_NAME
 from dlx_art.errors import LibraryLocked, StorageError
 
@@ -87,21 +85,49 @@ def set_process_label(label: str) -> None:
     _process_label = label
 
 
-def _lock(handle: IO[Any], flags: portalocker.LockFlags) -> bool:
-    """Try to take a file lock without waiting; False if someone else holds it."""
-    try:
-        portalocker.lock(handle, flags | portalocker.LockFlags.NON_BLOCKING)
-    except (portalocker.exceptions.AlreadyLocked, portalocker.exceptions.LockException):
-        return False
-    return True
+if sys.platform == "win32":  # LockFileEx, through portalocker
+    import portalocker
+    from portalocker import LockFlags
+
+    def _lock(handle: IO[Any], flags: LockFlags) -> bool:
+        """Try to take a file lock without waiting; False if someone else holds it."""
+        try:
+            portalocker.lock(handle, flags | LockFlags.NON_BLOCKING)
+        except (portalocker.exceptions.AlreadyLocked, portalocker.exceptions.LockException):
+            return False
+        return True
+
+    def _unlock(handle: IO[Any]) -> None:
+        with contextlib.suppress(portalocker.exceptions.LockException, OSError):
+            portalocker.unlock(handle)
+
+else:
+    # On POSIX portalocker is one call to `fcntl.flock` (its default locker), and the same
+    # call here takes the same lock as any other process using portalocker on the file. But
+    # importing portalocker (its version lookup through importlib.metadata, its redis module)
+    # costs 60-170 ms, and the window takes its lock before its first paint (bench/).
+    import enum
+    import fcntl
+
+    class LockFlags(enum.IntFlag):  # the names of portalocker.LockFlags
+        EXCLUSIVE = fcntl.LOCK_EX
+        SHARED = fcntl.LOCK_SH
+        NON_BLOCKING = fcntl.LOCK_NB
+
+    def _lock(handle: IO[Any], flags: LockFlags) -> bool:
+        """Try to take a file lock without waiting; False if someone else holds it."""
+        try:
+            fcntl.flock(handle.fileno(), int(flags | LockFlags.NON_BLOCKING))
+        except OSError:  # EWOULDBLOCK: held elsewhere; anything else: not taken either
+            return False
+        return True
+
+    def _unlock(handle: IO[Any]) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def _unlock(handle: IO[Any]) -> None:
-    with contextlib.suppress(portalocker.exceptions.LockException, OSError):
-        portalocker.unlock(handle)
-
-
-def _poll(handle: IO[Any], flags: portalocker.LockFlags, timeout: float) -> bool:
+def _poll(handle: IO[Any], flags: LockFlags, timeout: float) -> bool:
     """Take a file lock, waiting up to `timeout` seconds (polled: works the same everywhere)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -141,7 +167,7 @@ class LibraryLock:
         deadline = time.monotonic() + 0.2
         while True:
             handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - kept while held
-            if not _poll(handle, portalocker.LockFlags.EXCLUSIVE,
+            if not _poll(handle, LockFlags.EXCLUSIVE,
                          max(0.0, deadline - time.monotonic())):
                 handle.close()
                 owner = _window_owner(self.path)
@@ -187,7 +213,7 @@ def _window_owner(path: Path) -> str | None:
     """``"1234"`` or ``"1234 on host"`` for the window that holds `path`; None if nobody does."""
     try:
         with open(path, encoding="utf-8") as handle:
-            if _lock(handle, portalocker.LockFlags.EXCLUSIVE):
+            if _lock(handle, LockFlags.EXCLUSIVE):
                 _unlock(handle)
                 return None
             try:
@@ -249,7 +275,7 @@ class _Hold:
                     # still be read; its writes fail with their own plain message.
                     log.warning("no lock file %s (%s); going on without it", self.path, exc)
                     handle = None
-                if handle is not None and not _poll(handle, portalocker.LockFlags.SHARED,
+                if handle is not None and not _poll(handle, LockFlags.SHARED,
                                                     max(0.0, deadline - time.monotonic())):
                     self._close_if_unused()
                     return False
@@ -300,8 +326,8 @@ class _Hold:
             converting = bool(self.shared)
             if converting:
                 _unlock(handle)
-            if not _poll(handle, portalocker.LockFlags.EXCLUSIVE, timeout):
-                if converting and not _poll(handle, portalocker.LockFlags.SHARED, OPEN_WAIT):
+            if not _poll(handle, LockFlags.EXCLUSIVE, timeout):
+                if converting and not _poll(handle, LockFlags.SHARED, OPEN_WAIT):
                     # our shared hold back; only maintenance elsewhere lasting minutes stops it
                     log.warning("could not take the shared lock %s back", self.path)
                 self._close_if_unused()
@@ -319,8 +345,8 @@ class _Hold:
             self.owner = None
             if self.shared and self.handle is not None:
                 # back to this thread's shared hold (flock converts in place)
-                _lock(self.handle, portalocker.LockFlags.SHARED) or _poll(
-                    self.handle, portalocker.LockFlags.SHARED, OPEN_WAIT)
+                _lock(self.handle, LockFlags.SHARED) or _poll(
+                    self.handle, LockFlags.SHARED, OPEN_WAIT)
             self._close_if_unused()
             self.changed.notify_all()
 

@@ -343,3 +343,19 @@ def test_the_gallery_and_details_follow_the_library_they_are_told(qtbot, library
         gallery.shutdown()
         details.shutdown()
         other.close()
+
+
+def test_shutdown_does_not_wait_for_a_status_probe_but_still_closes_the_catalog(qtbot, session):
+    """A backend probe holds no data: a slow server must not hold the window's exit."""
+    release = threading.Event()
+    session.runner.backends.run(lambda: release.wait(GENEROUS_MS / 1000))
+    qtbot.waitUntil(session.runner.backends.busy, timeout=GENEROUS_MS)
+    library = session.library
+    try:
+        assert not session.shutdown(GENEROUS_MS)  # the probe did not end...
+        assert not release.is_set()  # ...and shutdown returned without it
+        assert session.ended_cleanly is True  # everything on the library did
+        assert library._closed
+    finally:
+        release.set()
+        assert session.runner.wait(GENEROUS_MS)

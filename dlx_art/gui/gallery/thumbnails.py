@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("dlx_art.gui.gallery")
 
 DEFAULT_MAX_BYTES = 48 * 1024 * 1024  # 10+ screens of tiles at any zoom
-WARM_UP_DELAY_MS = 2000
 MAX_BROKEN_REMEMBERED = 10_000
 
 
@@ -111,9 +110,8 @@ def shared_renderer() -> RenderProcesses:
 
 
 def warm_up() -> None:
-    """Pool thread: start the rendering processes, which the first *new* thumbnail needs. Run
-    a while after start-up, so it neither slows the window's start nor the first screen of
-    cached thumbnails."""
+    """Pool thread: start the rendering processes, which the first *new* thumbnail needs
+    (only on request: `ThumbnailLoader.warm_up_now`; otherwise they start on first use)."""
     lower_thread_priority()
     shared_renderer().start()
 
@@ -178,7 +176,9 @@ class ThumbnailLoader(QObject):
         self._warming = False
         if library is not None:
             self._lane.run(prepare, library, owner=self, on_done=self._on_prepared)
-        QTimer.singleShot(WARM_UP_DELAY_MS, self, self._start_warm_up)
+        # No timed warm-up of the rendering processes: they hold ~35 MB each and start on the
+        # first thumbnail that must really be rendered (`RenderProcesses` starts them on
+        # demand, on the render lane), so a window with nothing to render starts none.
 
     def set_library(self, library: Library | None) -> None:
         """Load from another library (None: none); forgets everything cached."""
@@ -199,7 +199,7 @@ class ThumbnailLoader(QObject):
             self._lane.run(warm_up, owner=self, on_done=self._on_warmed)
 
     def warm_up_now(self) -> None:
-        """Import Pillow's plugins now rather than `WARM_UP_DELAY_MS` after start-up."""
+        """Start the rendering processes now rather than for the first new thumbnail."""
         self._start_warm_up()
 
     def _on_warmed(self, _result: object) -> None:
