@@ -185,7 +185,7 @@ class JobPanel(QWidget):
 
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setObjectName("cancelButton")
-        self.cancel_button.setToolTip("Cancel the running job (Esc)")
+        self.cancel_button.setToolTip("Cancel the selected or running job (Esc in this panel)")
         self.cancel_all_button = QPushButton("Cancel All")
         self.cancel_all_button.setObjectName("cancelAllButton")
         self.cancel_all_button.setToolTip("Cancel the running job and every queued one")

@@ -14,7 +14,6 @@ from PySide6.QtCore import QSignalBlocker, Qt, Signal, Slot
 from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (
     QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QFrame,
     QHBoxLayout,
@@ -23,14 +22,21 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSizePolicy,
-    QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from dlx_art.errors import UsageError
-from dlx_art.generation.types import BackendChoice, GenerationRequest, Kind
+from dlx_art.generation.types import (
+    MAX_CFG_SCALE,
+    MAX_IMAGES,
+    MAX_STEPS,
+    BackendChoice,
+    GenerationRequest,
+    Kind,
+)
+from dlx_art.gui.spin_boxes import CheckedDoubleSpinBox, CheckedSpinBox
 
 log = logging.getLogger("dlx_art.gui.prompt_panel")
 
@@ -70,8 +76,9 @@ def scheduler_label(name: str) -> str:
     return name.replace("_", " ").capitalize()
 
 
-class SizeSpinBox(QSpinBox):
-    """A pixel size that only accepts multiples of 8 (typed values are rounded)."""
+class SizeSpinBox(CheckedSpinBox):
+    """A pixel size that only accepts multiples of 8 (typed values are rounded, typed values
+    out of range are clamped with a message)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -91,6 +98,9 @@ class SizeSpinBox(QSpinBox):
         return state
 
     def fixup(self, text: str) -> str:
+        clamped = super().fixup(text)  # out of range: the limit, with a message
+        if clamped != text:
+            return clamped
         try:
             value = int("".join(ch for ch in text if ch.isdigit()) or MIN_SIZE)
         except ValueError:
@@ -166,14 +176,15 @@ class PromptPanel(QWidget):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(8)
 
-        self.steps_spin = QSpinBox()
+        # the ranges GenerationRequest accepts; a typed value beyond them is clamped visibly
+        self.steps_spin = CheckedSpinBox()
         self.steps_spin.setObjectName("stepsSpin")
-        self.steps_spin.setRange(1, 150)
+        self.steps_spin.setRange(1, MAX_STEPS)
         self.steps_spin.setValue(20)
         self.steps_spin.setAccessibleName("Steps")
-        self.cfg_spin = QDoubleSpinBox()
+        self.cfg_spin = CheckedDoubleSpinBox()
         self.cfg_spin.setObjectName("cfgSpin")
-        self.cfg_spin.setRange(1.0, 30.0)
+        self.cfg_spin.setRange(0.0, MAX_CFG_SCALE)
         self.cfg_spin.setSingleStep(0.5)
         self.cfg_spin.setDecimals(1)
         self.cfg_spin.setValue(7.0)
@@ -205,7 +216,7 @@ class PromptPanel(QWidget):
         for key, label in SEED_MODES:
             self.seed_mode_combo.addItem(label, key)
         self.seed_mode_combo.setAccessibleName("Seed mode")
-        self.seed_spin = QDoubleSpinBox()  # seeds go up to 2**32 - 1: beyond a QSpinBox
+        self.seed_spin = CheckedDoubleSpinBox()  # seeds go up to 2**32 - 1: beyond a QSpinBox
         self.seed_spin.setObjectName("seedSpin")
         self.seed_spin.setDecimals(0)
         self.seed_spin.setRange(-1, SEED_MAX)
@@ -214,9 +225,9 @@ class PromptPanel(QWidget):
         self.seed_spin.setAccessibleName("Seed")
         self.seed_spin.setKeyboardTracking(False)
 
-        self.batch_spin = QSpinBox()
+        self.batch_spin = CheckedSpinBox()
         self.batch_spin.setObjectName("batchSpin")
-        self.batch_spin.setRange(1, 16)
+        self.batch_spin.setRange(1, MAX_IMAGES)
         self.batch_spin.setValue(1)
         self.batch_spin.setAccessibleName("Number of images")
         self.batch_spin.setToolTip("How many images to make, one after the other")
@@ -339,6 +350,9 @@ class PromptPanel(QWidget):
         self.swap_button.clicked.connect(self._on_swap_clicked)
         self.seed_mode_combo.currentIndexChanged.connect(self._on_seed_mode_changed)
         self.seed_spin.valueChanged.connect(self._on_seed_spin_changed)
+        for box in (self.steps_spin, self.cfg_spin, self.batch_spin, self.width_spin,
+                    self.height_spin, self.seed_spin):
+            box.out_of_range.connect(self.set_hint)
 
     # --- backend lists ------------------------------------------------------------------------
 
