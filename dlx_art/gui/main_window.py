@@ -234,6 +234,7 @@ class MainWindow(QMainWindow, WindowActions):
         self.empty_page.button.clicked.connect(pb.prompt_new_project)
         self.prompt_panel.generate_requested.connect(self.generate)
         self.prompt_panel.refresh_requested.connect(self.refresh_backends)
+        self.prompt_panel.watch_jobs(self.jobs)  # Interrupt / Skip / "Add to Queue"
         self.banner.retry_button.clicked.connect(self.refresh_backends)
         self.banner.settings_button.clicked.connect(lambda: self.open_settings("a1111"))
 

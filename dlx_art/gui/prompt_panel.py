@@ -121,11 +121,15 @@ class PromptPanel(QWidget):
 
     Signals:
         generate_requested(): the Generate button was pressed.
+        interrupt_requested(): Interrupt (beside Generate) was pressed: cancel the running job.
+        skip_requested(): Skip was pressed: end the batch's current image, go on with the next.
         refresh_requested(): the person asked to reload the backend lists.
     """
 
     generate_requested = Signal()
     refresh_requested = Signal()
+    interrupt_requested = Signal()
+    skip_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -247,6 +251,21 @@ class PromptPanel(QWidget):
         self.generate_button.setAutoDefault(False)
         self.generate_button.setMinimumHeight(36)
         self.generate_button.clicked.connect(self.generate_requested)
+        # While a job runs, Interrupt (and Skip for batches) sit beside Generate, as in A1111;
+        # Generate then says it queues (see `show_jobs`).
+        self.interrupt_button = QPushButton("Interrupt")
+        self.interrupt_button.setObjectName("interruptButton")
+        self.interrupt_button.setToolTip("Stop the running job (the queued ones still run)")
+        self.skip_button = QPushButton("Skip")
+        self.skip_button.setObjectName("skipButton")
+        self.skip_button.setToolTip("End the image being made now and go on with the next one "
+                                    "of the batch (AUTOMATIC1111)")
+        for button in (self.interrupt_button, self.skip_button):
+            button.setAutoDefault(False)
+            button.setMinimumHeight(36)
+            button.hide()
+        self.interrupt_button.clicked.connect(self.interrupt_requested)
+        self.skip_button.clicked.connect(self.skip_requested)
 
         self.hint_label = QLabel()
         self.hint_label.setObjectName("promptHint")
@@ -335,7 +354,12 @@ class PromptPanel(QWidget):
         footer_layout.setContentsMargins(10, 6, 10, 10)
         footer_layout.setSpacing(6)
         footer_layout.addWidget(self.hint_label)
-        footer_layout.addWidget(self.generate_button)
+        generate_row = QHBoxLayout()
+        generate_row.setSpacing(6)
+        generate_row.addWidget(self.generate_button, 1)
+        generate_row.addWidget(self.interrupt_button)
+        generate_row.addWidget(self.skip_button)
+        footer_layout.addLayout(generate_row)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -477,6 +501,35 @@ class PromptPanel(QWidget):
             self.seed_mode_combo.setCurrentIndex(self.seed_mode_combo.findData("fixed"))
             self.seed_spin.setValue(min(int(asset.seed), SEED_MAX))
         self.prompt_edit.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def show_jobs(self, running: Any | None, waiting: int) -> None:
+        """Show the queue beside Generate: `running` is the running `Job` (or None),
+        `waiting` how many more are queued."""
+        if running is None and not waiting:
+            self.generate_button.setText("Generate")
+        else:
+            busy = "1 running" if running is not None else ""
+            if waiting:
+                busy += f"{', ' if busy else ''}{waiting} waiting"
+            self.generate_button.setText(f"Add to Queue ({busy})")
+        self.interrupt_button.setVisible(running is not None)
+        batch = running is not None and running.request.batch_count > 1
+        self.skip_button.setVisible(batch)
+        self.interrupt_button.setEnabled(running is not None and not running.cancel_requested)
+        self.skip_button.setEnabled(batch and not running.cancel_requested)
+
+    def watch_jobs(self, controller: Any) -> None:
+        """Follow `controller` (a `JobController`): Interrupt / Skip / "Add to Queue" track it."""
+
+        def update(*_: Any) -> None:
+            self.show_jobs(controller.running_job, len(controller.queued_jobs()))
+
+        for signal in (controller.job_added, controller.job_started, controller.job_finished,
+                       controller.busy_changed, controller.job_progress):
+            signal.connect(update)
+        self.interrupt_requested.connect(controller.cancel_running)
+        self.skip_requested.connect(controller.skip_running)
+        update()
 
     def set_hint(self, text: str) -> None:
         self.hint_label.setText(text)

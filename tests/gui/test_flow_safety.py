@@ -246,3 +246,41 @@ def test_escape_in_a_text_field_never_cancels_the_running_job(qtbot, studio, fak
     QTest.keyClick(window.job_panel.view, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: job.state.finished, timeout=15_000)
     assert job.state is JobState.cancelled
+
+
+def test_interrupt_and_skip_sit_beside_generate_which_says_it_queues(qtbot, studio, fake_a1111):
+    fake_a1111.step_time = 0.05
+    studio.configure(a1111=[fake_a1111.url])
+    window = studio.open()
+    window.project_bar.create_project("Batch")
+    panel = window.prompt_panel
+    assert panel.generate_button.text() == "Generate"
+    assert not panel.interrupt_button.isVisible() and not panel.skip_button.isVisible()
+    panel.prompt_edit.setPlainText("three slow images")
+    panel.set_size(64, 64)
+    panel.steps_spin.setValue(40)
+    panel.batch_spin.setValue(3)
+    batch = window.generate()
+    qtbot.waitUntil(lambda: batch.step is not None and batch.step > 1, timeout=10_000)
+    assert panel.interrupt_button.isVisible() and panel.skip_button.isVisible()
+    assert "Queue" in panel.generate_button.text() and "1 running" in panel.generate_button.text()
+
+    panel.batch_spin.setValue(1)
+    panel.generate_button.click()  # queuing more is possible, and says so
+    single = window.jobs.model.jobs()[0]
+    assert single is not batch and single.state is JobState.queued
+    assert "1 waiting" in panel.generate_button.text()
+
+    panel.skip_button.click()  # the first image ends early, the batch goes on
+    qtbot.waitUntil(lambda: fake_a1111.skips == 1, timeout=10_000)
+    qtbot.waitUntil(lambda: batch.state.finished, timeout=30_000)
+    assert batch.state is JobState.done and len(batch.assets) == 3, batch.error
+
+    qtbot.waitUntil(lambda: single.state is JobState.running and single.step is not None,
+                    timeout=10_000)
+    assert not panel.skip_button.isVisible()  # one image: nothing to skip to
+    panel.interrupt_button.click()
+    qtbot.waitUntil(lambda: single.state.finished, timeout=15_000)
+    assert single.state is JobState.cancelled and fake_a1111.interrupts >= 1
+    qtbot.waitUntil(lambda: panel.generate_button.text() == "Generate", timeout=5000)
+    assert not panel.interrupt_button.isVisible()
