@@ -168,6 +168,16 @@ class JobPanel(QWidget):
         self.empty_label.setWordWrap(True)
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
+        # the selected failed job's whole error, wrapped: the row has room for one line only
+        self.error_label = QLabel()
+        self.error_label.setObjectName("jobError")
+        self.error_label.setProperty("role", "error")
+        self.error_label.setWordWrap(True)
+        self.error_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error_label.setContentsMargins(10, 6, 10, 0)
+        self.error_label.hide()
+
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setObjectName("cancelButton")
         self.cancel_button.setToolTip("Cancel the selected or running job (Esc in this panel)")
@@ -198,6 +208,7 @@ class JobPanel(QWidget):
         layout.setSpacing(0)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.empty_label, 1)
+        layout.addWidget(self.error_label)
         layout.addLayout(buttons)
 
         self.cancel_button.clicked.connect(self._on_cancel_clicked)
@@ -239,6 +250,12 @@ class JobPanel(QWidget):
         self.retry_button.setText("Run Again" if selected is not None
                                   and selected.state is JobState.done else "Retry")
         self.clear_button.setEnabled(any(j.state.finished for j in self.controller.model.jobs()))
+        error = selected.error if selected is not None and selected.state is JobState.failed \
+            else ""
+        text = f"Error: {error}" if error else ""
+        if text != self.error_label.text():
+            self.error_label.setText(text)
+        self.error_label.setVisible(bool(error))
 
     @Slot()
     def _on_cancel_clicked(self) -> None:

@@ -42,6 +42,7 @@ from dlx_art.gui.project_bar import ProjectBar
 from dlx_art.gui.prompt_panel import PromptPanel
 from dlx_art.gui.state import UiState
 from dlx_art.gui.status import NO_BACKEND_HINT, BackendStatusWidget, catalogue, usable
+from dlx_art.gui.status_bar import StudioStatusBar
 from dlx_art.gui.window_menus import WindowActions, build_actions, build_menus
 from dlx_art.gui.window_parts import (
     Banner,
@@ -210,6 +211,7 @@ class MainWindow(QMainWindow, WindowActions):
 
         self.backend_status = BackendStatusWidget()
         self.progress_bar = JobProgressBar()
+        self.setStatusBar(StudioStatusBar())  # messages never run into the permanent widgets
         status = self.statusBar()
         status.setObjectName("statusBar")
         status.setSizeGripEnabled(True)
