@@ -585,7 +585,8 @@ class MainWindow(QMainWindow, WindowActions):
         from dlx_art.gui.settings_dialog import SettingsDialog
 
         dialog = SettingsDialog(self.context.settings, self.library_root(), parent=self,
-                                tab=tab if isinstance(tab, str) else None)
+                                tab=tab if isinstance(tab, str) else None,
+                                runner=self.session.runner)
         accepted = dialog.exec() == SettingsDialog.DialogCode.Accepted
         settings, change = dialog.result_settings, dialog.library_change
         dialog.deleteLater()
