@@ -505,13 +505,19 @@ class PromptPanel(QWidget):
     def show_jobs(self, running: Any | None, waiting: int) -> None:
         """Show the queue beside Generate: `running` is the running `Job` (or None),
         `waiting` how many more are queued."""
+        enabled = self.generate_button.isEnabled()  # else the window's tooltip says why
         if running is None and not waiting:
             self.generate_button.setText("Generate")
+            if enabled:
+                self.generate_button.setToolTip("Generate (Ctrl+Enter)")
         else:
             busy = "1 running" if running is not None else ""
             if waiting:
                 busy += f"{', ' if busy else ''}{waiting} waiting"
             self.generate_button.setText(f"Add to Queue ({busy})")
+            if enabled:
+                self.generate_button.setToolTip("Add this prompt to the queue (Ctrl+Enter); it "
+                                                "starts when the jobs before it are done")
         self.interrupt_button.setVisible(running is not None)
         batch = running is not None and running.request.batch_count > 1
         self.skip_button.setVisible(batch)
