@@ -262,7 +262,7 @@ class PromptPanel(QWidget):
                                     "of the batch (AUTOMATIC1111)")
         for button in (self.interrupt_button, self.skip_button):
             button.setAutoDefault(False)
-            button.setMinimumHeight(36)
+            button.setMinimumHeight(30)
             button.hide()
         self.interrupt_button.clicked.connect(self.interrupt_requested)
         self.skip_button.clicked.connect(self.skip_requested)
@@ -354,12 +354,14 @@ class PromptPanel(QWidget):
         footer_layout.setContentsMargins(10, 6, 10, 10)
         footer_layout.setSpacing(6)
         footer_layout.addWidget(self.hint_label)
-        generate_row = QHBoxLayout()
-        generate_row.setSpacing(6)
-        generate_row.addWidget(self.generate_button, 1)
-        generate_row.addWidget(self.interrupt_button)
-        generate_row.addWidget(self.skip_button)
-        footer_layout.addLayout(generate_row)
+        # Interrupt and Skip right above Generate (a row of their own, so the panel keeps its
+        # width), shown only while a job runs
+        running_row = QHBoxLayout()
+        running_row.setSpacing(6)
+        running_row.addWidget(self.interrupt_button, 1)
+        running_row.addWidget(self.skip_button, 1)
+        footer_layout.addLayout(running_row)
+        footer_layout.addWidget(self.generate_button)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -511,10 +513,8 @@ class PromptPanel(QWidget):
             if enabled:
                 self.generate_button.setToolTip("Generate (Ctrl+Enter)")
         else:
-            busy = "1 running" if running is not None else ""
-            if waiting:
-                busy += f"{', ' if busy else ''}{waiting} waiting"
-            self.generate_button.setText(f"Add to Queue ({busy})")
+            ahead = waiting + (1 if running is not None else 0)
+            self.generate_button.setText(f"Add to Queue ({ahead} ahead)")
             if enabled:
                 self.generate_button.setToolTip("Add this prompt to the queue (Ctrl+Enter); it "
                                                 "starts when the jobs before it are done")
