@@ -379,6 +379,7 @@ class PromptPanel(QWidget):
         for box in (self.steps_spin, self.cfg_spin, self.batch_spin, self.width_spin,
                     self.height_spin, self.seed_spin):
             box.out_of_range.connect(self.set_hint)
+            box.value_accepted.connect(self._on_value_accepted)
 
     # --- backend lists ------------------------------------------------------------------------
 
@@ -536,6 +537,12 @@ class PromptPanel(QWidget):
         self.interrupt_requested.connect(controller.cancel_running)
         self.skip_requested.connect(controller.skip_running)
         update()
+
+    @Slot(str)
+    def _on_value_accepted(self, earlier_message: str) -> None:
+        # a value typed in range replaces that box's own "was set to" message, nothing else
+        if earlier_message and self.hint_label.text() == earlier_message:
+            self.set_hint("")
 
     def set_hint(self, text: str) -> None:
         self.hint_label.setText(text)

@@ -33,13 +33,27 @@ class CheckedSpinBox(QSpinBox):
 
     Signals:
         out_of_range(str): a typed value was clamped; the message for the person.
+        value_accepted(str): an edit ended without clamping; the message it replaces (or "").
     """
 
     out_of_range = Signal(str)
+    value_accepted = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.last_message = ""
+        self._clamped = False
+        self._typed = False  # typed since the last end of an edit (focus-out ends one too)
+        self.lineEdit().textEdited.connect(self._on_text_edited)
+        self.editingFinished.connect(self._on_editing_finished)
+
+    def _on_text_edited(self, _text: str) -> None:
+        self._typed = True
+
+    def _on_editing_finished(self) -> None:
+        if self._typed and not self._clamped:
+            self.value_accepted.emit(self.last_message)
+        self._typed = self._clamped = False
 
     def validate(self, text: str, pos: int) -> object:  # noqa: D102
         state = super().validate(text, pos)
@@ -70,6 +84,7 @@ class CheckedSpinBox(QSpinBox):
         return text.strip()
 
     def _say(self, message: str) -> None:
+        self._clamped = True
         self.last_message = message
         _show_tip(self, message)
         self.out_of_range.emit(message)
@@ -80,13 +95,27 @@ class CheckedDoubleSpinBox(QDoubleSpinBox):
 
     Signals:
         out_of_range(str): a typed value was clamped; the message for the person.
+        value_accepted(str): an edit ended without clamping; the message it replaces (or "").
     """
 
     out_of_range = Signal(str)
+    value_accepted = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.last_message = ""
+        self._clamped = False
+        self._typed = False  # typed since the last end of an edit (focus-out ends one too)
+        self.lineEdit().textEdited.connect(self._on_text_edited)
+        self.editingFinished.connect(self._on_editing_finished)
+
+    def _on_text_edited(self, _text: str) -> None:
+        self._typed = True
+
+    def _on_editing_finished(self) -> None:
+        if self._typed and not self._clamped:
+            self.value_accepted.emit(self.last_message)
+        self._typed = self._clamped = False
 
     def validate(self, text: str, pos: int) -> object:  # noqa: D102
         state = super().validate(text, pos)
@@ -117,6 +146,7 @@ class CheckedDoubleSpinBox(QDoubleSpinBox):
         return text.strip()
 
     def _say(self, message: str) -> None:
+        self._clamped = True
         self.last_message = message
         _show_tip(self, message)
         self.out_of_range.emit(message)

@@ -77,6 +77,15 @@ def test_a_typed_number_is_kept_or_clamped_to_the_limit_with_a_message(qtbot, pa
         assert panel.hint_label.text() == box.last_message and panel.hint_label.isVisible()
 
 
+def test_the_message_goes_when_a_value_in_range_is_typed(qtbot, panel):
+    type_into(qtbot, panel.steps_spin, "5000")
+    assert panel.steps_spin.value() == MAX_STEPS and "5000" in panel.hint_label.text()
+    type_into(qtbot, panel.cfg_spin, "8")  # another box: the message stays
+    assert "5000" in panel.hint_label.text()
+    type_into(qtbot, panel.steps_spin, "30")
+    assert panel.steps_spin.value() == 30 and not panel.hint_label.isVisible()
+
+
 def test_a_typed_seed_beyond_the_largest_is_clamped_with_a_message(qtbot, panel):
     panel.seed_mode_combo.setCurrentIndex(panel.seed_mode_combo.findData("fixed"))
     type_into(qtbot, panel.seed_spin, "99999999999")
