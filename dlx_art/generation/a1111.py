@@ -366,6 +366,10 @@ class A1111Client(A1111Http):
         """Ask the server to stop whatever job it is running now (`POST /interrupt`)."""
         self._request("POST", "interrupt", timeout=(self.connect_timeout, INTERRUPT_READ_TIMEOUT))
 
+    def skip(self) -> None:
+        """End the image being made now, keep it and go on with the batch (`POST /skip`)."""
+        self._request("POST", "skip", timeout=(self.connect_timeout, INTERRUPT_READ_TIMEOUT))
+
     # --- generation --------------------------------------------------------------------------
 
     def generate(self, request: GenerationRequest, *, on_progress: ProgressCallback | None = None,
@@ -398,8 +402,12 @@ class A1111Client(A1111Http):
             if request.model:
                 model_title = self.ensure_model(request.model, cancel)
             cancel.raise_if_cancelled()
-            return self._run_job(route, payload, request, tracker, cancel, want_preview,
-                                 model_title)
+            unhook_skip = cancel.on_skip(self.skip)  # the job runs: it may be skipped
+            try:
+                return self._run_job(route, payload, request, tracker, cancel, want_preview,
+                                     model_title)
+            finally:
+                unhook_skip()
         finally:
             lock.release()
 

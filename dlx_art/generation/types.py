@@ -291,6 +291,7 @@ class CancelToken:
         self._event = threading.Event()
         self._lock = threading.Lock()
         self._callbacks: list[Callable[[], None]] = []
+        self._skip_hooks: list[Callable[[], None]] = []
 
     @property
     def cancelled(self) -> bool:
@@ -331,6 +332,38 @@ class CancelToken:
     def wait(self, timeout: float) -> bool:
         """Sleep up to `timeout` seconds; True if cancelled meanwhile."""
         return self._event.wait(timeout)
+
+    # Skip: end the image being made now and go on with the next one of the batch (A1111's
+    # /skip). A backend that can skip registers a hook while its job runs; others ignore it.
+
+    def skip(self) -> bool:
+        """Ask the running backend to skip its current image; False if none can skip now.
+
+        The hooks may do network I/O: call this from a worker thread, not the GUI thread.
+        """
+        with self._lock:
+            hooks = list(self._skip_hooks)
+        for hook in hooks:
+            try:
+                hook()
+            except Exception:  # a failing skip leaves the job running: nothing is lost
+                import logging
+
+                logging.getLogger("dlx_art.generation").warning("skip failed", exc_info=True)
+                return False
+        return bool(hooks)
+
+    def on_skip(self, hook: Callable[[], None]) -> Callable[[], None]:
+        """Register a skip hook (while a job runs); returns a function that unregisters it."""
+        with self._lock:
+            self._skip_hooks.append(hook)
+
+        def remove() -> None:
+            with self._lock:
+                if hook in self._skip_hooks:
+                    self._skip_hooks.remove(hook)
+
+        return remove
 
 
 @dataclass

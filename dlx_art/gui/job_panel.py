@@ -22,19 +22,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dlx_art.gui import theme
 from dlx_art.gui.jobs import STATE_LABELS, Job, JobController, JobRole, JobState, format_eta
 
 log = logging.getLogger("dlx_art.gui.job_panel")
 
 ROW_HEIGHT = 64
 THUMB = 48
-STATE_COLORS = {
-    JobState.queued: "#8a9099",
-    JobState.running: "#4c8dff",
-    JobState.done: "#3fb96b",
-    JobState.failed: "#e05757",
-    JobState.cancelled: "#8a9099",
-}
+STATE_COLORS = {state: theme.JOB_STATE_COLORS[state.value] for state in JobState}
 
 
 class JobDelegate(QStyledItemDelegate):
@@ -52,12 +47,11 @@ class JobDelegate(QStyledItemDelegate):
         palette: QPalette = option.palette
         rect: QRect = option.rect
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        if selected:
-            highlight = palette.color(QPalette.ColorRole.Highlight)
-            painter.fillRect(rect, highlight.darker(160) if _is_dark(palette)
-                             else highlight.lighter(180))
-        elif option.state & QStyle.StateFlag.State_MouseOver:
-            painter.fillRect(rect, palette.color(QPalette.ColorRole.AlternateBase))
+        hovered = bool(option.state & QStyle.StateFlag.State_MouseOver) and not selected
+        # colours from the theme, where a test holds every text of the row to WCAG AA
+        back = theme.job_row_background(palette, selected, hovered)
+        if selected or hovered:
+            painter.fillRect(rect, back)
         # separator
         painter.setPen(QPen(palette.color(QPalette.ColorRole.Mid), 1))
         painter.drawLine(rect.left() + 8, rect.bottom(), rect.right() - 8, rect.bottom())
@@ -94,20 +88,17 @@ class JobDelegate(QStyledItemDelegate):
         bfm = painter.fontMetrics()
         badge_w = bfm.horizontalAdvance(badge) + 12
         badge_rect = QRect(text_right - badge_w, rect.top() + 7, badge_w, bfm.height() + 2)
-        color = QColor(STATE_COLORS[job.state])
-        fill = QColor(color)
-        fill.setAlpha(48)
+        fill, badge_text = theme.job_badge_colors(QColor(STATE_COLORS[job.state]), back)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(fill)
         painter.drawRoundedRect(badge_rect, badge_rect.height() / 2, badge_rect.height() / 2)
-        painter.setPen(color if _is_dark(palette) else color.darker(130))
+        painter.setPen(badge_text)
         painter.drawText(badge_rect, Qt.AlignmentFlag.AlignCenter, badge)
         painter.setFont(option.font)
 
         # title (prompt)
         title_rect = QRect(text_left, rect.top() + 6, badge_rect.left() - 8 - text_left, line_h)
-        painter.setPen(palette.color(QPalette.ColorRole.HighlightedText if selected
-                                     else QPalette.ColorRole.Text))
+        painter.setPen(theme.job_row_title(palette, selected, hovered))
         painter.drawText(title_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                          fm.elidedText(job.title, Qt.TextElideMode.ElideRight, title_rect.width()))
 
@@ -129,9 +120,7 @@ class JobDelegate(QStyledItemDelegate):
         secondary = palette.color(QPalette.ColorRole.PlaceholderText)
         if job.state is JobState.failed:
             secondary = QColor(STATE_COLORS[JobState.failed])
-            if not _is_dark(palette):
-                secondary = secondary.darker(120)
-        painter.setPen(secondary)
+        painter.setPen(theme.readable(secondary, back))
         small = painter.font()
         small.setPointSizeF(max(7.0, small.pointSizeF() * 0.92))
         painter.setFont(small)
@@ -144,10 +133,6 @@ class JobDelegate(QStyledItemDelegate):
         painter.drawText(status_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                          sfm.elidedText(line, Qt.TextElideMode.ElideRight, status_rect.width()))
         painter.restore()
-
-
-def _is_dark(palette: QPalette) -> bool:
-    return palette.color(QPalette.ColorRole.Window).lightness() < 128
 
 
 class JobPanel(QWidget):
@@ -183,9 +168,19 @@ class JobPanel(QWidget):
         self.empty_label.setWordWrap(True)
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
+        # the selected failed job's whole error, wrapped: the row has room for one line only
+        self.error_label = QLabel()
+        self.error_label.setObjectName("jobError")
+        self.error_label.setProperty("role", "error")
+        self.error_label.setWordWrap(True)
+        self.error_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error_label.setContentsMargins(10, 6, 10, 0)
+        self.error_label.hide()
+
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setObjectName("cancelButton")
-        self.cancel_button.setToolTip("Cancel the running job (Esc)")
+        self.cancel_button.setToolTip("Cancel the selected or running job (Esc in this panel)")
         self.cancel_all_button = QPushButton("Cancel All")
         self.cancel_all_button.setObjectName("cancelAllButton")
         self.cancel_all_button.setToolTip("Cancel the running job and every queued one")
@@ -213,6 +208,7 @@ class JobPanel(QWidget):
         layout.setSpacing(0)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.empty_label, 1)
+        layout.addWidget(self.error_label)
         layout.addLayout(buttons)
 
         self.cancel_button.clicked.connect(self._on_cancel_clicked)
@@ -254,6 +250,12 @@ class JobPanel(QWidget):
         self.retry_button.setText("Run Again" if selected is not None
                                   and selected.state is JobState.done else "Retry")
         self.clear_button.setEnabled(any(j.state.finished for j in self.controller.model.jobs()))
+        error = selected.error if selected is not None and selected.state is JobState.failed \
+            else ""
+        text = f"Error: {error}" if error else ""
+        if text != self.error_label.text():
+            self.error_label.setText(text)
+        self.error_label.setVisible(bool(error))
 
     @Slot()
     def _on_cancel_clicked(self) -> None:

@@ -447,7 +447,8 @@ class JobController(QObject):
         self.library = library
         self.routers = routers
         self.model = JobListModel(self)
-        self.pool = (runner or default_runner()).jobs.pool  # one job at a time
+        self._runner = runner or default_runner()
+        self.pool = self._runner.jobs.pool  # one job at a time
         self._want_preview = _Flag(True)
         self._workers: dict[str, GenerationWorker] = {}
         self._running: Job | None = None
@@ -518,6 +519,19 @@ class JobController(QObject):
 
     def cancel_running(self) -> bool:
         return self._running is not None and self.cancel(self._running.id)
+
+    def skip_running(self) -> bool:
+        """Skip the image the running job makes now (A1111 keeps it and goes on with the batch).
+
+        The request goes out on the `backends` lane (idle while a job runs), never on the GUI
+        thread. False when no job runs.
+        """
+        job = self._running
+        if job is None or job.cancel_requested:
+            return False
+        log.info("skip requested for %s", job.id)
+        self._runner.backends.run(job.cancel.skip, owner=self)
+        return True
 
     def cancel_all(self) -> int:
         count = 0

@@ -42,6 +42,7 @@ from dlx_art.gui.project_bar import ProjectBar
 from dlx_art.gui.prompt_panel import PromptPanel
 from dlx_art.gui.state import UiState
 from dlx_art.gui.status import NO_BACKEND_HINT, BackendStatusWidget, catalogue, usable
+from dlx_art.gui.status_bar import StudioStatusBar
 from dlx_art.gui.viewer import ImageViewer
 from dlx_art.gui.window_menus import WindowActions, build_actions, build_menus
 from dlx_art.gui.window_parts import (
@@ -213,6 +214,7 @@ class MainWindow(QMainWindow, WindowActions):
 
         self.backend_status = BackendStatusWidget()
         self.progress_bar = JobProgressBar()
+        self.setStatusBar(StudioStatusBar())  # messages never run into the permanent widgets
         status = self.statusBar()
         status.setObjectName("statusBar")
         status.setSizeGripEnabled(True)
@@ -237,6 +239,7 @@ class MainWindow(QMainWindow, WindowActions):
         self.empty_page.button.clicked.connect(pb.prompt_new_project)
         self.prompt_panel.generate_requested.connect(self.generate)
         self.prompt_panel.refresh_requested.connect(self.refresh_backends)
+        self.prompt_panel.watch_jobs(self.jobs)  # Interrupt / Skip / "Add to Queue"
         self.banner.retry_button.clicked.connect(self.refresh_backends)
         self.banner.settings_button.clicked.connect(lambda: self.open_settings("a1111"))
 
@@ -650,7 +653,8 @@ class MainWindow(QMainWindow, WindowActions):
         from dlx_art.gui.settings_dialog import SettingsDialog
 
         dialog = SettingsDialog(self.context.settings, self.library_root(), parent=self,
-                                tab=tab if isinstance(tab, str) else None)
+                                tab=tab if isinstance(tab, str) else None,
+                                runner=self.session.runner)
         accepted = dialog.exec() == SettingsDialog.DialogCode.Accepted
         settings, change = dialog.result_settings, dialog.library_change
         dialog.deleteLater()

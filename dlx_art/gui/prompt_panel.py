@@ -14,7 +14,6 @@ from PySide6.QtCore import QSignalBlocker, Qt, Signal, Slot
 from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (
     QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QFrame,
     QHBoxLayout,
@@ -23,15 +22,22 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSizePolicy,
-    QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from dlx_art.errors import UsageError
-from dlx_art.generation.types import BackendChoice, GenerationRequest, Kind
+from dlx_art.generation.types import (
+    MAX_CFG_SCALE,
+    MAX_IMAGES,
+    MAX_STEPS,
+    BackendChoice,
+    GenerationRequest,
+    Kind,
+)
 from dlx_art.gui.reuse import reuse_notes
+from dlx_art.gui.spin_boxes import CheckedDoubleSpinBox, CheckedSpinBox
 
 log = logging.getLogger("dlx_art.gui.prompt_panel")
 
@@ -71,8 +77,9 @@ def scheduler_label(name: str) -> str:
     return name.replace("_", " ").capitalize()
 
 
-class SizeSpinBox(QSpinBox):
-    """A pixel size that only accepts multiples of 8 (typed values are rounded)."""
+class SizeSpinBox(CheckedSpinBox):
+    """A pixel size that only accepts multiples of 8 (typed values are rounded, typed values
+    out of range are clamped with a message)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -92,6 +99,9 @@ class SizeSpinBox(QSpinBox):
         return state
 
     def fixup(self, text: str) -> str:
+        clamped = super().fixup(text)  # out of range: the limit, with a message
+        if clamped != text:
+            return clamped
         try:
             value = int("".join(ch for ch in text if ch.isdigit()) or MIN_SIZE)
         except ValueError:
@@ -112,11 +122,15 @@ class PromptPanel(QWidget):
 
     Signals:
         generate_requested(): the Generate button was pressed.
+        interrupt_requested(): Interrupt (beside Generate) was pressed: cancel the running job.
+        skip_requested(): Skip was pressed: end the batch's current image, go on with the next.
         refresh_requested(): the person asked to reload the backend lists.
     """
 
     generate_requested = Signal()
     refresh_requested = Signal()
+    interrupt_requested = Signal()
+    skip_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -167,14 +181,15 @@ class PromptPanel(QWidget):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(8)
 
-        self.steps_spin = QSpinBox()
+        # the ranges GenerationRequest accepts; a typed value beyond them is clamped visibly
+        self.steps_spin = CheckedSpinBox()
         self.steps_spin.setObjectName("stepsSpin")
-        self.steps_spin.setRange(1, 150)
+        self.steps_spin.setRange(1, MAX_STEPS)
         self.steps_spin.setValue(20)
         self.steps_spin.setAccessibleName("Steps")
-        self.cfg_spin = QDoubleSpinBox()
+        self.cfg_spin = CheckedDoubleSpinBox()
         self.cfg_spin.setObjectName("cfgSpin")
-        self.cfg_spin.setRange(1.0, 30.0)
+        self.cfg_spin.setRange(0.0, MAX_CFG_SCALE)
         self.cfg_spin.setSingleStep(0.5)
         self.cfg_spin.setDecimals(1)
         self.cfg_spin.setValue(7.0)
@@ -206,7 +221,7 @@ class PromptPanel(QWidget):
         for key, label in SEED_MODES:
             self.seed_mode_combo.addItem(label, key)
         self.seed_mode_combo.setAccessibleName("Seed mode")
-        self.seed_spin = QDoubleSpinBox()  # seeds go up to 2**32 - 1: beyond a QSpinBox
+        self.seed_spin = CheckedDoubleSpinBox()  # seeds go up to 2**32 - 1: beyond a QSpinBox
         self.seed_spin.setObjectName("seedSpin")
         self.seed_spin.setDecimals(0)
         self.seed_spin.setRange(-1, SEED_MAX)
@@ -215,9 +230,9 @@ class PromptPanel(QWidget):
         self.seed_spin.setAccessibleName("Seed")
         self.seed_spin.setKeyboardTracking(False)
 
-        self.batch_spin = QSpinBox()
+        self.batch_spin = CheckedSpinBox()
         self.batch_spin.setObjectName("batchSpin")
-        self.batch_spin.setRange(1, 16)
+        self.batch_spin.setRange(1, MAX_IMAGES)
         self.batch_spin.setValue(1)
         self.batch_spin.setAccessibleName("Number of images")
         self.batch_spin.setToolTip("How many images to make, one after the other")
@@ -237,6 +252,21 @@ class PromptPanel(QWidget):
         self.generate_button.setAutoDefault(False)
         self.generate_button.setMinimumHeight(36)
         self.generate_button.clicked.connect(self.generate_requested)
+        # While a job runs, Interrupt (and Skip for batches) sit beside Generate, as in A1111;
+        # Generate then says it queues (see `show_jobs`).
+        self.interrupt_button = QPushButton("Interrupt")
+        self.interrupt_button.setObjectName("interruptButton")
+        self.interrupt_button.setToolTip("Stop the running job (the queued ones still run)")
+        self.skip_button = QPushButton("Skip")
+        self.skip_button.setObjectName("skipButton")
+        self.skip_button.setToolTip("End the image being made now and go on with the next one "
+                                    "of the batch (AUTOMATIC1111)")
+        for button in (self.interrupt_button, self.skip_button):
+            button.setAutoDefault(False)
+            button.setMinimumHeight(30)
+            button.hide()
+        self.interrupt_button.clicked.connect(self.interrupt_requested)
+        self.skip_button.clicked.connect(self.skip_requested)
 
         self.hint_label = QLabel()
         self.hint_label.setObjectName("promptHint")
@@ -325,6 +355,13 @@ class PromptPanel(QWidget):
         footer_layout.setContentsMargins(10, 6, 10, 10)
         footer_layout.setSpacing(6)
         footer_layout.addWidget(self.hint_label)
+        # Interrupt and Skip right above Generate (a row of their own, so the panel keeps its
+        # width), shown only while a job runs
+        running_row = QHBoxLayout()
+        running_row.setSpacing(6)
+        running_row.addWidget(self.interrupt_button, 1)
+        running_row.addWidget(self.skip_button, 1)
+        footer_layout.addLayout(running_row)
         footer_layout.addWidget(self.generate_button)
 
         layout = QVBoxLayout(self)
@@ -340,6 +377,10 @@ class PromptPanel(QWidget):
         self.swap_button.clicked.connect(self._on_swap_clicked)
         self.seed_mode_combo.currentIndexChanged.connect(self._on_seed_mode_changed)
         self.seed_spin.valueChanged.connect(self._on_seed_spin_changed)
+        for box in (self.steps_spin, self.cfg_spin, self.batch_spin, self.width_spin,
+                    self.height_spin, self.seed_spin):
+            box.out_of_range.connect(self.set_hint)
+            box.value_accepted.connect(self._on_value_accepted)
 
     # --- backend lists ------------------------------------------------------------------------
 
@@ -481,6 +522,45 @@ class PromptPanel(QWidget):
         self.prompt_edit.setFocus(Qt.FocusReason.OtherFocusReason)
         self.set_hint(" ".join(notes))
         return notes
+
+    def show_jobs(self, running: Any | None, waiting: int) -> None:
+        """Show the queue beside Generate: `running` is the running `Job` (or None),
+        `waiting` how many more are queued."""
+        enabled = self.generate_button.isEnabled()  # else the window's tooltip says why
+        if running is None and not waiting:
+            self.generate_button.setText("Generate")
+            if enabled:
+                self.generate_button.setToolTip("Generate (Ctrl+Enter)")
+        else:
+            ahead = waiting + (1 if running is not None else 0)
+            self.generate_button.setText(f"Add to Queue ({ahead} ahead)")
+            if enabled:
+                self.generate_button.setToolTip("Add this prompt to the queue (Ctrl+Enter); it "
+                                                "starts when the jobs before it are done")
+        self.interrupt_button.setVisible(running is not None)
+        batch = running is not None and running.request.batch_count > 1
+        self.skip_button.setVisible(batch)
+        self.interrupt_button.setEnabled(running is not None and not running.cancel_requested)
+        self.skip_button.setEnabled(batch and not running.cancel_requested)
+
+    def watch_jobs(self, controller: Any) -> None:
+        """Follow `controller` (a `JobController`): Interrupt / Skip / "Add to Queue" track it."""
+
+        def update(*_: Any) -> None:
+            self.show_jobs(controller.running_job, len(controller.queued_jobs()))
+
+        for signal in (controller.job_added, controller.job_started, controller.job_finished,
+                       controller.busy_changed, controller.job_progress):
+            signal.connect(update)
+        self.interrupt_requested.connect(controller.cancel_running)
+        self.skip_requested.connect(controller.skip_running)
+        update()
+
+    @Slot(str)
+    def _on_value_accepted(self, earlier_message: str) -> None:
+        # a value typed in range replaces that box's own "was set to" message, nothing else
+        if earlier_message and self.hint_label.text() == earlier_message:
+            self.set_hint("")
 
     def set_hint(self, text: str) -> None:
         self.hint_label.setText(text)

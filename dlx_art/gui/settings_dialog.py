@@ -15,7 +15,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Slot
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -40,9 +40,11 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from dlx_art.errors import DlxError, UsageError
-from dlx_art.gui.tasks import run_task
+from dlx_art.gui.connection_test import Probe, probe_a1111, probe_hf
+from dlx_art.gui.tasks import TaskRunner, default_runner, run_task
 from dlx_art.gui.theme import THEME_LABELS
 from dlx_art.library.relocate import (  # noqa: F401 - the names this module used to define
     MoveProgress,
@@ -80,8 +82,12 @@ class SettingsDialog(QDialog):
     `library_change` ((action, folder) with action "move" or "open", or None)."""
 
     def __init__(self, settings: Settings, storage_root: Path, *, parent: QWidget | None = None,
-                 tab: str | None = None) -> None:
+                 tab: str | None = None, runner: TaskRunner | None = None) -> None:
         super().__init__(parent)
+        #: connection tests run on the runner's `backends` lane (network timeouts)
+        self._runner = runner or default_runner()
+        #: the Hugging Face Hub the HF connection test asks (None: huggingface_hub's default)
+        self.hf_hub_url: str | None = None
         self.setObjectName("settingsDialog")
         self.setWindowTitle("Settings")
         self.setModal(True)
@@ -170,13 +176,14 @@ class SettingsDialog(QDialog):
         page, layout = self._page()
         layout.addWidget(_label("Servers are tried in this order; the first one that is up and "
                                 "idle gets the job. Start the WebUI with --api."))
-        self.server_table = QTableWidget(0, 3)
+        self.server_table = QTableWidget(0, 4)
         self.server_table.setObjectName("serverTable")
-        self.server_table.setHorizontalHeaderLabels(["Address", "User", "Password"])
+        self.server_table.setHorizontalHeaderLabels(["Address", "User", "Password", ""])
         header = self.server_table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
         self.server_table.setColumnWidth(1, 110)
         self.server_table.setColumnWidth(2, 110)
         self.server_table.verticalHeader().hide()
@@ -185,10 +192,13 @@ class SettingsDialog(QDialog):
         for server in self._settings.a1111_servers:
             self._add_server_row(server.url, server.user, server.password)
         layout.addWidget(self.server_table, 1)
+        self.server_test_label = _result_label("serverTestResult")
+        layout.addWidget(self.server_test_label)
         buttons = QHBoxLayout()
         add = QPushButton("Add")
         add.setObjectName("addServerButton")
-        add.clicked.connect(lambda: self._add_server_row(DEFAULT_A1111_URL, "", "", edit=True))
+        add.setToolTip(f"Add a server (the WebUI's usual address is {DEFAULT_A1111_URL})")
+        add.clicked.connect(lambda: self._add_server_row("", "", "", edit=True))
         remove = QPushButton("Remove")
         remove.setObjectName("removeServerButton")
         remove.clicked.connect(self._remove_server_row)
@@ -258,6 +268,17 @@ class SettingsDialog(QDialog):
         form.addRow("Endpoint URL", self.hf_endpoint_edit)
         layout.addSpacing(6)
         layout.addLayout(form)
+        test_row = QHBoxLayout()
+        self.hf_test_button = QPushButton("Test Connection")
+        self.hf_test_button.setObjectName("hfTestButton")
+        self.hf_test_button.setAutoDefault(False)
+        self.hf_test_button.setToolTip("Check the sign-in and the model (no image is made)")
+        self.hf_test_button.clicked.connect(self.test_hf)
+        test_row.addWidget(self.hf_test_button)
+        test_row.addStretch(1)
+        layout.addLayout(test_row)
+        self.hf_test_label = _result_label("hfTestResult")
+        layout.addWidget(self.hf_test_label)
         layout.addStretch(1)
         return page
 
@@ -299,6 +320,7 @@ class SettingsDialog(QDialog):
         self.server_table.insertRow(row)
         for column, value in enumerate((url, user, password)):
             self.server_table.setItem(row, column, QTableWidgetItem(value))
+        self._set_test_button(row)
         if edit:
             self.server_table.setCurrentCell(row, 0)
             self.server_table.editItem(self.server_table.item(row, 0))
@@ -319,7 +341,74 @@ class SettingsDialog(QDialog):
         self.server_table.insertRow(target)
         for column, value in enumerate(values):
             self.server_table.setItem(target, column, QTableWidgetItem(value))
+        self._set_test_button(target)
         self.server_table.setCurrentCell(target, 0)
+
+    def _set_test_button(self, row: int) -> None:
+        button = QPushButton("Test")
+        button.setObjectName("testServerButton")
+        button.setAutoDefault(False)
+        button.setToolTip("Test the connection: what the server has, and whether sign-in works")
+        button.clicked.connect(lambda: self._on_test_server_clicked(button))
+        self.server_table.setCellWidget(row, 3, button)
+
+    def _on_test_server_clicked(self, button: QPushButton) -> None:
+        for row in range(self.server_table.rowCount()):
+            if self.server_table.cellWidget(row, 3) is button:
+                self.test_server(row)
+                return
+
+    def test_server(self, row: int) -> None:
+        """Test the server in `row` on the backends lane; the result shows under the table."""
+        url = self._cell(row, 0)
+        label = self.server_test_label
+        if not url:
+            _show_result(label, Probe(False, "Enter the server's address first."))
+            return
+        password_item = self.server_table.item(row, 2)
+        server = A1111Server(url, self._cell(row, 1),
+                             password_item.text() if password_item is not None else "")
+        button = self.server_table.cellWidget(row, 3)
+        if button is not None:
+            button.setEnabled(False)
+        label.setText(f"Testing {url}…")
+        label.setProperty("role", "hint")
+        _repolish(label)
+        label.show()
+        timeout = self.connect_timeout_spin.value()
+
+        def done(probe: Probe) -> None:
+            if not isValid(self):
+                return
+            _show_result(label, probe)
+            if button is not None and isValid(button):
+                button.setEnabled(True)
+
+        self._runner.backends.run(probe_a1111, server, timeout, owner=self, on_done=done)
+
+    @Slot()
+    def test_hf(self) -> None:
+        """Test the Hugging Face sign-in and model on the backends lane."""
+        token = self.hf_token_edit.text().strip() if self.hf_token_radio.isChecked() else None
+        if self.hf_token_radio.isChecked() and not token:
+            _show_result(self.hf_test_label, Probe(False, "Enter a token first."))
+            return
+        model = self.hf_model_edit.text().strip()
+        endpoint = self.hf_endpoint_edit.text().strip() or None
+        self.hf_test_button.setEnabled(False)
+        self.hf_test_label.setText("Testing Hugging Face…")
+        self.hf_test_label.setProperty("role", "hint")
+        _repolish(self.hf_test_label)
+        self.hf_test_label.show()
+
+        def done(probe: Probe) -> None:
+            if not isValid(self):
+                return
+            _show_result(self.hf_test_label, probe)
+            self.hf_test_button.setEnabled(True)
+
+        self._runner.backends.run(probe_hf, token, model, endpoint, self.hf_timeout_spin.value(),
+                                  self.hf_hub_url, owner=self, on_done=done)
 
     def _cell(self, row: int, column: int) -> str:
         item = self.server_table.item(row, column)
@@ -424,6 +513,27 @@ class SettingsDialog(QDialog):
         settings.theme = str(self.theme_combo.currentData())
         settings.validate()
         return settings
+
+
+def _result_label(name: str) -> QLabel:
+    label = QLabel()
+    label.setObjectName(name)
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.hide()
+    return label
+
+
+def _repolish(widget: QWidget) -> None:
+    widget.style().unpolish(widget)
+    widget.style().polish(widget)
+
+
+def _show_result(label: QLabel, probe: Probe) -> None:
+    label.setText(("✓ " if probe.ok else "✗ ") + probe.text)
+    label.setProperty("role", "hint" if probe.ok else "error")
+    _repolish(label)
+    label.show()
 
 
 def _label(text: str, *, hint: bool = False) -> QLabel:

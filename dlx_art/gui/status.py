@@ -189,7 +189,9 @@ class ElidedLabel(QLabel):
 
     def sizeHint(self) -> QSize:  # noqa: N802
         hint = super().sizeHint()
-        return QSize(min(self.fontMetrics().horizontalAdvance(self._full) + 4, 720), hint.height())
+        padding = max(0, self.width() - self.contentsRect().width())  # style sheet padding
+        return QSize(min(self.fontMetrics().horizontalAdvance(self._full) + 4 + padding, 720),
+                     hint.height())
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802
         return QSize(80, super().minimumSizeHint().height())
@@ -199,8 +201,10 @@ class ElidedLabel(QLabel):
         self._elide()
 
     def _elide(self) -> None:
+        # the contents rect, not the width: the style sheet's padding would clip the last letters
+        width = min(self.width(), self.contentsRect().width()) - 2
         shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight,
-                                              max(0, self.width() - 2))
+                                              max(0, width))
         super().setText(shown)
 
 

@@ -19,8 +19,8 @@ log = logging.getLogger("dlx_art.gui.theme")
 THEME_LABELS = {"dark": "Dark", "light": "Light", "system": "Follow the system"}
 
 # Accent used for selection, focus, progress and the Generate button.
-ACCENT_DARK = "#4c8dff"
-ACCENT_LIGHT = "#2f6fe0"
+ACCENT_DARK = "#2f6fe0"  # white text on it: 4.7:1 (WCAG AA)
+ACCENT_LIGHT = "#2a64cc"  # 5.6:1
 
 _DARK = {
     QPalette.ColorRole.Window: "#1f2124",
@@ -29,7 +29,7 @@ _DARK = {
     QPalette.ColorRole.AlternateBase: "#24262a",
     QPalette.ColorRole.ToolTipBase: "#2b2e33",
     QPalette.ColorRole.ToolTipText: "#e3e5e8",
-    QPalette.ColorRole.PlaceholderText: "#7c828c",
+    QPalette.ColorRole.PlaceholderText: "#959ba4",
     QPalette.ColorRole.Text: "#e3e5e8",
     QPalette.ColorRole.Button: "#2a2d31",
     QPalette.ColorRole.ButtonText: "#e3e5e8",
@@ -44,14 +44,17 @@ _DARK = {
     QPalette.ColorRole.Link: "#7fb0ff",
     QPalette.ColorRole.LinkVisited: "#b59cff",
 }
+# Disabled text still carries information (counts, empty notices use it as the muted colour):
+# dimmer than the normal text, yet 4.5:1 on its background like every other text.
 _DARK_DISABLED = {
-    QPalette.ColorRole.WindowText: "#6c7179",
-    QPalette.ColorRole.Text: "#6c7179",
-    QPalette.ColorRole.ButtonText: "#6c7179",
+    QPalette.ColorRole.WindowText: "#8c929b",
+    QPalette.ColorRole.Text: "#8c929b",
+    QPalette.ColorRole.ButtonText: "#8c929b",
     QPalette.ColorRole.Button: "#232529",
     QPalette.ColorRole.Base: "#1b1c1f",
     QPalette.ColorRole.Highlight: "#3a3f47",
-    QPalette.ColorRole.HighlightedText: "#9aa0a8",
+    QPalette.ColorRole.HighlightedText: "#c3c7cd",
+    QPalette.ColorRole.PlaceholderText: "#8c929b",
 }
 
 _LIGHT = {
@@ -61,7 +64,7 @@ _LIGHT = {
     QPalette.ColorRole.AlternateBase: "#f0f1f4",
     QPalette.ColorRole.ToolTipBase: "#ffffff",
     QPalette.ColorRole.ToolTipText: "#1d1f23",
-    QPalette.ColorRole.PlaceholderText: "#8a9099",
+    QPalette.ColorRole.PlaceholderText: "#676d76",
     QPalette.ColorRole.Text: "#1d1f23",
     QPalette.ColorRole.Button: "#e9ebef",
     QPalette.ColorRole.ButtonText: "#1d1f23",
@@ -77,10 +80,12 @@ _LIGHT = {
     QPalette.ColorRole.LinkVisited: "#6a3fc7",
 }
 _LIGHT_DISABLED = {
-    QPalette.ColorRole.WindowText: "#a0a4ab",
-    QPalette.ColorRole.Text: "#a0a4ab",
-    QPalette.ColorRole.ButtonText: "#a0a4ab",
+    QPalette.ColorRole.WindowText: "#62676f",
+    QPalette.ColorRole.Text: "#62676f",
+    QPalette.ColorRole.ButtonText: "#62676f",
     QPalette.ColorRole.Highlight: "#c5c9d0",
+    QPalette.ColorRole.HighlightedText: "#1d1f23",
+    QPalette.ColorRole.PlaceholderText: "#62676f",
 }
 
 _current = "dark"
@@ -127,17 +132,142 @@ def accent() -> QColor:
 _TOKENS = {
     "dark": {
         "window": "#1f2124", "base": "#17181b", "panel": "#24262a", "border": "#303338",
-        "muted": "#8e949d", "error": "#ff7b7b", "accent": ACCENT_DARK, "accent_hover": "#5e99ff",
-        "accent_pressed": "#3b78e6", "accent_border": "#3f7ff0", "disabled_bg": "#2a2d31",
+        "muted": "#969ca5", "error": "#ff7b7b", "accent": ACCENT_DARK, "accent_hover": "#2c68d3",
+        "accent_pressed": "#2458b4", "accent_border": "#4c8dff", "disabled_bg": "#2a2d31",
         "banner_bg": "#3a2f1c", "banner_border": "#5a4522", "banner_text": "#f3dcb0",
     },
     "light": {
         "window": "#f3f4f6", "base": "#ffffff", "panel": "#e9ebef", "border": "#d3d6dc",
-        "muted": "#646a73", "error": "#c0392b", "accent": ACCENT_LIGHT, "accent_hover": "#3d7cec",
-        "accent_pressed": "#2660c8", "accent_border": "#2a64cc", "disabled_bg": "#e2e4e8",
+        "muted": "#5b6169", "error": "#b3352a", "accent": ACCENT_LIGHT, "accent_hover": "#2459bd",
+        "accent_pressed": "#1f4fa8", "accent_border": "#1f4fa8", "disabled_bg": "#e2e4e8",
         "banner_bg": "#fff4da", "banner_border": "#ecd49a", "banner_text": "#5b4511",
     },
 }
+
+
+# --- contrast (WCAG 2) ---------------------------------------------------------------------
+
+AA_TEXT = 4.5  # WCAG AA for normal-size text
+
+
+def _linear(channel: float) -> float:
+    return channel / 12.92 if channel <= 0.04045 else ((channel + 0.055) / 1.055) ** 2.4
+
+
+def luminance(color: QColor) -> float:
+    """WCAG relative luminance of an opaque colour (0 black .. 1 white)."""
+    return (0.2126 * _linear(color.redF()) + 0.7152 * _linear(color.greenF())
+            + 0.0722 * _linear(color.blueF()))
+
+
+def contrast_ratio(foreground: QColor, background: QColor) -> float:
+    """WCAG contrast ratio (1..21); a translucent foreground is first blended onto the back."""
+    fg = blend(foreground, background)
+    high, low = sorted((luminance(fg), luminance(background)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def blend(color: QColor, background: QColor) -> QColor:
+    """`color` (maybe translucent) painted over the opaque `background`."""
+    a = color.alphaF()
+    return QColor.fromRgbF(color.redF() * a + background.redF() * (1 - a),
+                           color.greenF() * a + background.greenF() * (1 - a),
+                           color.blueF() * a + background.blueF() * (1 - a))
+
+
+def readable(color: QColor, background: QColor, ratio: float = AA_TEXT) -> QColor:
+    """`color`, darkened or lightened just enough to reach `ratio` on `background`.
+
+    Status colours (green done, red failed...) keep their hue; on a background where they would
+    be hard to read they move towards black or white.
+    """
+    if contrast_ratio(color, background) >= ratio:
+        return QColor(color)
+    toward_white = luminance(background) < 0.18
+    target = QColor("#ffffff") if toward_white else QColor("#000000")
+    base = blend(color, background)
+    for step in range(1, 21):
+        k = step / 20
+        mixed = QColor.fromRgbF(base.redF() * (1 - k) + target.redF() * k,
+                                base.greenF() * (1 - k) + target.greenF() * k,
+                                base.blueF() * (1 - k) + target.blueF() * k)
+        if contrast_ratio(mixed, background) >= ratio:
+            return mixed
+    return target
+
+
+def job_row_background(palette: QPalette, selected: bool, hovered: bool) -> QColor:
+    """The job list's row background: a tint of the accent when selected, never so light
+    or so dark that its text (palette Text) loses contrast."""
+    base = palette.color(QPalette.ColorRole.Base)
+    if selected:
+        highlight = palette.color(QPalette.ColorRole.Highlight)
+        return highlight.darker(180) if luminance(base) < 0.18 else highlight.lighter(185)
+    if hovered:
+        return palette.color(QPalette.ColorRole.AlternateBase)
+    return base
+
+
+def job_row_title(palette: QPalette, selected: bool, hovered: bool) -> QColor:
+    """The job title's colour on `job_row_background` (Text: the tint is light in the light
+    theme, where HighlightedText, white, would be unreadable)."""
+    return readable(palette.color(QPalette.ColorRole.Text),
+                    job_row_background(palette, selected, hovered))
+
+
+def job_badge_colors(color: QColor, background: QColor) -> tuple[QColor, QColor]:
+    """(opaque fill, text colour) of a job state badge on `background`."""
+    tint = QColor(color)
+    tint.setAlpha(48)
+    fill = blend(tint, background)
+    return fill, readable(color, fill)
+
+
+def text_pairs(palette: QPalette, scheme: str) -> list[tuple[str, QColor, QColor]]:
+    """Every (what, text colour, background) pair the app paints text with, for `scheme`.
+
+    The palette's text roles on their backgrounds in the Active, Inactive and Disabled groups,
+    the style sheet's tokens (muted, error, banner, the Generate button) and the job list.
+    A test holds each to WCAG AA (`AA_TEXT`).
+    """
+    role = QPalette.ColorRole
+    pairs: list[tuple[str, QColor, QColor]] = []
+    on = [(role.WindowText, role.Window), (role.Text, role.Base), (role.Text, role.AlternateBase),
+          (role.ButtonText, role.Button), (role.HighlightedText, role.Highlight),
+          (role.ToolTipText, role.ToolTipBase), (role.PlaceholderText, role.Base),
+          (role.PlaceholderText, role.Window), (role.PlaceholderText, role.AlternateBase),
+          (role.Link, role.Base), (role.LinkVisited, role.Base), (role.Link, role.Window),
+          (role.Text, role.Window)]
+    for group in (QPalette.ColorGroup.Active, QPalette.ColorGroup.Inactive,
+                  QPalette.ColorGroup.Disabled):
+        for fg, bg in on:
+            pairs.append((f"{group.name} {fg.name} on {bg.name}",
+                          palette.color(group, fg), palette.color(group, bg)))
+    tokens = {k: QColor(v) for k, v in _TOKENS["light" if scheme == "light" else "dark"].items()}
+    white = QColor("#ffffff")
+    for fg, bg in (("muted", "window"), ("muted", "panel"), ("muted", "base"),
+                   ("error", "window"), ("error", "base"), ("banner_text", "banner_bg"),
+                   ("muted", "disabled_bg")):
+        pairs.append((f"qss @{fg} on @{bg}", tokens[fg], tokens[bg]))
+    for bg in ("accent", "accent_hover", "accent_pressed"):
+        pairs.append((f"qss white on @{bg} (Generate)", white, tokens[bg]))
+    for selected in (False, True):
+        for hovered in (False, True):
+            back = job_row_background(palette, selected, hovered)
+            where = f"job row{' selected' if selected else ''}{' hovered' if hovered else ''}"
+            pairs.append((f"{where}: title", job_row_title(palette, selected, hovered), back))
+            pairs.append((f"{where}: status line", readable(
+                palette.color(QPalette.ColorRole.PlaceholderText), back), back))
+            for name, color in JOB_STATE_COLORS.items():
+                fill, text = job_badge_colors(QColor(color), back)
+                pairs.append((f"{where}: {name} badge", text, fill))
+                pairs.append((f"{where}: {name} line", readable(QColor(color), back), back))
+    return pairs
+
+
+#: Job states' colours (badges, the failed job's error line); drawn through `readable`.
+JOB_STATE_COLORS = {"queued": "#8a9099", "running": "#4c8dff", "done": "#3fb96b",
+                    "failed": "#e05757", "cancelled": "#8a9099"}
 
 
 def style_sheet(scheme: str = "dark") -> str:

@@ -153,7 +153,14 @@ def build_actions(window: MainWindow) -> None:
         "cancelAction",
         window._on_cancel_triggered,
         QKeySequence(key.Cancel) if not QKeySequence(key.Cancel).isEmpty() else "Esc",
+        tip="Cancel the running job (Esc works in the Jobs panel)",
     )
+    # Esc means "clear / close" in a text field or a popup: cancelling a long job must be a
+    # deliberate act, so the key only cancels where nothing else can be meant (the Jobs panel);
+    # the menu entry and the panel's Cancel button work from anywhere.
+    window.cancel_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+    window.removeAction(window.cancel_action)
+    window.job_panel.addAction(window.cancel_action)
     window.cancel_all_action = add_action(
         window, "Cancel &All Jobs", "cancelAllAction", window.jobs.cancel_all
     )
@@ -255,6 +262,8 @@ def build_menus(window: MainWindow) -> None:
     edit_menu.addAction(window.copy_action)
     edit_menu.addAction(window.favorite_action)
     edit_menu.addAction(window.trash_action)
+    edit_menu.addAction(window.gallery.trash_commands.undo_action)
+    edit_menu.addAction(window.gallery.trash_commands.empty_action)
     edit_menu.addSeparator()
     edit_menu.addAction(window.reuse_action)
     edit_menu.addAction(window.canvas_action)

@@ -117,7 +117,7 @@ def test_fallback_to_hugging_face_shows_the_reason(qtbot, studio, fake_hf):
     qtbot.waitUntil(lambda: len(gallery_assets(window)) == 1, timeout=5000)
 
 
-def test_escape_cancels_the_running_job(qtbot, studio, fake_a1111):
+def test_escape_in_the_jobs_panel_cancels_the_running_job(qtbot, studio, fake_a1111):
     fake_a1111.step_time = 0.05
     studio.configure(a1111=[fake_a1111.url])
     window = studio.open()
@@ -129,7 +129,9 @@ def test_escape_cancels_the_running_job(qtbot, studio, fake_a1111):
     qtbot.waitUntil(lambda: job.step is not None and job.step > 1, timeout=10_000)
     assert window.progress_bar.isVisible()
     assert "Step" in window.progress_bar.format()
-    QTest.keyClick(window.prompt_panel.prompt_edit, Qt.Key.Key_Escape)
+    # Esc cancels only in the Jobs panel (in a text field it keeps its usual meaning)
+    window.job_panel.view.setFocus()
+    QTest.keyClick(window.job_panel.view, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: job.state.finished, timeout=15_000)
     assert job.state is JobState.cancelled
     assert fake_a1111.interrupts >= 1

@@ -56,6 +56,7 @@ from dlx_art.gui.gallery.helpers import (
 from dlx_art.gui.gallery.mime import clipboard_mime
 from dlx_art.gui.gallery.model import GalleryModel, GalleryQuery, Role
 from dlx_art.gui.gallery.thumbnails import ThumbnailLoader
+from dlx_art.gui.gallery.trash import TrashCommands
 from dlx_art.gui.gallery.view import GalleryView
 from dlx_art.gui.tasks import TaskRunner, default_runner
 
@@ -140,6 +141,7 @@ class GalleryWidget(QWidget):
 
         self._build_header()
         self._build_trash_bar()
+        self.trash_commands = TrashCommands(self)  # Undo of the last Delete, Empty Trash
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -147,6 +149,7 @@ class GalleryWidget(QWidget):
         layout.addWidget(self._header)
         layout.addWidget(self._trash_bar)
         layout.addWidget(self._hidden_bar)
+        layout.addWidget(self.trash_commands.bar)
         layout.addWidget(self.view, 1)
 
         self._search_timer = QTimer(self)
@@ -255,8 +258,12 @@ class GalleryWidget(QWidget):
         close = QPushButton("Back to images", self._trash_bar)
         close.setObjectName("galleryTrashClose")
         close.clicked.connect(lambda: self.show_trash(False))
+        self.empty_trash_button = QPushButton("Empty Trash…", self._trash_bar)
+        self.empty_trash_button.setObjectName("galleryEmptyTrashButton")
+        self.empty_trash_button.clicked.connect(lambda: self.empty_trash())
         row.addWidget(label, 1)
         row.addWidget(self.restore_button)
+        row.addWidget(self.empty_trash_button)
         row.addWidget(close)
         self._trash_bar.hide()
 
@@ -273,6 +280,7 @@ class GalleryWidget(QWidget):
         for lane in (self._writer, self._imports, self._runner.reads):
             lane.cancel(self.model if lane is self._runner.reads else self)
         self._library = library
+        self.trash_commands.forget()
         self._stop_imports = False
         self._closed = False
         if self._lineage_dialog is not None:
@@ -532,6 +540,8 @@ class GalleryWidget(QWidget):
         if self._query.trashed:
             self.status_message.emit("These images are already in the trash; use Restore.")
             return
+        if not self.trash_commands.confirm(assets):  # favourites ask first
+            return
         ids = [a.id for a in assets]
         self._remove_rows_keep_position(ids)
 
@@ -540,8 +550,19 @@ class GalleryWidget(QWidget):
                 self._library.trash(asset_id)
             return len(ids)
 
-        self._run_io(move, lambda n: self.status_message.emit(
-            f"Moved {_plural(n, 'image')} to the trash."))
+        def done(n: int) -> None:
+            self.trash_commands.trashed(ids)
+            self.status_message.emit(f"Moved {_plural(n, 'image')} to the trash.")
+
+        self._run_io(move, done)
+
+    def undo_trash(self) -> None:
+        """Bring back the images the last Delete moved to the trash (Ctrl+Z)."""
+        self.trash_commands.undo()
+
+    def empty_trash(self) -> None:
+        """Ask (with the count) and delete every image in the trash for good."""
+        self.trash_commands.empty()
 
     def restore_selected(self) -> None:
         assets = self._targets()
