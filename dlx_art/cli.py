@@ -17,7 +17,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -278,6 +278,29 @@ def _pipe_closed() -> int:
     return PIPE_CLOSED_EXIT
 
 
+class _Stop:
+    """A SIGTERM that a running step takes as a request to stop (see `_sigterm_as_exit`)."""
+
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+        self.cooperative = False
+        self.signal = 0
+
+    @contextlib.contextmanager
+    def stops_by_itself(self) -> Iterator[Callable[[], bool]]:
+        """While inside, SIGTERM only sets the flag the step polls; it exits after the step."""
+        self.cooperative = True
+        try:
+            yield self.requested.is_set
+        finally:
+            self.cooperative = False
+        if self.requested.is_set():
+            raise SystemExit(128 + self.signal)
+
+
+_STOP = _Stop()
+
+
 @contextlib.contextmanager
 def _sigterm_as_exit() -> Iterator[None]:
     """Turn SIGTERM into `SystemExit(143)` in the main thread, so that cleanup runs.
@@ -292,6 +315,12 @@ def _sigterm_as_exit() -> Iterator[None]:
 
     def terminate(signum: int, _frame: Any) -> None:
         signal.signal(signum, signal.SIG_DFL)  # a second SIGTERM ends at once
+        if _STOP.cooperative:
+            # the running step stops at its next safe point (an import between batches):
+            # raising here could land inside a module being imported and leave it half made
+            _STOP.signal = signum
+            _STOP.requested.set()
+            return
         raise SystemExit(128 + signum)
 
     previous = signal.signal(signal.SIGTERM, terminate)
@@ -465,7 +494,9 @@ def _assets(args: argparse.Namespace, library: Any, _context: Any) -> int:
 def _import(args: argparse.Namespace, library: Any, _context: Any) -> int:
     project = library.get_project(args.project)
     missing = [p for p in args.paths if not Path(p).exists()]
-    report = library.import_paths(project.id, [p for p in args.paths if p not in missing])
+    with _STOP.stops_by_itself() as should_stop:  # SIGTERM: committed batches stay
+        report = library.import_paths(project.id, [p for p in args.paths if p not in missing],
+                                      should_stop=should_stop)
     report.rejected[:0] = [(p, f"{p} does not exist.") for p in missing]
     for _path, reason in report.rejected:
         print(f"dlx-art: skipped: {_one_line(reason)}", file=sys.stderr)
