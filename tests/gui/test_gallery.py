@@ -380,7 +380,7 @@ def test_export_copies_the_original_file(qtbot, gallery, library, project, tmp_p
     gallery.set_project(project.id)
     gallery.select_asset(asset.id)
     target = tmp_path / "exported.png"
-    monkeypatch.setattr("dlx_art.gui.gallery.ask_export_target", lambda *a: str(target))
+    monkeypatch.setattr("dlx_art.gui.gallery.actions.ask_export_target", lambda *a: str(target))
     gallery.export_selected()
     qtbot.waitUntil(target.exists, timeout=3000)
     assert target.read_bytes() == library.path_of(asset).read_bytes()
