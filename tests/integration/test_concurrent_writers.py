@@ -211,9 +211,9 @@ PAUSED = textwrap.dedent("""
         Library._write_files = write_then_pause
     else:
         batch = Library._catalog_batch
-        def batch_after_pause(self, written, flushed):
+        def batch_after_pause(self, written, flushed, *rest):
             pause("claimed")
-            return batch(self, written, flushed)
+            return batch(self, written, flushed, *rest)
         Library._catalog_batch = batch_after_pause
     library = Library.open(root)
     project = library.get_project("Paused")
