@@ -307,8 +307,7 @@ def adopt_folders(library: LibraryBase, report: ReconcileReport) -> None:
         # it); its new folder has no row yet and must not become a second project
         log.info("a project rename is in progress; project folders are not adopted now")
         return
-    with library.engine.connect() as con:
-        projects = con.exec_driver_sql('SELECT "id", "name", "folder" FROM "Project"').all()
+    projects = library._read('SELECT "id", "name", "folder" FROM "Project"')  # noqa: SLF001
     found = unlisted_folders(library.root, [f for _i, _n, f in projects if f])
     if not found:
         return

@@ -6,7 +6,7 @@ import contextlib
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from dlx_art.errors import BadImageFile
 from dlx_art.library import doctor, lock, metadata, sql, staging, storage
@@ -78,17 +78,16 @@ class IntegrityMixin(LibraryBase):
         return report
 
     def _reconcile_locked(self, *, repair: bool, free: bool) -> ReconcileReport:
-        from sqlalchemy import select, update
-
-        A = sql.tables().asset
-        P = sql.tables().project
+        # Reads go through the plain sqlite3 connection and SQLAlchemy is loaded only when
+        # something must be written: a clean library is checked at every start, and the
+        # engine would cost the window about 45 MB (issue 11's memory figure).
         report = ReconcileReport(deferred=not free)
         if repair:
             doctor.adopt_folders(self, report)
-        with self.engine.connect() as con:
-            rows = con.execute(select(A.c.id, A.c.filePath, A.c.maskPath, A.c.trashedAt,
-                                      A.c.missingAt, A.c.projectId)).all()
-            folders = {f: pid for pid, f in con.execute(select(P.c.id, P.c.folder)) if f}
+        rows = [_Row(*r) for r in self._read(
+            'SELECT "id", "filePath", "maskPath", "trashedAt", "missingAt", "projectId" '
+            'FROM "ArtAsset"')]
+        folders = {f: pid for pid, f in self._read('SELECT "id", "folder" FROM "Project"') if f}
         report.checked_rows = len(rows)
         report.unlisted_folders = doctor.unlisted_folders(self.root, folders)
         doctor.assign_unowned(self, rows, folders, report, repair)
@@ -144,18 +143,26 @@ class IntegrityMixin(LibraryBase):
                 report.quarantined.append(rel)
             else:
                 report.orphans.append(rel)
-        with self._write_lock, self.engine.begin() as con:
-            if repair and missing_now:
-                con.execute(update(A).where(A.c.id.in_(missing_now), A.c.missingAt.is_(None))
-                            .values(missingAt=utc_now()))
-            back = [r.id for r in rows if r.missingAt is not None and r.filePath in on_disk
-                    and r.id not in lost]
-            if back:
-                con.execute(update(A).where(A.c.id.in_(back)).values(missingAt=None))
+        back = [r.id for r in rows if r.missingAt is not None and r.filePath in on_disk
+                and r.id not in lost]
+        if (repair and missing_now) or back:
+            self._flag_missing(missing_now if repair else [], back)
         report.integrity = self._integrity()
         report.search_repaired = self._repair_search_index()
         log.info("reconcile: %s", report.summary())
         return report
+
+    def _flag_missing(self, missing: list[str], back: list[str]) -> None:
+        """Set `missingAt` on the rows `missing` (if not set yet), clear it on `back`."""
+        from sqlalchemy import update
+
+        A = sql.tables().asset
+        with self._write_lock, self.engine.begin() as con:
+            if missing:
+                con.execute(update(A).where(A.c.id.in_(missing), A.c.missingAt.is_(None))
+                            .values(missingAt=utc_now()))
+            if back:
+                con.execute(update(A).where(A.c.id.in_(back)).values(missingAt=None))
 
     def _adopt(self, rel: str, folders: dict[str, str], ids: set[str], orphan_masks: set[str],
                repair: bool) -> str | None:
@@ -214,18 +221,15 @@ class IntegrityMixin(LibraryBase):
         storage.move_within(self.root, self.root / rel, dst)
 
     def _integrity(self) -> str:
-        with self.engine.connect() as con:
-            result = con.exec_driver_sql("PRAGMA quick_check").scalar_one()
-        return str(result)
+        return str(self._read("PRAGMA quick_check")[0][0])
 
     def _repair_search_index(self) -> bool:
         """Rebuild the FTS index if it is out of step with the catalog (e.g. after VACUUM)."""
-        with self.engine.connect() as con:
-            bad = con.exec_driver_sql(
-                'SELECT (SELECT count(*) FROM "ArtAsset") != (SELECT count(*) FROM '
-                '"ArtAssetSearch") OR EXISTS (SELECT 1 FROM "ArtAssetSearch" f JOIN "ArtAsset" a '
-                "ON a.rowid = f.rowid WHERE a.id != f.assetId)"
-            ).scalar_one()
+        bad = self._read(
+            'SELECT (SELECT count(*) FROM "ArtAsset") != (SELECT count(*) FROM '
+            '"ArtAssetSearch") OR EXISTS (SELECT 1 FROM "ArtAssetSearch" f JOIN "ArtAsset" a '
+            "ON a.rowid = f.rowid WHERE a.id != f.assetId)"
+        )[0][0]
         if not bad:
             return False
         with self._write_lock, self.engine.begin() as con:
@@ -235,6 +239,17 @@ class IntegrityMixin(LibraryBase):
                 "SELECT rowid, id, prompt, coalesce(negative, '') FROM \"ArtAsset\""
             )
         return True
+
+
+class _Row(NamedTuple):
+    """The columns of an `ArtAsset` row that reconcile compares with the files."""
+
+    id: str
+    filePath: str
+    maskPath: str | None
+    trashedAt: str | None
+    missingAt: str | None
+    projectId: str | None
 
 
 def _carries_own_ids(path: Path) -> bool:
