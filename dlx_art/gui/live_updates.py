@@ -36,6 +36,14 @@ def _project_key(project: ProjectInfo) -> tuple[str, str | None, str]:
     return (project.name, project.description, project.status)
 
 
+def _within_loaded(model: Any, asset: AssetInfo) -> bool:
+    """Whether `asset` sorts among the rows loaded so far (else a later page brings it)."""
+    if not model.canFetchMore():
+        return True
+    last = model.asset_at(model.rowCount() - 1)
+    return last is None or (model.query.order == "newest" and asset.createdAt >= last.createdAt)
+
+
 class LiveUpdates(QObject):
     """Applies a session's catalog changes to a gallery and a project bar (see module doc)."""
 
@@ -86,7 +94,7 @@ class LiveUpdates(QObject):
                     update.append(asset)
             elif asset.id in new:
                 update.append(asset)  # placed where the order puts new images
-            elif model.accepts(asset):
+            elif model.accepts(asset) and _within_loaded(model, asset):
                 refresh = True  # an older image now matches (restored elsewhere): re-read
         if update:
             gallery.add_assets(update)

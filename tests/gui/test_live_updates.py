@@ -161,3 +161,42 @@ def test_the_windows_own_results_are_shown_once(qtbot, studio, fake_a1111):
     ids = shown_ids(window)
     assert len(ids) == len(set(ids)) == 2
     assert set(ids) == {i for c in changes for i in c.new_assets}
+
+
+def test_a_reset_reloads_the_gallery_and_the_project_list(qtbot, studio, tmp_path):
+    """When the watcher fell behind its log, the lists are not trusted: everything is re-read."""
+    from dlx_art.library.changes import Changes
+
+    window = open_live(qtbot, studio, start_background=False)
+    window.project_bar.create_project("Kept")
+    changes = []
+    session = window.session
+    session.catalog_changed.disconnect(window.live_updates.apply)  # only the reset applies
+    session.catalog_changed.connect(changes.append)
+    finish(qtbot, start_cli("import", "--project", "Kept", *write_pngs(tmp_path / "in", 2)))
+    finish(qtbot, start_cli("projects", "create", "Behind"))
+    qtbot.waitUntil(lambda: any(c.new_assets for c in changes)
+                    and any(c.projects for c in changes), timeout=TIMEOUT_MS)
+    assert shown_ids(window) == [] and "Behind" not in combo_names(window)
+
+    window.live_updates.apply(Changes(reset=True))
+    qtbot.waitUntil(lambda: "Behind" in combo_names(window), timeout=TIMEOUT_MS)
+    assert len(shown_ids(window)) == 2
+    assert window.current_project().name == "Kept"
+
+
+def test_polling_follows_a_switched_library_and_stops_at_shutdown(qtbot, studio, tmp_path):
+    window = open_live(qtbot, studio, start_background=False)
+    session = window.session
+    first_watcher = session._watcher
+    other = tmp_path / "other"
+    assert window.switch_library(other)
+    qtbot.waitUntil(lambda: session.is_open and session.root() == other.resolve(),
+                    timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: session.watching, timeout=TIMEOUT_MS)
+    assert session._watcher is not first_watcher
+    # the command line uses the library now configured: the window follows that one
+    finish(qtbot, start_cli("projects", "create", "In the other library"))
+    qtbot.waitUntil(lambda: "In the other library" in combo_names(window), timeout=TIMEOUT_MS)
+    studio.close(window)
+    assert not session._changes_timer.isActive() and not session.watching
