@@ -38,6 +38,7 @@ from dlx_art.gui.gallery import GalleryWidget
 from dlx_art.gui.job_panel import JobPanel, JobProgressBar, finished_message
 from dlx_art.gui.jobs import Job, JobState
 from dlx_art.gui.library_commands import LibraryCommands
+from dlx_art.gui.live_updates import LiveUpdates
 from dlx_art.gui.project_bar import ProjectBar
 from dlx_art.gui.prompt_panel import PromptPanel
 from dlx_art.gui.state import UiState
@@ -233,6 +234,8 @@ class MainWindow(QMainWindow, WindowActions):
         return dock
 
     def _connect(self) -> None:
+        # what other processes add or change shows up here (issue 13, live across processes)
+        self.live_updates = LiveUpdates(self.session, self.gallery, self.project_bar, self)
         pb = self.project_bar
         pb.project_changed.connect(self._on_project_bar_project_changed)
         pb.message.connect(self.show_message)

@@ -15,6 +15,10 @@ Opening, switching and moving a library happen in the background and report by s
 * `switch_finished(ok, message)`, `move_finished(ok, message)`: how a switch or move ended.
 * `move_progress(done, total)`: files copied + verified so far (`move_text()` describes it).
 * `checks_done(summary | None)`, `checks_failed(message)`: the start-up checks.
+* `catalog_changed(changes)`: what any process (a command, `dlx-art serve`, another studio,
+  this window) changed in the open library's catalog (a `library.changes.Changes`). A timer
+  polls the library's `ChangeWatcher` every `CHANGES_POLL_MS` on the reads lane (one
+  `PRAGMA data_version` when nothing changed).
 
 `shutdown(ms)` is the only place that waits for background work: it cancels the jobs, stops
 the monitor, drops queued reads, waits (bounded) for every lane, closes the library and
@@ -29,7 +33,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from dlx_art.config import Context
 from dlx_art.errors import DlxError, UsageError
@@ -39,6 +43,7 @@ from dlx_art.gui.tasks import TaskRunner
 from dlx_art.library.lock import LibraryLock
 
 if TYPE_CHECKING:
+    from dlx_art.library.changes import Changes, ChangeWatcher
     from dlx_art.library.relocate import MoveProgress
     from dlx_art.library.service import Library
 
@@ -54,12 +59,25 @@ LIBRARY_LANES = ("reads", "render", "writer", "imports")
 #: How long `shutdown` waits for a backend status probe (it holds no data, only a connection:
 #: a slow server or the first import of the HTTP clients must not hold the window's exit).
 BACKENDS_WAIT_MS = 100
+#: How often the open catalog is asked whether another process changed it.
+CHANGES_POLL_MS = 250
 
 
 def _open(root: Path) -> Library:  # writer lane: may migrate the catalog
     from dlx_art.library.service import Library
 
     return Library.open(root)
+
+
+def _open_watched(root: Path) -> tuple[Library, ChangeWatcher]:  # writer lane
+    library = _open(root)
+    watcher = library.changes()
+    try:
+        # the cursor is set before the views read the library: nothing falls between the two
+        watcher.poll()
+    except DlxError as exc:
+        log.warning("catalog changes cannot be watched yet: %s", exc.user_message)
+    return library, watcher
 
 
 def _user_message(exc: BaseException, fallback: str) -> str:
@@ -98,6 +116,7 @@ class Session(QObject):
     move_finished = Signal(bool, str)
     checks_done = Signal(object)
     checks_failed = Signal(str)
+    catalog_changed = Signal(object)
 
     def __init__(self, context: Context, library: Library | None = None, *,
                  lock: LibraryLock | None = None, parent: QObject | None = None) -> None:
@@ -117,6 +136,13 @@ class Session(QObject):
         self.ended_cleanly: bool | None = None
         self._move: MoveProgress | None = None
         self._last_progress = 0.0
+        self._watcher: ChangeWatcher | None = None
+        self._polling = False
+        self._changes_timer = QTimer(self)
+        self._changes_timer.setInterval(CHANGES_POLL_MS)
+        self._changes_timer.timeout.connect(self._poll_changes)
+        if library is not None:
+            self._watch(library.changes())
 
     @classmethod
     def locked(cls, context: Context) -> Session:
@@ -171,18 +197,22 @@ class Session(QObject):
         self._opening = True
         self.library_opening.emit(Path(root))
         self.runner.writer.run(
-            _open, Path(root), owner=self,
-            on_done=lambda library: self._opened(library, lock, on_ok),
+            _open_watched, Path(root), owner=self,
+            on_done=lambda opened: self._opened(*opened, lock, on_ok),
             on_error=lambda exc: self._open_failed(exc, Path(root), on_fail))
 
-    def _opened(self, library: Library, lock: LibraryLock | None, on_ok: Any) -> None:
+    def _opened(self, library: Library, watcher: ChangeWatcher | None,
+                lock: LibraryLock | None, on_ok: Any) -> None:
         self._opening = False
         if self._closed:
+            if watcher is not None:
+                watcher.close()
             library.close()
             return
         self.library = library
         self.lock = lock
         self.jobs.set_library(library)
+        self._watch(watcher if watcher is not None else library.changes())
         self.library_opened.emit(library)
         if on_ok is not None:  # after the views have the library: "finished" means shown
             on_ok()
@@ -209,6 +239,7 @@ class Session(QObject):
         if library is None:
             return
         self.library = None
+        watcher = self._unwatch()
         self.library_opened.emit(None)
         for name in DROPPABLE:
             self.runner.lane(name).cancel()
@@ -219,6 +250,8 @@ class Session(QObject):
             if not runner.wait(RELEASE_WAIT_MS, others):
                 log.warning("work on %s still running after %d ms", library.root,
                             RELEASE_WAIT_MS)
+            if watcher is not None:
+                watcher.close()
             library.close()
 
         self.runner.writer.run(close_when_unused, owner=self)
@@ -227,6 +260,47 @@ class Session(QObject):
         settings = copy.deepcopy(self.context.settings)
         settings.storage_root = str(folder)
         self.context.save_settings(settings)
+
+    # --- live changes -------------------------------------------------------------------------
+
+    def _watch(self, watcher: ChangeWatcher | None) -> None:
+        self._watcher = watcher
+        self._polling = False
+        if watcher is not None:
+            self._changes_timer.start()
+            if watcher.cursor is None:  # not primed while opening: set its cursor now
+                self._poll_changes()
+
+    @property
+    def watching(self) -> bool:
+        """Whether catalog changes are followed now (changes from here on are reported)."""
+        return self._watcher is not None and self._watcher.cursor is not None
+
+    def _unwatch(self) -> ChangeWatcher | None:
+        """Stop polling; the watcher is returned for closing once its poll has ended."""
+        self._changes_timer.stop()
+        watcher, self._watcher = self._watcher, None
+        return watcher
+
+    def _poll_changes(self) -> None:
+        watcher = self._watcher
+        if watcher is None or self._polling or self._closed:
+            return  # the previous poll is still running: skip this tick
+        self._polling = True
+
+        def done(changes: Changes) -> None:
+            if watcher is not self._watcher:
+                return  # the library was let go meanwhile: its changes mean nothing now
+            self._polling = False
+            if changes:
+                self.catalog_changed.emit(changes)
+
+        def failed(exc: BaseException) -> None:
+            if watcher is self._watcher:
+                self._polling = False  # a catalog being replaced: look again next tick
+            log.debug("polling catalog changes failed: %s", exc)
+
+        self.runner.reads.run(watcher.poll, owner=self, on_done=done, on_error=failed)
 
     # --- switching ----------------------------------------------------------------------------
 
@@ -347,12 +421,15 @@ class Session(QObject):
             return int(max(0.0, deadline - time.monotonic()) * 1000)
 
         self.stop_move()
+        watcher = self._unwatch()
         ok = self.jobs.shutdown(left())
         probes_ended = self.monitor.stop(min(left(), BACKENDS_WAIT_MS))
         for name in DROPPABLE:
             self.runner.lane(name).cancel()
         ok = self.runner.wait(left(), tuple(n for n in self.runner.lanes
                                             if n != "backends")) and ok
+        if watcher is not None and ok:
+            watcher.close()
         if self.library is not None:
             if ok:
                 self.library.close()

@@ -311,6 +311,13 @@ class GalleryWidget(GalleryActions, QWidget):
         self.model.add_assets(assets)
         self._update_empty_text()
 
+    def remove_assets(self, ids: list[str]) -> None:
+        """Images gone from the catalog (deleted elsewhere): their rows go, if shown."""
+        for asset_id in ids:
+            self.loader.forget(asset_id)
+        if self.model.remove_ids(ids):
+            self._update_empty_text()
+
     @property
     def person_picks(self) -> int:
         """How many times the person chose the current image (clicks, keys); see show_results."""
