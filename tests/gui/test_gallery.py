@@ -512,7 +512,8 @@ def test_gui_thread_keeps_beating_while_300_thumbnails_load(qtbot, gallery, libr
     with Heartbeat() as beat:
         for asset in assets:  # as if all 300 rows were painted at once
             gallery.loader.request(asset, box)
-        qtbot.waitUntil(lambda: gallery.loader.is_idle(), timeout=30_000)
+        # generous: on a loaded machine the worker processes get a fraction of a core
+        qtbot.waitUntil(lambda: gallery.loader.is_idle(), timeout=180_000)
     assert gallery.loader.loads >= 300
     assert beat.beats > 10
     assert beat.max_gap < STALL_GUARD_MS / 1000, beat.report()
