@@ -28,7 +28,55 @@ def _show_tip(box: QWidget, text: str) -> None:
         QToolTip.showText(box.mapToGlobal(QPoint(0, box.height())), text, box)
 
 
-class CheckedSpinBox(QSpinBox):
+class _Checked:
+    """What both boxes share: let an out-of-range number be typed, then clamp it and say so.
+
+    A mixin placed before the Qt class; the subclass declares the signals (they must live on
+    the QObject class), `_NUMBER` (what counts as a typed number) and `fixup`.
+    """
+
+    _NUMBER: re.Pattern[str]
+
+    def _setup(self) -> None:
+        self.last_message = ""
+        self._clamped = False
+        self._typed = False  # typed since the last end of an edit (focus-out ends one too)
+        self.lineEdit().textEdited.connect(self._on_text_edited)  # type: ignore[attr-defined]
+        self.editingFinished.connect(self._on_editing_finished)  # type: ignore[attr-defined]
+
+    def _on_text_edited(self, _text: str) -> None:
+        self._typed = True
+
+    def _on_editing_finished(self) -> None:
+        if self._typed and not self._clamped:
+            self.value_accepted.emit(self.last_message)  # type: ignore[attr-defined]
+        self._typed = self._clamped = False
+
+    def validate(self, text: str, pos: int) -> object:  # noqa: D102
+        state = super().validate(text, pos)  # type: ignore[misc]
+        result = state[0] if isinstance(state, tuple) else state
+        if result == QValidator.State.Invalid and self._NUMBER.match(self._bare(text)):
+            # a number, only out of range: let it be typed, `fixup` clamps it visibly
+            return QValidator.State.Intermediate, text, pos
+        return state
+
+    def _bare(self, text: str) -> str:
+        text = text.strip()
+        prefix, suffix = self.prefix(), self.suffix()  # type: ignore[attr-defined]
+        if prefix and text.startswith(prefix):
+            text = text[len(prefix):]
+        if suffix and text.endswith(suffix):
+            text = text[: -len(suffix)]
+        return text.strip()
+
+    def _say(self, message: str) -> None:
+        self._clamped = True
+        self.last_message = message
+        _show_tip(self, message)  # type: ignore[arg-type]
+        self.out_of_range.emit(message)  # type: ignore[attr-defined]
+
+
+class CheckedSpinBox(_Checked, QSpinBox):
     """A `QSpinBox` that clamps a typed out-of-range number to the limit and says so.
 
     Signals:
@@ -38,30 +86,11 @@ class CheckedSpinBox(QSpinBox):
 
     out_of_range = Signal(str)
     value_accepted = Signal(str)
+    _NUMBER = _INT
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.last_message = ""
-        self._clamped = False
-        self._typed = False  # typed since the last end of an edit (focus-out ends one too)
-        self.lineEdit().textEdited.connect(self._on_text_edited)
-        self.editingFinished.connect(self._on_editing_finished)
-
-    def _on_text_edited(self, _text: str) -> None:
-        self._typed = True
-
-    def _on_editing_finished(self) -> None:
-        if self._typed and not self._clamped:
-            self.value_accepted.emit(self.last_message)
-        self._typed = self._clamped = False
-
-    def validate(self, text: str, pos: int) -> object:  # noqa: D102
-        state = super().validate(text, pos)
-        result = state[0] if isinstance(state, tuple) else state
-        if result == QValidator.State.Invalid and _INT.match(self._bare(text)):
-            # a number, only out of range: let it be typed, `fixup` clamps it visibly
-            return QValidator.State.Intermediate, text, pos
-        return state
+        self._setup()
 
     def fixup(self, text: str) -> str:  # noqa: D102
         bare = self._bare(text)
@@ -75,22 +104,8 @@ class CheckedSpinBox(QSpinBox):
         self._say(f"{_name(self)} can be {low} to {high}: {typed} was set to {limit}.")
         return self.textFromValue(limit)
 
-    def _bare(self, text: str) -> str:
-        text = text.strip()
-        if self.prefix() and text.startswith(self.prefix()):
-            text = text[len(self.prefix()):]
-        if self.suffix() and text.endswith(self.suffix()):
-            text = text[: -len(self.suffix())]
-        return text.strip()
 
-    def _say(self, message: str) -> None:
-        self._clamped = True
-        self.last_message = message
-        _show_tip(self, message)
-        self.out_of_range.emit(message)
-
-
-class CheckedDoubleSpinBox(QDoubleSpinBox):
+class CheckedDoubleSpinBox(_Checked, QDoubleSpinBox):
     """A `QDoubleSpinBox` that clamps a typed out-of-range number to the limit and says so.
 
     Signals:
@@ -100,29 +115,11 @@ class CheckedDoubleSpinBox(QDoubleSpinBox):
 
     out_of_range = Signal(str)
     value_accepted = Signal(str)
+    _NUMBER = _FLOAT
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.last_message = ""
-        self._clamped = False
-        self._typed = False  # typed since the last end of an edit (focus-out ends one too)
-        self.lineEdit().textEdited.connect(self._on_text_edited)
-        self.editingFinished.connect(self._on_editing_finished)
-
-    def _on_text_edited(self, _text: str) -> None:
-        self._typed = True
-
-    def _on_editing_finished(self) -> None:
-        if self._typed and not self._clamped:
-            self.value_accepted.emit(self.last_message)
-        self._typed = self._clamped = False
-
-    def validate(self, text: str, pos: int) -> object:  # noqa: D102
-        state = super().validate(text, pos)
-        result = state[0] if isinstance(state, tuple) else state
-        if result == QValidator.State.Invalid and _FLOAT.match(self._bare(text)):
-            return QValidator.State.Intermediate, text, pos
-        return state
+        self._setup()
 
     def fixup(self, text: str) -> str:  # noqa: D102
         bare = self._bare(text)
@@ -136,17 +133,3 @@ class CheckedDoubleSpinBox(QDoubleSpinBox):
         self._say(f"{_name(self)} can be {self.textFromValue(low)} to {self.textFromValue(high)}: "
                   f"{bare} was set to {self.textFromValue(limit)}.")
         return self.textFromValue(limit)
-
-    def _bare(self, text: str) -> str:
-        text = text.strip()
-        if self.prefix() and text.startswith(self.prefix()):
-            text = text[len(self.prefix()):]
-        if self.suffix() and text.endswith(self.suffix()):
-            text = text[: -len(self.suffix())]
-        return text.strip()
-
-    def _say(self, message: str) -> None:
-        self._clamped = True
-        self.last_message = message
-        _show_tip(self, message)
-        self.out_of_range.emit(message)
