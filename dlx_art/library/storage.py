@@ -402,6 +402,17 @@ def _commit_new(tmp: Path, path: Path) -> None:
         os.unlink(tmp)
 
 
+def _write_exclusive(path: Path, data: bytes, *, durable: bool) -> None:
+    """Create `path` (never an existing file) holding `data`, fsynced with `durable`."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags, 0o666)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        if durable:
+            os.fsync(handle.fileno())
+
+
 def write_temp(folder: Path, hint: str, data: bytes, *, durable: bool = True) -> Path:
     """Write `data` to a new temporary file ``.<hint>.<random>.part`` in `folder`.
 
@@ -412,14 +423,8 @@ def write_temp(folder: Path, hint: str, data: bytes, *, durable: bool = True) ->
         StorageError: If the write fails (the temporary file is removed).
     """
     tmp = _temp_path(Path(folder) / hint)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     try:
-        fd = os.open(tmp, flags, 0o666)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            if durable:
-                os.fsync(handle.fileno())
+        _write_exclusive(tmp, data, durable=durable)
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -522,14 +527,8 @@ def claim_folder(parent: Path, name: str, taken: Iterable[str]) -> str:
 def _write(path: Path, data: bytes, *, overwrite: bool, durable: bool) -> None:
     """Atomic write that raises plain OSErrors (FileExistsError when refusing to overwrite)."""
     tmp = _temp_path(path)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     try:
-        fd = os.open(tmp, flags, 0o666)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            if durable:
-                os.fsync(handle.fileno())
+        _write_exclusive(tmp, data, durable=durable)
         if overwrite:
             os.replace(tmp, path)
         else:
