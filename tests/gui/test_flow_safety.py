@@ -270,26 +270,27 @@ def test_interrupt_and_skip_sit_beside_generate_which_says_it_queues(qtbot, stud
     panel.steps_spin.setValue(40)
     panel.batch_spin.setValue(3)
     batch = window.generate()
-    qtbot.waitUntil(lambda: batch.step is not None and batch.step > 1, timeout=10_000)
+    qtbot.waitUntil(lambda: batch.step is not None and batch.step > 1, timeout=30_000)
     assert panel.interrupt_button.isVisible() and panel.skip_button.isVisible()
     assert panel.generate_button.text() == "Add to Queue (1 ahead)"
 
     panel.batch_spin.setValue(1)
+    panel.steps_spin.setValue(150)  # 7.5 s on the server: long enough to interrupt on a busy machine
     panel.generate_button.click()  # queuing more is possible, and says so
     single = window.jobs.model.jobs()[0]
     assert single is not batch and single.state is JobState.queued
     assert panel.generate_button.text() == "Add to Queue (2 ahead)"
 
     panel.skip_button.click()  # the first image ends early, the batch goes on
-    qtbot.waitUntil(lambda: fake_a1111.skips == 1, timeout=10_000)
-    qtbot.waitUntil(lambda: batch.state.finished, timeout=30_000)
+    qtbot.waitUntil(lambda: fake_a1111.skips == 1, timeout=30_000)
+    qtbot.waitUntil(lambda: batch.state.finished, timeout=60_000)
     assert batch.state is JobState.done and len(batch.assets) == 3, batch.error
 
     qtbot.waitUntil(lambda: single.state is JobState.running and single.step is not None,
-                    timeout=10_000)
+                    timeout=30_000)
     assert not panel.skip_button.isVisible()  # one image: nothing to skip to
     panel.interrupt_button.click()
-    qtbot.waitUntil(lambda: single.state.finished, timeout=15_000)
+    qtbot.waitUntil(lambda: single.state.finished, timeout=30_000)
     assert single.state is JobState.cancelled and fake_a1111.interrupts >= 1
-    qtbot.waitUntil(lambda: panel.generate_button.text() == "Generate", timeout=5000)
+    qtbot.waitUntil(lambda: panel.generate_button.text() == "Generate", timeout=30_000)
     assert not panel.interrupt_button.isVisible()
