@@ -151,7 +151,12 @@ class Lane:
 
     def _owner_destroyed(self, key: int) -> None:
         self._watched.discard(key)
-        for task in [t for t in self._tasks if t.owner is not None and id(t.owner) == key]:
+        mine = [t for t in self._tasks if t.owner is not None and id(t.owner) == key]
+        if not isValid(self.pool):  # an owner outlived its runner: nothing is queued
+            for task in mine:
+                self._forget(task)
+            return
+        for task in mine:
             if self.pool.tryTake(task):
                 self._forget(task)
 
@@ -162,6 +167,8 @@ class Lane:
     def cancel(self, owner: QObject | None = None) -> int:
         """Take queued tasks (of `owner`, or all) off the lane; their callbacks never run."""
         dropped = 0
+        if not isValid(self.pool):
+            return 0
         for task in list(self._tasks):
             if owner is not None and task.owner is not owner:
                 continue

@@ -275,7 +275,7 @@ def test_interrupt_and_skip_sit_beside_generate_which_says_it_queues(qtbot, stud
     assert panel.generate_button.text() == "Add to Queue (1 ahead)"
 
     panel.batch_spin.setValue(1)
-    panel.steps_spin.setValue(150)  # 7.5 s on the server: long enough to interrupt on a busy machine
+    panel.steps_spin.setValue(150)  # 7.5 s on the server: time to interrupt on a busy machine
     panel.generate_button.click()  # queuing more is possible, and says so
     single = window.jobs.model.jobs()[0]
     assert single is not batch and single.state is JobState.queued

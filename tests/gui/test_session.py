@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+import shiboken6
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PySide6.QtWidgets import QApplication, QWidget
@@ -359,3 +360,19 @@ def test_shutdown_does_not_wait_for_a_status_probe_but_still_closes_the_catalog(
     finally:
         release.set()
         assert session.runner.wait(GENEROUS_MS)
+
+
+def test_an_owner_deleted_after_its_runner_is_ignored_quietly(qtbot, capfd):
+    """Seen in a full run: a widget outliving the runner (deleted in a later teardown) made
+    its `destroyed` handler reach for the lane's deleted QThreadPool ("QThreadPool already
+    deleted"), an exception raised inside Qt's signal delivery."""
+    made = TaskRunner()
+    owner = QWidget()
+    release = threading.Event()
+    made.reads.run(lambda: release.wait(0.5), owner=owner)  # the pool's deletion waits for it
+    made.reads.run(lambda: "queued", owner=owner)  # still on the lane when the runner goes
+    qtbot.waitUntil(lambda: made.reads.busy(), timeout=GENEROUS_MS)
+    shiboken6.delete(made)  # as its parent's teardown does, pools included
+    shiboken6.delete(owner)  # `destroyed` fires now
+    release.set()
+    assert "already deleted" not in capfd.readouterr().err
