@@ -296,3 +296,16 @@ def test_router_refuses_a1111_only_features_with_only_hugging_face(tmp_path):
         finally:
             a1111.close()
             library.close()
+
+
+def test_hires_progress_follows_both_passes(fake_a1111, make_client):
+    fake_a1111.step_time = 0.1  # generous: a few polls land in each pass even on a busy machine
+    reports: list[Any] = []
+    make_client(fake_a1111.url).generate(
+        req(steps=8, enable_hr=True, hr_second_pass_steps=10, denoising_strength=0.5),
+        on_progress=reports.append)
+    running = [p for p in reports if p.job_count == 2]  # job_count doubles with the hires fix
+    assert running
+    assert 6 in {p.steps for p in running}  # the second pass: int(0.5 x 10) + 1 steps
+    fractions = [p.fraction for p in reports]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
