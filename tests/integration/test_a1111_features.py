@@ -291,8 +291,13 @@ def test_router_refuses_a1111_only_features_with_only_hugging_face(tmp_path):
             # a plain job still falls back; HF picks its own sampler, and says so
             outcome = pipeline.run(req(project_id=project.id, sampler="Euler"), router, library)
             assert outcome.backend == "hf"
-            assert "chooses its own sampler" in (outcome.fallback_reason or "")
+            assert "Hugging Face uses its own sampler." in (outcome.fallback_reason or "")
             assert outcome.assets[0].sampler is None  # not a false record of "Euler"
+            refined = pipeline.run(req(project_id=project.id, kind=Kind.img2img,
+                                       model="dreamshaper_8", init_image=png()), router, library)
+            assert f"Hugging Face uses its own model ({model})." in (
+                refined.fallback_reason or "")
+            assert refined.model == model
         finally:
             a1111.close()
             library.close()
