@@ -49,14 +49,19 @@ class A1111Toolbox(A1111Http):
     def toolbox(self) -> Toolbox:
         """LoRAs, embeddings, styles, upscalers and latent upscale modes the server offers.
 
-        Raises a `BackendError` when the server cannot be reached or refuses access; a missing
-        route gives an empty list for that part.
+        Raises a `BackendError` when the server cannot be reached, refuses access or runs
+        without its API (`/upscalers`, part of every A1111 API, is asked first and must answer);
+        another missing route gives an empty list for that part.
         """
+        upscalers = self._get_json("upscalers")  # a 404 here: API off or not A1111 (diagnosed)
+        if not isinstance(upscalers, list):
+            raise self._error(BadServerResponse,
+                              f"{self.label} sent its /upscalers list in an unknown format.")
         return Toolbox(
             loras=parse_loras(self._optional_list("loras")),
             embeddings=parse_embeddings(self._optional_dict("embeddings")),
             styles=parse_styles(self._optional_list("prompt-styles")),
-            upscalers=parse_names(self._optional_list("upscalers")),
+            upscalers=parse_names(upscalers),
             latent_modes=parse_names(self._optional_list("latent-upscale-modes")),
         )
 

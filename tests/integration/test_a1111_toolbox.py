@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from dlx_art.errors import AuthenticationFailed, ServerFailed
+from dlx_art.errors import ApiDisabled, AuthenticationFailed, ServerFailed
 from dlx_art.generation.a1111 import A1111Client
 from dlx_art.generation.router import BackendRouter
 from dlx_art.generation.types import EmbeddingInfo, LoraInfo, StyleInfo, Toolbox
@@ -68,6 +68,13 @@ def test_missing_routes_give_empty_lists(fake_a1111: FakeA1111, client: A1111Cli
     del fake_a1111.route_failures["loras"]
     fake_a1111.loras = []
     assert client.toolbox().loras == []
+
+
+def test_toolbox_of_a_server_without_its_api(fake_a1111: FakeA1111, client: A1111Client) -> None:
+    fake_a1111.mode = "api-off"
+    with pytest.raises(ApiDisabled, match="without its API"):
+        client.toolbox()
+    assert BackendRouter([client], None).toolbox() is None
 
 
 def test_toolbox_behind_auth(fake_a1111: FakeA1111) -> None:
