@@ -21,6 +21,8 @@ from dlx_art.generation.types import (
     CancelToken,
     GenerationRequest,
     ProgressCallback,
+    Toolbox,
+    hf_cannot_do,
 )
 
 log = logging.getLogger("dlx_art.generation.router")
@@ -90,7 +92,8 @@ class BackendRouter:
             try:
                 clients.append(A1111Client(
                     server.url, auth=server.auth, connect_timeout=settings.connect_timeout,
-                    read_timeout=settings.read_timeout, busy_wait=settings.busy_wait))
+                    read_timeout=settings.read_timeout, busy_wait=settings.busy_wait,
+                    inpaint_model=getattr(settings, "a1111_inpaint_model", "auto")))
             except DlxError as exc:  # a URL or credentials that cannot be used at all
                 log.warning("A1111 server %r skipped: %s", server.url, exc.user_message)
                 invalid.append(BackendStatus("a1111", f"A1111 at {server.url}", "down",
@@ -117,6 +120,25 @@ class BackendRouter:
                 "hf", "Hugging Face", "unavailable",
                 "No Hugging Face token: sign in with `hf auth login` or set HF_TOKEN."))
         return result
+
+    def toolbox(self, refresh: bool = False) -> Toolbox | None:
+        """LoRAs, embeddings, styles and upscalers of the first reachable A1111 server.
+
+        `refresh` first makes that server rescan its folders. None when no server answers.
+        Blocking network calls: the window runs this on the Session's "backends" lane.
+        """
+        for client in self.a1111:
+            getter = getattr(client, "refresh_toolbox" if refresh else "toolbox", None)
+            if getter is None:
+                continue
+            try:
+                found = getter()
+            except BackendError as exc:
+                log.info("%s: no toolbox: %s", client.label, exc.user_message)
+                continue
+            if isinstance(found, Toolbox):
+                return found
+        return None
 
     def generate(
         self,
@@ -147,6 +169,10 @@ class BackendRouter:
                 raise NoBackend(" ".join(reasons) or "No AUTOMATIC1111 server is configured.")
         if choice is BackendChoice.auto and not self.fallback:
             raise NoBackend(" ".join(reasons) + " The Hugging Face fallback is turned off.")
+        if features := request.a1111_only_features():
+            # never drop them silently: the person decides (start A1111, or do without)
+            raise NoBackend((" ".join(reasons) + " " if reasons else "")
+                            + hf_cannot_do(features))
         if self.hf is None:
             raise NoBackend(
                 (" ".join(reasons) + " " if reasons else "")
@@ -156,6 +182,13 @@ class BackendRouter:
         cancel.raise_if_cancelled()
         result = self.hf.generate(request, on_progress=on_progress, cancel=cancel,
                                   want_preview=want_preview)
+        if reasons and (request.model or request.sampler or request.scheduler):
+            # said, not dropped silently (the images are stored with what was really used)
+            replaced = [what for what, given in (("model", request.model),
+                                                 ("sampler", request.sampler),
+                                                 ("scheduler", request.scheduler)) if given]
+            reasons.append("Hugging Face uses its own " + " and ".join(replaced)
+                           + (f" ({result.model})" if request.model and result.model else ""))
         return Routed(result, _sentence(reasons, self.hf.label) if reasons else None)
 
 
