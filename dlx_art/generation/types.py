@@ -30,6 +30,10 @@ MAX_IMAGES = 100
 MAX_CFG_SCALE = 100.0
 MAX_MASK_BLUR = 256
 MAX_PADDING = 4096
+MAX_UPSCALE = 8.0
+"""Largest upscale factor (A1111's own slider stops at 8)."""
+MAX_EXPAND = 4096
+"""Most pixels an outpaint adds on one side."""
 
 
 def _whole(name: str, value: object) -> int:
@@ -128,6 +132,39 @@ def check_padding(value: object) -> int:
     return _whole_in("The padding", value, 0, MAX_PADDING)
 
 
+def check_upscale_factor(value: object) -> float:
+    """An upscale factor: above 0, at most `MAX_UPSCALE`."""
+    number = _number("The upscale factor", value)
+    if not 0.0 < number <= MAX_UPSCALE:
+        raise UsageError(f"The upscale factor must be above 0 and at most {MAX_UPSCALE:g}, "
+                         f"not {number:g}.")
+    return number
+
+
+def check_visibility(value: object) -> float:
+    """How much of the second upscaler shows: a number from 0 to 1."""
+    number = _number("The second upscaler's visibility", value)
+    if not 0.0 <= number <= 1.0:
+        raise UsageError(f"The second upscaler's visibility must be from 0 to 1, not {number:g}.")
+    return number
+
+
+def check_expand(value: object, side: str = "a side") -> int:
+    """Pixels an outpaint adds on one side: 0 to `MAX_EXPAND`, a multiple of 8."""
+    number = _whole_in(f"The expansion of {side}", value, 0, MAX_EXPAND)
+    if number % 8:
+        raise UsageError(f"The expansion of {side} must be a multiple of 8 pixels "
+                         f"(e.g. 64, 128), not {number}.")
+    return number
+
+
+def check_upscaler(value: object, what: str = "The upscaler") -> str:
+    """An upscaler name as the server lists it (not empty)."""
+    if not isinstance(value, str) or not value.strip() or len(value) > 200:
+        raise UsageError(f"{what} must be a name such as Lanczos or R-ESRGAN 4x+.")
+    return value.strip()
+
+
 def stored_seed(value: object) -> int | None:
     """A seed a server reported, as the catalog keeps it: an int in 0..`SEED_MAX`, else None.
 
@@ -144,6 +181,8 @@ class Kind(StrEnum):
     img2img = "img2img"
     inpaint = "inpaint"
     import_ = "import"
+    upscale = "upscale"  # A1111 extras: a bigger copy of an image (`generation.a1111_extras`)
+    outpaint = "outpaint"  # inpainting of a larger canvas (`generation.outpaint`)
 
 
 class InpaintArea(StrEnum):
@@ -202,6 +241,16 @@ class GenerationRequest:
     padding: int = 32
     invert_mask: bool = False
     keep_partial: bool = False  # save the partial image of a cancelled job
+    # upscale (A1111 extra-single-image); width/height then hold the final size
+    upscaling_resize: float = 2.0
+    upscaler_1: str = "Lanczos"
+    upscaler_2: str = "None"
+    upscaler_2_visibility: float = 0.0
+    # outpaint: pixels added on each side (multiples of 8); width/height hold the canvas size
+    expand_left: int = 0
+    expand_right: int = 0
+    expand_top: int = 0
+    expand_bottom: int = 0
 
     def __post_init__(self) -> None:
         """Refuse values no backend can take (raises `UsageError`), before anything is sent."""
@@ -222,6 +271,17 @@ class GenerationRequest:
         for name in ("prompt", "negative"):
             if not isinstance(getattr(self, name), str):
                 raise UsageError(f"The {name} must be text.")
+        self._check_upscale_outpaint()
+
+    def _check_upscale_outpaint(self) -> None:
+        check_upscale_factor(self.upscaling_resize)
+        check_upscaler(self.upscaler_1)
+        check_upscaler(self.upscaler_2, "The second upscaler")
+        check_visibility(self.upscaler_2_visibility)
+        margins = [check_expand(getattr(self, f"expand_{side}"), f"the {side} side")
+                   for side in ("left", "right", "top", "bottom")]
+        if self.kind == Kind.outpaint and not any(margins):
+            raise UsageError("Outpainting needs at least one side to grow (e.g. --right 128).")
 
     @property
     def image_count(self) -> int:
