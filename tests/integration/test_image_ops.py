@@ -335,3 +335,22 @@ def test_upscale_and_outpaint_run_through_the_job_queue(library, project, fake_a
         queue.close()
     assert sorted((j.kind, j.state) for j in jobs) == [("outpaint", "done"), ("upscale", "done")]
     assert {j.request["kind"] for j in jobs} == {"upscale", "outpaint"}
+
+
+def test_a_rebuilt_catalog_knows_an_upscale_by_its_postprocessing_chunk(tmp_path, fake_a1111):
+    root = tmp_path / "lib"
+    library = Library.open(root)
+    project = library.create_project("Ops")
+    source = _source(library, project, fake_a1111)
+    request = GenerationRequest.from_params(Kind.upscale, project.id, {}, parent=source,
+                                            init_image=library.read_bytes(source))
+    (child,) = pipeline.run(request, BackendRouter([_a1111(fake_a1111.url)], None),
+                            library).assets
+    library.close()
+    rebuilt, _report = Library.rebuild(root)
+    try:
+        again = rebuilt.get_asset(child.id)
+        assert (again.kind, again.parentId, again.width) == ("upscale", source.id, 192)
+        assert rebuilt.get_asset(source.id).kind == "txt2img"
+    finally:
+        rebuilt.close()
