@@ -19,11 +19,13 @@ JSON body sends them). `build_request` applies one set of rules to every caller:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from enum import StrEnum
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from dlx_art.errors import UsageError
 from dlx_art.generation.types import (
+    MAX_PIXELS,
     BackendChoice,
     GenerationRequest,
     InpaintArea,
@@ -31,6 +33,7 @@ from dlx_art.generation.types import (
     MaskedContent,
     check_cfg_scale,
     check_denoise,
+    check_expand,
     check_hr_scale,
     check_hr_steps,
     check_image_count,
@@ -41,8 +44,11 @@ from dlx_art.generation.types import (
     check_side,
     check_steps,
     check_styles,
+    check_upscale_factor,
+    check_upscaler,
     check_variation_seed,
     check_variation_strength,
+    check_visibility,
 )
 
 __all__ = ["PARAMETERS", "ParentImage", "build_request", "snap_size"]
@@ -59,6 +65,9 @@ PARAMETERS = frozenset({
     "invert_mask", "keep_partial",
     "styles", "enable_hr", "hr_scale", "hr_upscaler", "hr_second_pass_steps", "subseed",
     "subseed_strength",
+    # upscale and outpaint (see `_image_op_fields`)
+    "upscaling_resize", "upscaler_1", "upscaler_2", "upscaler_2_visibility",
+    "expand_left", "expand_right", "expand_top", "expand_bottom",
 })
 """The keys `build_request` accepts (`GenerationRequest` field names, the images excepted)."""
 
@@ -121,7 +130,12 @@ def build_request(kind: Kind | str, project_id: str, params: Mapping[str, object
     job = _enum(Kind, kind, "kind")
     if job is Kind.import_:
         raise UsageError("An import is not a generation.")
-    refinement = job in (Kind.img2img, Kind.inpaint)
+    if job in (Kind.upscale, Kind.outpaint):
+        if not init_image:
+            raise UsageError(f"An {job.value} needs a source image.")
+        if mask is not None:
+            raise UsageError("A mask is only used for inpainting.")
+    refinement = job in (Kind.img2img, Kind.inpaint, Kind.upscale, Kind.outpaint)
     if not refinement and (init_image is not None or mask is not None or parent is not None):
         raise UsageError("A text-to-image job starts from no image.")
     if refinement and not init_image:
@@ -161,9 +175,11 @@ def build_request(kind: Kind | str, project_id: str, params: Mapping[str, object
     parent_id = given("parent_id")
     if parent_id is not None and not isinstance(parent_id, str):
         raise UsageError("The parent image id must be text.")
-    return GenerationRequest(
+    op_fields = _image_op_fields(job, params, parent, init_image)
+    request = GenerationRequest(
         project_id=project_id,
-        kind=job,
+        # an upscale or outpaint is checked whole once its own fields are in (`replace` below)
+        kind=Kind.img2img if op_fields else job,
         prompt=text("prompt", parent.prompt if parent else None, ""),
         negative=text("negative", parent.negative if parent else None, ""),
         model=name_or_none("model", parent.model if parent else None),
@@ -197,6 +213,61 @@ def build_request(kind: Kind | str, project_id: str, params: Mapping[str, object
         subseed=check_variation_seed(_or(given("subseed"), -1)),
         subseed_strength=check_variation_strength(_or(given("subseed_strength"), 0.0)),
     )
+    return replace(request, kind=job, **op_fields) if op_fields else request
+
+
+def _image_op_fields(job: Kind, params: Mapping[str, object], parent: ParentImage | None,
+                     init_image: bytes | None) -> dict[str, Any]:
+    """The fields of an upscale or outpaint (their own defaults, the final size), else none.
+
+    Width and height become the size the job makes (the upscaled size as A1111 rounds it, or
+    the outpaint canvas); a size given in `params` is ignored for these kinds.
+    """
+    if job not in (Kind.upscale, Kind.outpaint):
+        return {}
+    from dlx_art.generation.outpaint import expanded_size, image_size
+
+    if parent is not None and parent.width and parent.height:
+        width, height = parent.width, parent.height
+    else:
+        assert init_image is not None  # checked by the caller
+        width, height = image_size(init_image)
+    fields: dict[str, Any]
+    if job is Kind.upscale:
+        factor = check_upscale_factor(_or(params.get("upscaling_resize"), 2.0))
+        second = check_upscaler(_or(params.get("upscaler_2"), "None"), "The second upscaler")
+        fields = {
+            "upscaling_resize": factor,
+            "upscaler_1": check_upscaler(_or(params.get("upscaler_1"), "Lanczos")),
+            "upscaler_2": second,
+            "upscaler_2_visibility": check_visibility(
+                _or(params.get("upscaler_2_visibility"), 0.0)),
+        }
+        # A1111: floor(side * factor / 8) * 8 (extra-single-image, resize mode 0)
+        size = (int(width * factor) // 8 * 8, int(height * factor) // 8 * 8)
+        if min(size) < 8:
+            raise UsageError(f"Upscaling {width}x{height} by {factor:g} leaves nothing; "
+                             "use a larger factor.")
+    else:
+        margins = {f"expand_{side}": check_expand(_or(params.get(f"expand_{side}"), 0),
+                                                  f"the {side} side")
+                   for side in ("left", "right", "top", "bottom")}
+        fields = dict(margins)
+        # the outpaint defaults of the contract: repaint the new area from latent noise
+        fields["denoising_strength"] = check_denoise(_or(params.get("denoising_strength"), 0.9))
+        fields["masked_content"] = _enum(MaskedContent,
+                                         _or(params.get("masked_content"), MaskedContent.noise),
+                                         "masked content")
+        fields["inpaint_area"] = InpaintArea.whole
+        size = expanded_size(width, height, margins["expand_left"], margins["expand_right"],
+                             margins["expand_top"], margins["expand_bottom"])
+    check_side(size[0], "The new width")
+    check_side(size[1], "The new height")
+    if size[0] * size[1] > MAX_PIXELS:
+        raise UsageError(f"The result would be {size[0]}x{size[1]}: at most {MAX_PIXELS:,} "
+                         "pixels.")
+    fields["width"], fields["height"] = size
+    return fields
 
 
 def _or(value: object | None, default: object) -> object:

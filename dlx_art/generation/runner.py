@@ -92,7 +92,20 @@ def request_to_json(request: GenerationRequest) -> dict[str, Any]:
         "subseed": request.subseed if request.subseed >= 0 or request.subseed_strength <= 0
         else secrets.randbelow(SEED_LIMIT - 1 - max(1, request.image_count)),
         "subseedStrength": float(request.subseed_strength),
+        **_image_op_json(request),
     }
+
+
+def _image_op_json(request: GenerationRequest) -> dict[str, Any]:
+    """The upscale / outpaint fields of a job row (absent for other kinds)."""
+    if request.kind == Kind.upscale:
+        return {"upscalingResize": request.upscaling_resize, "upscaler1": request.upscaler_1,
+                "upscaler2": request.upscaler_2,
+                "upscaler2Visibility": request.upscaler_2_visibility}
+    if request.kind == Kind.outpaint:
+        return {"expandLeft": request.expand_left, "expandRight": request.expand_right,
+                "expandTop": request.expand_top, "expandBottom": request.expand_bottom}
+    return {}
 
 
 def request_from_json(data: dict[str, Any], library: Library) -> GenerationRequest:
@@ -132,6 +145,14 @@ def request_from_json(data: dict[str, Any], library: Library) -> GenerationReque
             hr_second_pass_steps=int(data.get("hrSecondPassSteps") or 0),
             subseed=int(data.get("subseed", -1)),
             subseed_strength=float(data.get("subseedStrength") or 0.0),
+            upscaling_resize=float(data.get("upscalingResize", 2.0)),
+            upscaler_1=str(data.get("upscaler1") or "Lanczos"),
+            upscaler_2=str(data.get("upscaler2") or "None"),
+            upscaler_2_visibility=float(data.get("upscaler2Visibility", 0.0)),
+            expand_left=int(data.get("expandLeft", 0)),
+            expand_right=int(data.get("expandRight", 0)),
+            expand_top=int(data.get("expandTop", 0)),
+            expand_bottom=int(data.get("expandBottom", 0)),
         )
     except (KeyError, TypeError, ValueError, binascii.Error) as exc:
         raise UsageError(f"The job's request cannot be understood ({exc}).") from exc

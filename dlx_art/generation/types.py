@@ -30,6 +30,10 @@ MAX_IMAGES = 100
 MAX_CFG_SCALE = 100.0
 MAX_MASK_BLUR = 256
 MAX_PADDING = 4096
+MAX_UPSCALE = 8.0
+"""Largest upscale factor (A1111's own slider stops at 8)."""
+MAX_EXPAND = 4096
+"""Most pixels an outpaint adds on one side."""
 
 
 def _whole(name: str, value: object) -> int:
@@ -214,6 +218,37 @@ def hf_cannot_do(features: list[str]) -> str:
     else:
         named, them = ", ".join(features[:-1]) + " or " + features[-1], "them"
     return f"Hugging Face cannot do {named}; start the A1111 server or remove {them}."
+def check_upscale_factor(value: object) -> float:
+    """An upscale factor: above 0, at most `MAX_UPSCALE`."""
+    number = _number("The upscale factor", value)
+    if not 0.0 < number <= MAX_UPSCALE:
+        raise UsageError(f"The upscale factor must be above 0 and at most {MAX_UPSCALE:g}, "
+                         f"not {number:g}.")
+    return number
+
+
+def check_visibility(value: object) -> float:
+    """How much of the second upscaler shows: a number from 0 to 1."""
+    number = _number("The second upscaler's visibility", value)
+    if not 0.0 <= number <= 1.0:
+        raise UsageError(f"The second upscaler's visibility must be from 0 to 1, not {number:g}.")
+    return number
+
+
+def check_expand(value: object, side: str = "a side") -> int:
+    """Pixels an outpaint adds on one side: 0 to `MAX_EXPAND`, a multiple of 8."""
+    number = _whole_in(f"The expansion of {side}", value, 0, MAX_EXPAND)
+    if number % 8:
+        raise UsageError(f"The expansion of {side} must be a multiple of 8 pixels "
+                         f"(e.g. 64, 128), not {number}.")
+    return number
+
+
+def check_upscaler(value: object, what: str = "The upscaler") -> str:
+    """An upscaler name as the server lists it (not empty)."""
+    if not isinstance(value, str) or not value.strip() or len(value) > 200:
+        raise UsageError(f"{what} must be a name such as Lanczos or R-ESRGAN 4x+.")
+    return value.strip()
 
 
 def stored_seed(value: object) -> int | None:
@@ -232,6 +267,8 @@ class Kind(StrEnum):
     img2img = "img2img"
     inpaint = "inpaint"
     import_ = "import"
+    upscale = "upscale"  # A1111 extras: a bigger copy of an image (`generation.a1111_extras`)
+    outpaint = "outpaint"  # inpainting of a larger canvas (`generation.outpaint`)
 
 
 class InpaintArea(StrEnum):
@@ -305,6 +342,16 @@ class GenerationRequest:
     hr_second_pass_steps: int = 0  # 0 = as many as `steps`
     subseed: int = -1  # variation seed; -1 = random
     subseed_strength: float = 0.0  # 0 = no variation
+    # upscale (A1111 extra-single-image); width/height then hold the final size
+    upscaling_resize: float = 2.0
+    upscaler_1: str = "Lanczos"
+    upscaler_2: str = "None"
+    upscaler_2_visibility: float = 0.0
+    # outpaint: pixels added on each side (multiples of 8); width/height hold the canvas size
+    expand_left: int = 0
+    expand_right: int = 0
+    expand_top: int = 0
+    expand_bottom: int = 0
 
     def __post_init__(self) -> None:
         """Refuse values no backend can take (raises `UsageError`), before anything is sent."""
@@ -341,6 +388,7 @@ class GenerationRequest:
             if max(final) > MAX_SIDE or final[0] * final[1] > MAX_PIXELS:
                 raise UsageError(f"The hires fix would make {final[0]}x{final[1]} images, "
                                  f"too large: at most {MAX_PIXELS:,} pixels.")
+        self._check_upscale_outpaint()
 
     def a1111_only_features(self) -> list[str]:
         """Plain names of the features in use that Hugging Face cannot do.
@@ -360,6 +408,17 @@ class GenerationRequest:
         if str(self.kind) == "upscale":
             found.append("upscale")
         return found
+
+    def _check_upscale_outpaint(self) -> None:
+        check_upscale_factor(self.upscaling_resize)
+        check_upscaler(self.upscaler_1)
+        check_upscaler(self.upscaler_2, "The second upscaler")
+        check_visibility(self.upscaler_2_visibility)
+        margins = [check_expand(getattr(self, f"expand_{side}"), f"the {side} side")
+                   for side in ("left", "right", "top", "bottom")]
+        if self.kind == Kind.outpaint and not any(margins):
+            raise UsageError("Outpainting needs at least one side to grow (e.g. 128 pixels on "
+                             "the right).")
 
     @property
     def image_count(self) -> int:
