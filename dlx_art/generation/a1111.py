@@ -51,7 +51,6 @@ from dlx_art.generation.a1111_http import (
     GET_READ_TIMEOUT,
     MAX_RESPONSE_BYTES,
     MAX_SMALL_RESPONSE_BYTES,
-    A1111Http,
     normalise_base_url,
 )
 from dlx_art.generation.a1111_payloads import (
@@ -63,6 +62,7 @@ from dlx_art.generation.a1111_payloads import (
     refinement_fields,
 )
 from dlx_art.generation.a1111_progress import _ProgressTracker, _sampling_steps
+from dlx_art.generation.a1111_toolbox import A1111Toolbox
 from dlx_art.generation.types import (
     BackendResult,
     BackendStatus,
@@ -128,7 +128,7 @@ class A1111Model:
         return [n for n in names if n]
 
 
-class A1111Client(A1111Http):
+class A1111Client(A1111Toolbox):
     """Talks to one AUTOMATIC1111 WebUI server started with `--api` (or `--nowebui`).
 
     Thread-safe: each thread gets its own `requests.Session`. Use `close()` when done.

@@ -31,12 +31,18 @@ from dlx_art.generation.types import (
     MaskedContent,
     check_cfg_scale,
     check_denoise,
+    check_hr_scale,
+    check_hr_steps,
     check_image_count,
     check_mask_blur,
+    check_name,
     check_padding,
     check_seed,
     check_side,
     check_steps,
+    check_styles,
+    check_variation_seed,
+    check_variation_strength,
 )
 
 __all__ = ["PARAMETERS", "ParentImage", "build_request", "snap_size"]
@@ -51,6 +57,8 @@ PARAMETERS = frozenset({
     "width", "height", "batch_count", "batch_size", "backend", "parent_id",
     "denoising_strength", "mask_blur", "masked_content", "inpaint_area", "padding",
     "invert_mask", "keep_partial",
+    "styles", "enable_hr", "hr_scale", "hr_upscaler", "hr_second_pass_steps", "subseed",
+    "subseed_strength",
 })
 """The keys `build_request` accepts (`GenerationRequest` field names, the images excepted)."""
 
@@ -181,6 +189,13 @@ def build_request(kind: Kind | str, project_id: str, params: Mapping[str, object
         padding=check_padding(_or(given("padding"), 32)),
         invert_mask=_flag(given("invert_mask"), "invert_mask"),
         keep_partial=_flag(given("keep_partial"), "keep_partial"),
+        styles=check_styles(given("styles")),
+        enable_hr=_flag(given("enable_hr"), "enable_hr"),
+        hr_scale=check_hr_scale(_or(given("hr_scale"), 2.0)),
+        hr_upscaler=check_name(_or(given("hr_upscaler"), "Latent"), "hires upscaler"),
+        hr_second_pass_steps=check_hr_steps(_or(given("hr_second_pass_steps"), 0)),
+        subseed=check_variation_seed(_or(given("subseed"), -1)),
+        subseed_strength=check_variation_strength(_or(given("subseed_strength"), 0.0)),
     )
 
 

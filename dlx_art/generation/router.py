@@ -21,6 +21,7 @@ from dlx_art.generation.types import (
     CancelToken,
     GenerationRequest,
     ProgressCallback,
+    Toolbox,
 )
 
 log = logging.getLogger("dlx_art.generation.router")
@@ -117,6 +118,25 @@ class BackendRouter:
                 "hf", "Hugging Face", "unavailable",
                 "No Hugging Face token: sign in with `hf auth login` or set HF_TOKEN."))
         return result
+
+    def toolbox(self, refresh: bool = False) -> Toolbox | None:
+        """LoRAs, embeddings, styles and upscalers of the first reachable A1111 server.
+
+        `refresh` first makes that server rescan its folders. None when no server answers.
+        Blocking network calls: the window runs this on the Session's "backends" lane.
+        """
+        for client in self.a1111:
+            getter = getattr(client, "refresh_toolbox" if refresh else "toolbox", None)
+            if getter is None:
+                continue
+            try:
+                found = getter()
+            except BackendError as exc:
+                log.info("%s: no toolbox: %s", client.label, exc.user_message)
+                continue
+            if isinstance(found, Toolbox):
+                return found
+        return None
 
     def generate(
         self,

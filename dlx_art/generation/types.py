@@ -128,6 +128,85 @@ def check_padding(value: object) -> int:
     return _whole_in("The padding", value, 0, MAX_PADDING)
 
 
+MAX_STYLES = 50
+MAX_NAME_LENGTH = 500
+MIN_HR_SCALE = 1.0
+MAX_HR_SCALE = 8.0
+
+
+def check_hr_scale(value: object) -> float:
+    """Hires fix upscale factor: a finite number from 1 to `MAX_HR_SCALE`."""
+    number = _number("The hires fix scale", value)
+    if not MIN_HR_SCALE <= number <= MAX_HR_SCALE:
+        raise UsageError(f"The hires fix scale must be from {MIN_HR_SCALE:g} to "
+                         f"{MAX_HR_SCALE:g}, not {number:g}.")
+    return number
+
+
+def check_hr_steps(value: object) -> int:
+    """Hires fix second-pass steps: 0 (= the same as the first pass) to `MAX_STEPS`."""
+    return _whole_in("The hires steps", value, 0, MAX_STEPS)
+
+
+def check_variation_strength(value: object) -> float:
+    """Variation strength (A1111 `subseed_strength`): a finite number from 0 to 1."""
+    number = _number("The variation strength", value)
+    if not 0.0 <= number <= 1.0:
+        raise UsageError(f"The variation strength must be from 0 to 1, not {number:g}.")
+    return number
+
+
+def check_variation_seed(value: object) -> int:
+    """A variation seed (A1111 `subseed`): -1 (random) or 0 to `SEED_MAX`."""
+    seed = _whole("The variation seed", value)
+    if seed != -1 and not 0 <= seed <= SEED_MAX:
+        raise UsageError(f"The variation seed must be -1 (random) or from 0 to {SEED_MAX}, "
+                         f"not {seed}.")
+    return seed
+
+
+def check_name(value: object, what: str) -> str:
+    """A non-empty single-line name (a style, an upscaler), stripped."""
+    if not isinstance(value, str):
+        raise UsageError(f"The {what} must be text, not {_show(value)}.")
+    name = value.strip()
+    if not name:
+        raise UsageError(f"The {what} cannot be empty.")
+    if len(name) > MAX_NAME_LENGTH or "\n" in name or "\r" in name:
+        raise UsageError(f"The {what} {_show(name)} is not a valid name.")
+    return name
+
+
+def check_styles(value: object) -> tuple[str, ...]:
+    """Style names (A1111 `styles`): a list of names, at most `MAX_STYLES`, duplicates dropped."""
+    if value is None:
+        return ()
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise UsageError(f"The styles must be a list of style names, not {_show(value)}.")
+    names: list[str] = []
+    for item in value:
+        name = check_name(item, "style name")
+        if name not in names:
+            names.append(name)
+    if len(names) > MAX_STYLES:
+        raise UsageError(f"At most {MAX_STYLES} styles can be used at once, not {len(names)}.")
+    return tuple(names)
+
+
+def lora_tag(name: str, weight: float = 1.0) -> str:
+    """The prompt tag that applies a LoRA: `<lora:NAME:WEIGHT>` (weight written like 0.8, 1).
+
+    Raises `UsageError` for a name that cannot be written in a tag or a weight that is not a
+    finite number.
+    """
+    clean = check_name(name, "LoRA name")
+    if any(c in clean for c in "<>:"):
+        raise UsageError(f"The LoRA name {_show(clean)} cannot be written in a tag.")
+    number = _number("The LoRA weight", weight)
+    text = f"{round(number, 4):g}" if abs(number) < 1e6 else f"{number:g}"
+    return f"<lora:{clean}:{text}>"
+
+
 def stored_seed(value: object) -> int | None:
     """A seed a server reported, as the catalog keeps it: an int in 0..`SEED_MAX`, else None.
 
@@ -160,6 +239,13 @@ class MaskedContent(StrEnum):
     @property
     def a1111_value(self) -> int:
         return ["fill", "original", "noise", "nothing"].index(self.value)
+
+
+class InpaintModel(StrEnum):
+    """Setting `a1111_inpaint_model`: which checkpoint a masked refinement uses on A1111."""
+
+    auto = "auto"  # the image's model's inpainting partner when the server has one
+    off = "off"  # always the image's own model
 
 
 class BackendChoice(StrEnum):
@@ -202,6 +288,14 @@ class GenerationRequest:
     padding: int = 32
     invert_mask: bool = False
     keep_partial: bool = False  # save the partial image of a cancelled job
+    # A1111-only features (Hugging Face cannot do them: see `a1111_only_features`)
+    styles: tuple[str, ...] = ()  # A1111 `styles`: saved style names, merged by the server
+    enable_hr: bool = False  # hires fix; its denoise is `denoising_strength`
+    hr_scale: float = 2.0
+    hr_upscaler: str = "Latent"
+    hr_second_pass_steps: int = 0  # 0 = as many as `steps`
+    subseed: int = -1  # variation seed; -1 = random
+    subseed_strength: float = 0.0  # 0 = no variation
 
     def __post_init__(self) -> None:
         """Refuse values no backend can take (raises `UsageError`), before anything is sent."""
@@ -222,6 +316,41 @@ class GenerationRequest:
         for name in ("prompt", "negative"):
             if not isinstance(getattr(self, name), str):
                 raise UsageError(f"The {name} must be text.")
+        # a list from a caller becomes a tuple: the request stays hashable and immutable
+        object.__setattr__(self, "styles", check_styles(self.styles))
+        if not isinstance(self.enable_hr, bool):
+            raise UsageError(f"enable_hr must be true or false, not {self.enable_hr!r}.")
+        check_hr_scale(self.hr_scale)
+        check_name(self.hr_upscaler, "hires upscaler")
+        check_hr_steps(self.hr_second_pass_steps)
+        check_variation_seed(self.subseed)
+        check_variation_strength(self.subseed_strength)
+        if self.enable_hr and self.kind != Kind.txt2img:
+            raise UsageError("The hires fix is for text-to-image jobs only.")
+        if self.enable_hr:
+            final = (int(self.width * self.hr_scale), int(self.height * self.hr_scale))
+            if max(final) > MAX_SIDE or final[0] * final[1] > MAX_PIXELS:
+                raise UsageError(f"The hires fix would make {final[0]}x{final[1]} images, "
+                                 f"too large: at most {MAX_PIXELS:,} pixels.")
+
+    def a1111_only_features(self) -> list[str]:
+        """Plain names of the features in use that Hugging Face cannot do.
+
+        "hires fix", "styles", "LoRAs" (a `<lora:` tag in the prompt or negative prompt),
+        "variations" and "upscale" (an upscale job), in that order; empty when none is used.
+        """
+        found: list[str] = []
+        if self.enable_hr:
+            found.append("hires fix")
+        if self.styles:
+            found.append("styles")
+        if "<lora:" in self.prompt.lower() or "<lora:" in self.negative.lower():
+            found.append("LoRAs")
+        if self.subseed_strength > 0:
+            found.append("variations")
+        if str(self.kind) == "upscale":
+            found.append("upscale")
+        return found
 
     @property
     def image_count(self) -> int:
@@ -364,6 +493,55 @@ class CancelToken:
                     self._skip_hooks.remove(hook)
 
         return remove
+
+
+@dataclass(frozen=True)
+class LoraInfo:
+    """A LoRA the server offers (`GET /sdapi/v1/loras`). `name` is the file name without
+    folder and extension, `alias` its metadata's output name (else `name`); both work in a tag."""
+
+    name: str
+    alias: str
+    path: str = ""
+    metadata: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EmbeddingInfo:
+    """A textual-inversion embedding (`GET /sdapi/v1/embeddings`); used by writing its name in
+    the prompt. `skipped` = it does not fit the loaded checkpoint (e.g. an SD 2 embedding)."""
+
+    name: str
+    shape: int | None = None
+    vectors: int | None = None
+    skipped: bool = False
+
+
+@dataclass(frozen=True)
+class StyleInfo:
+    """A saved style (`GET /sdapi/v1/prompt-styles`): text merged into the prompts by the server
+    (`{prompt}` marks where the prompt goes; otherwise the text is appended)."""
+
+    name: str
+    prompt: str = ""
+    negative_prompt: str = ""
+
+
+@dataclass(frozen=True)
+class Toolbox:
+    """What an A1111 server offers beyond checkpoints: LoRAs, embeddings, styles, upscalers
+    (`GET /upscalers` names) and latent upscale modes (for the hires fix)."""
+
+    loras: list[LoraInfo]
+    embeddings: list[EmbeddingInfo]
+    styles: list[StyleInfo]
+    upscalers: list[str]
+    latent_modes: list[str]
+
+    @property
+    def hires_upscalers(self) -> list[str]:
+        """Names the hires fix takes: the latent modes, then the upscalers ("None" left out)."""
+        return self.latent_modes + [u for u in self.upscalers if u != "None"]
 
 
 @dataclass

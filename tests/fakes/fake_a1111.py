@@ -443,6 +443,86 @@ def default_options(model_title: str) -> dict[str, Any]:
     }
 
 
+@dataclass
+class FakeLora:
+    """A LoRA file. `sha256` gives the 12-hex hash written in the infotext's `Lora hashes`."""
+
+    name: str
+    sha256: str
+    alias: str | None = None  # metadata ss_output_name
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def api(self) -> dict[str, Any]:
+        """A `GET /loras` entry."""
+        return {"name": self.name, "alias": self.alias or self.name,
+                "path": f"/opt/stable-diffusion-webui/models/Lora/{self.name}.safetensors",
+                "metadata": dict(self.metadata)}
+
+
+@dataclass
+class FakeEmbedding:
+    name: str
+    shape: int = 768
+    vectors: int = 1
+    sha256: str = "f568ea900cb6d3a1a7fd8a2b14a8a5a0c0b8d5f49d7b2e6f7c1f6c8e0d9a1b2c"
+
+
+def default_loras() -> list[FakeLora]:
+    return [
+        FakeLora("ink-line", "7c6bad76eb54a1c4e8b3d7f1f0a2c9e8b4d6a8f0c2e4b6d8f0a2c4e6b8d0f2a4",
+                 "inkLineArt",
+                 {"ss_sd_model_name": "v1-5-pruned-emaonly.safetensors",
+                  "ss_tag_frequency": {"img": {"ink": 3}}, "ss_base_model_version": "sd_v1",
+                  "ss_network_dim": "4", "ss_output_name": "inkLineArt",
+                  "ss_network_module": "networks.lora"}),
+        FakeLora("plain", "1728303b3609e4f1c2d3b4a5968778695a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d"),
+    ]
+
+
+def default_embeddings() -> list[FakeEmbedding]:
+    return [FakeEmbedding("bad-hands", 768, 2), FakeEmbedding("sd2-negative", 1024, 1,
+                                                              "a3f1c2d4e5b6" + "0" * 52)]
+
+
+def default_styles() -> list[dict[str, str]]:
+    return [
+        {"name": "Cinematic", "prompt": "cinematic still of {prompt}, shallow depth of field",
+         "negative_prompt": "cartoon, drawing"},
+        {"name": "Watercolor", "prompt": "watercolor painting, soft edges",
+         "negative_prompt": "photo, 3d render"},
+    ]
+
+
+_UPSCALER_URLS = {
+    "DAT x2": "https://github.com/zhengchen1999/DAT/releases/download/v0.1/DAT_x2.pth",
+    "DAT x3": "https://github.com/zhengchen1999/DAT/releases/download/v0.1/DAT_x3.pth",
+    "DAT x4": "https://github.com/zhengchen1999/DAT/releases/download/v0.1/DAT_x4.pth",
+    "ESRGAN_4x": "https://github.com/cszn/KAIR/releases/download/v1.0/ESRGAN.pth",
+    "LDSR": "https://heibox.uni-heidelberg.de/f/578df07c8fc04ffbadf3/?dl=1",
+    "R-ESRGAN 4x+": "https://github.com/xinntao/Real-ESRGAN/releases/download/v0.1.0/"
+                    "RealESRGAN_x4plus.pth",
+    "R-ESRGAN 4x+ Anime6B": "https://github.com/xinntao/Real-ESRGAN/releases/download/v0.2.2.4/"
+                            "RealESRGAN_x4plus_anime_6B.pth",
+    "ScuNET GAN": "https://github.com/cszn/KAIR/releases/download/v1.0/scunet_color_real_gan.pth",
+    "ScuNET PSNR": "https://github.com/cszn/KAIR/releases/download/v1.0/scunet_color_real_psnr.pth",
+    "SwinIR 4x": "https://github.com/JingyunLiang/SwinIR/releases/download/v0.0/"
+                 "003_realSR_BSRGAN_DFOWMFC_s64w8_SwinIR-L_x4_GAN.pth",
+}
+
+
+def default_upscalers() -> list[dict[str, Any]]:
+    """GET /upscalers of a stock v1.10.1 (model files not downloaded yet)."""
+    plain = [{"name": name, "model_name": None, "model_path": None, "model_url": None,
+              "scale": 4.0} for name in ("None", "Lanczos", "Nearest")]
+    return plain + [{"name": name, "model_name": name, "model_path": url, "model_url": None,
+                     "scale": {"DAT x2": 2.0, "DAT x3": 3.0}.get(name, 4.0)}
+                    for name, url in _UPSCALER_URLS.items()]
+
+
+LATENT_MODES = ("Latent", "Latent (antialiased)", "Latent (bicubic)",
+                "Latent (bicubic antialiased)", "Latent (nearest)", "Latent (nearest-exact)")
+
+
 # --- infotext and images ------------------------------------------------------------------------
 
 
@@ -659,8 +739,12 @@ _ROUTES: dict[str, set[str]] = {
     "sd-models": {"GET"}, "samplers": {"GET"}, "schedulers": {"GET"}, "options": {"GET", "POST"},
     "progress": {"GET"}, "interrupt": {"POST"}, "skip": {"POST"}, "txt2img": {"POST"},
     "img2img": {"POST"}, "sd-vae": {"GET"}, "cmd-flags": {"GET"}, "memory": {"GET"},
+    "loras": {"GET"}, "refresh-loras": {"POST"}, "embeddings": {"GET"},
+    "refresh-embeddings": {"POST"}, "prompt-styles": {"GET"}, "upscalers": {"GET"},
+    "latent-upscale-modes": {"GET"}, "refresh-checkpoints": {"POST"},
 }
 _OPEN_ROUTES = {"loras", "refresh-loras"}  # registered by the Lora extension, not behind auth
+_REFRESH_ROUTES = {"refresh-loras", "refresh-embeddings", "refresh-checkpoints"}
 
 
 class FakeA1111:
@@ -684,6 +768,15 @@ class FakeA1111:
         self.schedulers = default_schedulers()
         self.schedulers_route = True
         self.options = default_options(self.loaded.title)
+        # the toolbox: what GET answers now, and what the folders hold (seen after a refresh)
+        self.loras: list[FakeLora] = default_loras()
+        self.disk_loras: list[FakeLora] = list(self.loras)
+        self.embeddings: list[FakeEmbedding] = default_embeddings()
+        self.disk_embeddings: list[FakeEmbedding] = list(self.embeddings)
+        self.disk_models: list[FakeModel] = list(self.models)
+        self.prompt_styles: list[dict[str, str]] = default_styles()
+        self.upscalers: list[dict[str, Any]] = default_upscalers()
+        self.latent_modes: list[str] = list(LATENT_MODES)
         self.grid: bool | None = None
         self.failure: str | None = None
         self.failure_count: int | None = 1
@@ -875,8 +968,6 @@ class FakeA1111:
         if not path.startswith(API) or self.mode == MODE_API_OFF:
             return not_found
         route = path[len(API):]
-        if route in _OPEN_ROUTES:
-            return _Reply(200, [] if route == "loras" else None)
         if route == "schedulers" and not self.schedulers_route:
             return not_found
         methods = _ROUTES.get(route)
@@ -885,7 +976,7 @@ class FakeA1111:
         if method not in methods:
             return _Reply(405, {"detail": "Method Not Allowed"},
                           headers={"allow": ", ".join(sorted(methods))})
-        if self.auth:
+        if self.auth and route not in _OPEN_ROUTES:
             detail = self._check_auth(h.headers.get("Authorization"))
             if detail is not None:
                 return _a1111_error(401, "HTTPException", detail)
@@ -903,6 +994,8 @@ class FakeA1111:
             return self._generation(route, h, body)
         if method == "POST" and route == "options":
             return self._post_options(h, body)
+        if route in _REFRESH_ROUTES:
+            return self._refresh(route)
         handler = {
             "sd-models": lambda: _Reply(200, [m.api() for m in self.models]),
             "samplers": lambda: _Reply(200, self.samplers),
@@ -915,6 +1008,11 @@ class FakeA1111:
             "cmd-flags": lambda: _Reply(200, {"api": True, "nowebui": self.mode == MODE_API_ONLY,
                                               "api_auth": self.auth}),
             "memory": lambda: _Reply(200, {"ram": {}, "cuda": {}}),
+            "loras": lambda: _Reply(200, [lora.api() for lora in self.loras]),
+            "embeddings": lambda: _Reply(200, self._embeddings_api()),
+            "prompt-styles": lambda: _Reply(200, [dict(style) for style in self.prompt_styles]),
+            "upscalers": lambda: _Reply(200, [dict(u) for u in self.upscalers]),
+            "latent-upscale-modes": lambda: _Reply(200, [{"name": n} for n in self.latent_modes]),
         }[route]
         return handler()
 
@@ -1037,6 +1135,34 @@ class FakeA1111:
         with self._counter_lock:
             self.skips += 1
         return _Reply(200, None)
+
+    def _refresh(self, route: str) -> _Reply:
+        """POST /refresh-*: rescan a folder (takes the queue lock like A1111's refresh routes)."""
+        if not self._queue_lock.acquire(self._stop):
+            return _Reply(0, action="drop")
+        try:
+            if route == "refresh-loras":
+                self.loras = list(self.disk_loras)
+            elif route == "refresh-embeddings":
+                self.embeddings = list(self.disk_embeddings)
+            else:
+                known = {m.name for m in self.models}
+                self.models = [m for m in self.models if m in self.disk_models] + [
+                    m for m in self.disk_models if m.name not in known]
+        finally:
+            self._queue_lock.release()
+        return _Reply(200, None)
+
+    def _embeddings_api(self) -> dict[str, Any]:
+        """GET /embeddings: `loaded` (fits the loaded checkpoint's width) and `skipped`."""
+        width = 2048 if "xl" in self.loaded.name.lower() else 768
+        result: dict[str, Any] = {"loaded": {}, "skipped": {}}
+        for emb in self.embeddings:
+            group = "loaded" if emb.shape == width else "skipped"
+            result[group][emb.name] = {"step": None, "sd_checkpoint": None,
+                                       "sd_checkpoint_name": None, "shape": emb.shape,
+                                       "vectors": emb.vectors}
+        return result
 
     def _find_model(self, name: str) -> FakeModel | None:
         for model in self.models:
