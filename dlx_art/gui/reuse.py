@@ -1,25 +1,88 @@
-"""What "Use all" could not restore, in words the person can act on.
+"""What "Use all" restores beyond the catalog's columns, and what it could not restore.
 
-The prompt panel has fields for prompt, negative, model, sampler, scheduler, steps, CFG, size
-and seed (LoRAs are part of the prompt text, so they come back with it). An infotext can hold
-more (hires fix, variation seed, styles, a denoising strength for hires): those are named, so
-nobody generates believing they were restored. A model or sampler the server does not list is
-named too, before generating.
+The catalog keeps prompt, negative, model, sampler, scheduler, steps, CFG, size and seed (LoRAs
+are part of the prompt text, so they come back with it). The infotext holds more:
+`request_params_of` reads the hires fix (scale, upscaler, second-pass steps, denoising
+strength), the first-pass size, the variation seed and strength, and styles when the infotext
+names them (A1111's own infotexts do not: they hold the styles' text merged into the prompt).
+What is still left out (e.g. clip skip) is named, so nobody generates believing it was
+restored. A model or sampler the server does not list is named too, before generating.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from dlx_art.library.metadata import parse_infotext
+from dlx_art.library.infotext import parse_infotext
 
-#: infotext keys with no field in the prompt panel yet (shown by these names)
+#: infotext keys with no field in the prompt panel (shown by these names)
 UNSUPPORTED = {
-    "Hires upscale": "hires fix", "Hires steps": "hires fix", "Hires upscaler": "hires fix",
-    "Hires resize-1": "hires fix", "Denoising strength": "denoising strength",
-    "Variation seed": "variation seed", "Variation seed strength": "variation seed",
-    "Styles": "styles", "Style": "styles", "Clip skip": "clip skip",
+    "Hires resize-1": "hires fix size (a fixed hires size)", "Clip skip": "clip skip",
 }
+
+
+def _number(text: str | None, kind: type) -> Any:
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    if value != value or value in (float("inf"), float("-inf")):
+        return None
+    return int(value) if kind is int else value
+
+
+def request_params_of(infotext: str | None) -> dict[str, Any]:
+    """Request fields (`GenerationRequest` names) an image's infotext holds beyond the
+    catalog's columns: `enable_hr`, `hr_scale`, `hr_upscaler`, `hr_second_pass_steps`,
+    `denoising_strength` (with the hires fix), `subseed`, `subseed_strength`, `width`/`height`
+    (the first-pass size) and `styles` (only when the infotext names them). {} when there is no
+    infotext or it cannot be read.
+    """
+    if not infotext:
+        return {}
+    try:
+        parsed = parse_infotext(infotext)
+    except Exception:  # noqa: BLE001 - a damaged infotext only loses these fields
+        return {}
+    params = parsed.params
+    values: dict[str, Any] = {}
+    if parsed.width and parsed.height:
+        values["width"], values["height"] = parsed.width, parsed.height
+    scale = _number(params.get("Hires upscale"), float)
+    if scale is not None:
+        values["enable_hr"] = True
+        values["hr_scale"] = scale
+        values["hr_upscaler"] = params.get("Hires upscaler") or "Latent"
+        values["hr_second_pass_steps"] = _number(params.get("Hires steps"), int) or 0
+        denoise = _number(params.get("Denoising strength"), float)
+        if denoise is not None:
+            values["denoising_strength"] = denoise
+    strength = _number(params.get("Variation seed strength"), float)
+    subseed = _number(params.get("Variation seed"), int)
+    if strength and subseed is not None:
+        values["subseed"], values["subseed_strength"] = subseed, strength
+    styles = _styles(params)
+    if styles is not None:
+        values["styles"] = styles
+    return values
+
+
+def _styles(params: dict[str, str]) -> list[str] | None:
+    """Style names, when the infotext names them ("Styles array" JSON or a "Styles" list)."""
+    raw = params.get("Styles array")
+    if raw is not None:
+        try:
+            names = json.loads(raw)
+        except ValueError:
+            return None
+        return [str(n) for n in names] if isinstance(names, list) else None
+    raw = params.get("Styles") or params.get("Style")
+    if raw is not None:
+        return [n.strip() for n in raw.split(",") if n.strip()]
+    return None
 
 
 def not_restorable(infotext: str | None) -> list[str]:
@@ -55,7 +118,12 @@ def reuse_notes(panel: Any, asset: Any) -> list[str]:
     server_samplers = getattr(panel, "_samplers_from_server", False)
     if asset.sampler and server_samplers and not _listed(panel.sampler_combo, asset.sampler):
         notes.append(f"The sampler “{asset.sampler}” is not on the server.")
-    missing = not_restorable(getattr(asset, "infotext", None))
+    infotext = getattr(asset, "infotext", None)
+    missing = not_restorable(infotext)
     if missing:
         notes.append("Not restored (no field for it here yet): " + ", ".join(missing) + ".")
+    styles = getattr(panel, "styles", lambda: [])()
+    if styles and "styles" not in request_params_of(infotext):
+        notes.append("The chosen styles stay as they were: this image's infotext does not "
+                     "name its styles.")
     return notes
