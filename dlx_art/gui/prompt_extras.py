@@ -139,9 +139,8 @@ class PromptExtras:
         popup = self.toolbox_popup()
         if not self._toolbox_loaded:
             self.toolbox_wanted.emit(False)
-        anchor = {"loras": self.lora_button, "embeddings": self.embedding_button,
-                  "styles": self.styles_button}[tab]
-        popup.popup_at(anchor, tab)
+        # under the buttons' row, over the panel: the gallery beside it stays in view
+        popup.popup_at(self.lora_button, tab)
         return popup
 
     def _on_toolbox_refresh(self) -> None:

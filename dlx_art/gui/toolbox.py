@@ -153,6 +153,13 @@ class ToolboxPopup(QFrame):
         super().__init__(parent, Qt.WindowType.Popup)
         self.setObjectName("toolboxPopup")
         self.setFrameShape(QFrame.Shape.StyledPanel)
+        # a popup over the panel needs an edge of its own; check boxes visible in both themes
+        self.setStyleSheet(
+            "QFrame#toolboxPopup { border: 1px solid palette(highlight); }"
+            "QListWidget::indicator { width: 13px; height: 13px; border-radius: 2px;"
+            " border: 1px solid palette(text); background: palette(base); }"
+            "QListWidget::indicator:checked { background: palette(highlight);"
+            " border: 1px solid palette(highlighted-text); }")
         self.setAccessibleName("LoRAs, embeddings and styles")
         self._styles: list[str] = []
 
