@@ -50,6 +50,8 @@ class CollapsibleSection(QWidget):
         self.toggle_button.setArrowType(Qt.ArrowType.RightArrow)
         self.toggle_button.setAccessibleName(f"Show {title.lower()}")
         self.toggle_button.setProperty("role", "section")
+        # a heading that opens, not a pressed button
+        self.toggle_button.setStyleSheet("QToolButton { border: none; font-weight: 600; }")
         self.badge = a1111_badge(self, f"{name}Badge") if a1111_only else None
         self.summary = QLabel()
         self.summary.setObjectName(f"{name}Summary")

@@ -139,8 +139,9 @@ class PromptExtras:
         popup = self.toolbox_popup()
         if not self._toolbox_loaded:
             self.toolbox_wanted.emit(False)
-        # under the buttons' row, over the panel: the gallery beside it stays in view
-        popup.popup_at(self.lora_button, tab)
+        # beside the panel, level with the prompt: the prompt box and the style chips it
+        # writes into stay in view (below the buttons when the panel has no room on its right)
+        popup.popup_at(self.prompt_edit, tab, self if isinstance(self, QWidget) else None)
         return popup
 
     def _on_toolbox_refresh(self) -> None:

@@ -313,18 +313,27 @@ class ToolboxPopup(QFrame):
             browser.filter_edit.setFocus(Qt.FocusReason.PopupFocusReason)
             browser.filter_edit.selectAll()
 
-    def popup_at(self, anchor: QWidget, tab: str) -> None:
-        """Open below `anchor` (above it when there is no room), inside its screen."""
+    def popup_at(self, anchor: QWidget, tab: str, beside: QWidget | None = None) -> None:
+        """Open beside `beside` (right of it, level with `anchor`'s top) when the screen has
+        room there, else below `anchor` (above it when there is no room); inside the screen."""
         self.show_tab(tab)
         screen = anchor.screen() or QGuiApplication.primaryScreen()
         area = screen.availableGeometry()
         height = min(self.height(), max(240, area.height() - 40))
         self.resize(min(self.width(), area.width()), height)
+        top = anchor.mapToGlobal(QPoint(0, 0))
+        if beside is not None:
+            right = beside.mapToGlobal(QPoint(beside.width(), 0)).x() + 2
+            if right + self.width() <= area.right():
+                self.move(right, max(area.top(), min(top.y(), area.bottom() - self.height())))
+                self.show()
+                self.show_tab(tab)
+                return
         below = anchor.mapToGlobal(QPoint(0, anchor.height()))
         x = max(area.left(), min(below.x(), area.right() - self.width()))
         y = below.y()
         if y + self.height() > area.bottom():
-            y = max(area.top(), anchor.mapToGlobal(QPoint(0, 0)).y() - self.height())
+            y = max(area.top(), top.y() - self.height())
         self.move(x, y)
         self.show()
         self.show_tab(tab)

@@ -401,3 +401,21 @@ def test_toolbox_widgets_have_stable_object_names(qtbot):
         assert panel.findChild(QToolButton, name) is not None, name
     for name in ("hiresGroup", "variationGroup"):
         assert panel.findChild(QWidget, name) is not None, name
+
+
+def test_the_new_groups_never_make_the_window_taller_or_wider_than_1366x768(qtbot, studio):
+    window = studio.open()
+    panel = window.prompt_panel
+    before = window.minimumSizeHint()
+    panel.hires_group.set_open(True)
+    panel.hires_group.enable_box.setChecked(True)
+    panel.variation_group.set_open(True)
+    panel.set_styles(["Cinematic", "Watercolor", "A style with a rather long name"])
+    panel.backend_combo.setCurrentIndex(panel.backend_combo.findData("hf"))  # the warning shows
+    QTest.qWait(50)
+    after = window.minimumSizeHint()
+    # the prompt form scrolls: opening groups adds nothing to the window's minimum
+    assert after.height() <= max(before.height(), 768 - 60)
+    assert after.width() <= 1366 and after.width() == before.width()
+    panel_min = panel.minimumSizeHint()
+    assert panel_min.height() < 600
