@@ -146,6 +146,8 @@ def _add_serve_command(commands: Any) -> None:
 
 
 def _add_generation_commands(commands: Any) -> None:
+    from dlx_art.cli_toolbox import add_generate_flags
+
     def backend_flag(p: argparse.ArgumentParser) -> None:
         p.add_argument("--backend", choices=["auto", "a1111", "hf"], default="auto")
 
@@ -162,8 +164,10 @@ def _add_generation_commands(commands: Any) -> None:
                    help="-1 (random) or 0..4294967295")
     p.add_argument("--width", type=_checked("check_side"), default=512)
     p.add_argument("--height", type=_checked("check_side"), default=512)
-    p.add_argument("--batch", type=_checked("check_image_count"), default=1,
-                   help="number of images")
+    p.add_argument("--batch", "--batch-count", type=_checked("check_image_count"), default=1,
+                   dest="batch", help="batches run one after another (A1111 n_iter); "
+                                      "images = batch count x batch size")
+    add_generate_flags(p, _checked)
     backend_flag(p)
     _json_flag(p)
 
@@ -576,16 +580,26 @@ def _generation(args: argparse.Namespace, library: Any, context: Any) -> int:
 
     router = BackendRouter.from_settings(context.effective)
     if args.command == "backends":
+        from dlx_art.cli_toolbox import backends_toolbox, toolbox_lines
+
         statuses = router.statuses()
+        boxes = backends_toolbox(router, statuses)  # the first statuses are the A1111 clients
         lines = []
-        for status in statuses:
+        entries = []
+        for i, status in enumerate(statuses):
             line = f"{status.label}: {status.state}"
             if status.detail:
                 line += f" ({status.detail})"
             if status.models:
                 line += f"\n  models: {', '.join(status.models)}"
+            entry = _status_json(status)
+            if i < len(boxes):
+                entry.update(boxes[i])
+                if status.state in ("up", "busy"):
+                    line += toolbox_lines(boxes[i])
             lines.append(line)
-        return _emit(args, [_status_json(s) for s in statuses], "\n".join(lines))
+            entries.append(entry)
+        return _emit(args, entries, "\n".join(lines))
     request = _generate_request(args, library) if args.command == "generate" else \
         _refine_request(args, library)
     outcome = _run_job(request, router, library)
@@ -596,6 +610,7 @@ def _generation(args: argparse.Namespace, library: Any, context: Any) -> int:
 
 
 def _generate_request(args: argparse.Namespace, library: Any) -> Any:
+    from dlx_art.cli_toolbox import generate_params
     from dlx_art.generation.request_builder import build_request
 
     project = library.get_project(args.project)
@@ -605,7 +620,7 @@ def _generate_request(args: argparse.Namespace, library: Any) -> Any:
         "prompt": args.prompt, "negative": args.negative, "model": args.model,
         "sampler": args.sampler, "scheduler": args.scheduler, "steps": args.steps,
         "cfg_scale": args.cfg, "seed": args.seed, "width": args.width, "height": args.height,
-        "batch_count": args.batch, "backend": args.backend,
+        "batch_count": args.batch, "backend": args.backend, **generate_params(args),
     }, exact_size=True)  # a size typed here is refused, not changed, when not a multiple of 8
 
 

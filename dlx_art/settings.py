@@ -17,6 +17,10 @@ log = logging.getLogger("dlx_art.settings")
 DEFAULT_A1111_URL = "http://127.0.0.1:7860"
 DEFAULT_HF_MODEL = "stabilityai/stable-diffusion-xl-base-1.0"
 THEMES = ("dark", "light", "system")
+INPAINT_MODELS = ("auto", "off")
+"""`a1111_inpaint_model`: "auto" = masked refinements use the model's inpainting partner
+(e.g. `dreamshaper_8-inpainting` for `dreamshaper_8`) when the server has one; "off" = always
+the image's own model."""
 
 
 @dataclass
@@ -46,6 +50,7 @@ class Settings:
     hf_endpoint: str | None = None
     hf_timeout: float = 180.0
     theme: str = "dark"
+    a1111_inpaint_model: str = "auto"  # INPAINT_MODELS
 
     def __repr__(self) -> str:  # never print secrets
         return f"Settings(storage_root={self.storage_root!r}, servers={len(self.a1111_servers)})"
@@ -88,6 +93,9 @@ class Settings:
     def validate(self) -> None:
         if self.theme not in THEMES:
             self.theme = "dark"
+        if self.a1111_inpaint_model not in INPAINT_MODELS:
+            raise UsageError(f"Setting a1111_inpaint_model must be one of "
+                             f"{', '.join(INPAINT_MODELS)}, not {self.a1111_inpaint_model!r}.")
         for name in ("connect_timeout", "read_timeout", "busy_wait", "hf_timeout"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or value < 0:
@@ -120,4 +128,7 @@ class Settings:
             copy.hf_model = model
         if endpoint := env.get("DLX_ART_HF_ENDPOINT"):
             copy.hf_endpoint = endpoint
+        if inpaint_model := env.get("DLX_ART_A1111_INPAINT_MODEL"):
+            copy.a1111_inpaint_model = inpaint_model.strip().lower()
+            copy.validate()
         return copy

@@ -15,7 +15,7 @@ The contract it follows is `/work/shared/reference/a1111-api.md`. In short:
 
 No Qt here: results, exceptions and plain callbacks only.
 
-This module is the API (discovery, model loading, jobs, progress polling, cancel); the HTTP
+This module is the API (discovery, per-job models, jobs, progress polling, cancel); the HTTP
 layer (sessions, bounded reads, errors in words) is `a1111_http`, request and answer bodies are
 `a1111_payloads`, and `/progress` reports are read by `a1111_progress`.
 """
@@ -58,6 +58,9 @@ from dlx_art.generation.a1111_payloads import (
     _as_int,
     base_payload,
     check_job,
+    checkpoint_fields,
+    hires_fields,
+    inpainting_partner,
     parse_result,
     refinement_fields,
 )
@@ -68,6 +71,7 @@ from dlx_art.generation.types import (
     BackendStatus,
     CancelToken,
     GenerationRequest,
+    InpaintModel,
     Kind,
     Progress,
     ProgressCallback,
@@ -145,6 +149,8 @@ class A1111Client(A1111Toolbox):
         interrupt_grace: after a cancel, how long to wait for the server to hand back the
             interrupted job before giving up on it.
         max_response_bytes: largest answer to a generation request (`MAX_RESPONSE_BYTES`).
+        inpaint_model: "auto" = a masked refinement uses the model's inpainting partner when
+            the server has one (setting `a1111_inpaint_model`); "off" = the model as it is.
 
     `read_timeout` is also each job's overall deadline: the generation request must have sent
     its whole answer by then, however the server paces it (one byte every few seconds too).
@@ -154,7 +160,8 @@ class A1111Client(A1111Toolbox):
                  connect_timeout: float = 3.05, read_timeout: float = 900.0,
                  verify: bool | str = True, poll_interval: float = 0.5, busy_wait: float = 0.0,
                  interrupt_grace: float = 10.0,
-                 max_response_bytes: int = MAX_RESPONSE_BYTES) -> None:
+                 max_response_bytes: int = MAX_RESPONSE_BYTES,
+                 inpaint_model: InpaintModel | str = InpaintModel.auto) -> None:
         self.base_url, url_auth = normalise_base_url(base_url)
         auth = auth if auth is not None else url_auth
         if auth is not None:
@@ -172,6 +179,7 @@ class A1111Client(A1111Toolbox):
         self.busy_wait = busy_wait
         self.interrupt_grace = interrupt_grace
         self.max_response_bytes = max_response_bytes
+        self.inpaint_model = InpaintModel(inpaint_model)
         self._get_timeout = (connect_timeout, min(GET_READ_TIMEOUT, read_timeout))
         self._poll_timeout = (connect_timeout, min(POLL_READ_TIMEOUT, read_timeout))
         self._local = threading.local()
@@ -289,41 +297,36 @@ class A1111Client(A1111Toolbox):
         except RequestRejected:
             return None
 
-    def ensure_model(self, name: str, cancel: CancelToken | None = None) -> str:
-        """Make `name` the loaded checkpoint; returns its title.
+    def job_checkpoint(self, request: GenerationRequest) -> A1111Model | None:
+        """The checkpoint a job runs on, sent with the job itself (`override_settings`).
 
-        Posts `sd_model_checkpoint` to `/options` only when the loaded model is another one (a load
-        takes the server's queue lock and can take minutes). Cancelling stops waiting for the load
-        (the server finishes it anyway) and raises `Cancelled`.
+        The request's model; for a masked refinement (inpaint), that model's inpainting
+        partner when the server has one and `inpaint_model` is "auto" (with no model named,
+        the partner of the server's loaded model). None = the server's loaded model.
+
+        Raises `RequestRejected` when the named model is not on the server.
         """
-        cancel = cancel or CancelToken()
-        cancel.raise_if_cancelled()
+        partner_wanted = request.kind == Kind.inpaint and self.inpaint_model == InpaintModel.auto
+        if not request.model and not partner_wanted:
+            return None
         models = self.models()
-        target = self._match_model(name, models)
-        current: str | None
-        try:
-            current = self.current_model()
-        except (ServerFailed, BadServerResponse) as exc:  # GET /options can fail for everyone
-            log.warning("%s: cannot read the current model: %s", self.label, exc)
-            current = None
-        if current is not None:
-            loaded = self._find_model(current, models)
-            if loaded is not None and _identity(loaded) == _identity(target):
-                return target.title
-        cancel.raise_if_cancelled()
-        log.info("%s: loading model %s", self.label, target.title)
-        url = self._url("options")
-        body = {"sd_model_checkpoint": target.title}
-        response = self._run_blocking_post(url, body, cancel, "a1111-options")
-        self._check_status(response, "options", diagnose_404=True)
-        try:  # the title gains " [hash]" the first time a model is loaded
-            now = self.current_model()
-            loaded = self._find_model(now, self.models()) if now else None
-        except BackendError:
-            return target.title
-        if loaded is not None and _identity(loaded) == _identity(target):
-            return loaded.title
-        return target.title
+        target = self._match_model(request.model, models) if request.model else None
+        if partner_wanted:
+            base = target
+            if base is None:
+                try:
+                    current = self.current_model()
+                except (ServerFailed, BadServerResponse):  # GET /options can fail for everyone
+                    current = None
+                base = self._find_model(current, models) if current else None
+            if base is not None:
+                stems = {model.stem: model for model in models}
+                partner = inpainting_partner(base.stem, list(stems))
+                if partner is not None:
+                    log.info("%s: inpainting with %s (partner of %s)", self.label,
+                             stems[partner].title, base.title)
+                    return stems[partner]
+        return target
 
     def is_busy(self) -> bool:
         """True when the server is running a job (`/progress` job_count is not 0)."""
@@ -388,6 +391,13 @@ class A1111Client(A1111Toolbox):
         cancel = cancel or CancelToken()
         cancel.raise_if_cancelled()
         route, payload = self._build_payload(request)
+        # the model is chosen per job: the server's own setting is never changed (never
+        # POST /options from a generation: on a shared server that switches it for everyone)
+        checkpoint = self.job_checkpoint(request)
+        model_title = checkpoint.stem if checkpoint is not None else None
+        if checkpoint is not None:
+            payload.update(checkpoint_fields(checkpoint.title))
+        cancel.raise_if_cancelled()
         tracker = _ProgressTracker(on_progress, _sampling_steps(request))
         lock = _lock_for(self.base_url)
         if not lock.acquire(blocking=False):
@@ -398,9 +408,6 @@ class A1111Client(A1111Toolbox):
         try:
             cancel.raise_if_cancelled()
             self._wait_until_idle(cancel)
-            model_title = None
-            if request.model:
-                model_title = self.ensure_model(request.model, cancel)
             cancel.raise_if_cancelled()
             unhook_skip = cancel.on_skip(self.skip)  # the job runs: it may be skipped
             try:
@@ -433,6 +440,9 @@ class A1111Client(A1111Toolbox):
         scheduler_name = request.scheduler or legacy_scheduler  # an explicit scheduler wins
         if scheduler_name:
             payload["scheduler"] = self._match_scheduler(scheduler_name)
+        if request.kind == Kind.txt2img:
+            payload.update(hires_fields(request))
+        payload.update(self.job_toolbox_names(request))
         if request.kind == Kind.txt2img:
             return "txt2img", payload
         payload.update(refinement_fields(request, self._error))
@@ -650,9 +660,4 @@ class A1111Client(A1111Toolbox):
         data = self._json(response, "txt2img" if request.kind == Kind.txt2img else "img2img")
         return parse_result(data, request, payload, model_title, interrupted=interrupted,
                             label=self.label, error=self._error)
-
-
-def _identity(model: A1111Model) -> str:
-    return model.filename or model.title
-
 

@@ -13,6 +13,7 @@ import base64
 import binascii
 import io
 import json
+import re
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -129,7 +130,7 @@ def check_job(request: GenerationRequest, error: ErrorFactory) -> None:
 
 def base_payload(request: GenerationRequest) -> dict[str, Any]:
     """The fields every generation sends (sampler and scheduler are added by the client)."""
-    return {
+    payload: dict[str, Any] = {
         "prompt": str(request.prompt),
         "negative_prompt": str(request.negative or ""),
         "seed": int(request.seed) if request.seed >= 0 else -1,
@@ -142,6 +143,63 @@ def base_payload(request: GenerationRequest) -> dict[str, Any]:
         "send_images": True,
         "save_images": False,
     }
+    if request.styles:  # merged into the prompts by the server, names echoed in `info.styles`
+        payload["styles"] = list(request.styles)
+    if request.subseed_strength > 0:  # a variation of `seed`
+        payload["subseed"] = int(request.subseed) if request.subseed >= 0 else -1
+        payload["subseed_strength"] = float(request.subseed_strength)
+    return payload
+
+
+def hires_fields(request: GenerationRequest) -> dict[str, Any]:
+    """The `/txt2img` hires fix fields (empty when the request does not use it)."""
+    if not request.enable_hr:
+        return {}
+    return {
+        "enable_hr": True,
+        "hr_scale": float(request.hr_scale),
+        "hr_upscaler": str(request.hr_upscaler),
+        "hr_second_pass_steps": int(request.hr_second_pass_steps),
+        "denoising_strength": float(request.denoising_strength),
+    }
+
+
+def checkpoint_fields(title: str) -> dict[str, Any]:
+    """Run one job on checkpoint `title` without touching the server's own setting."""
+    return {"override_settings": {"sd_model_checkpoint": title},
+            "override_settings_restore_afterwards": True}
+
+
+def _name_key(stem: str) -> str:
+    """A stem without case and separators ("Dream-Shaper_8" -> "dreamshaper8")."""
+    return re.sub(r"[\W_]+", "", stem.casefold())
+
+
+def inpainting_partner(stem: str, stems: list[str]) -> str | None:
+    """The inpainting checkpoint made for the model `stem`, among `stems`, or None.
+
+    A1111 users name them after the model with "inpainting" added: for `dreamshaper_8`,
+    `dreamshaper_8-inpainting`, `dreamshaper_8_inpainting`, `dreamshaperInpainting_8`... The
+    match is on the stem without case and separators, with one "inpainting" taken out. A model
+    that is itself an inpainting model has no partner (it is used as it is). When several
+    match, the shortest stem (then alphabetical) wins, so the choice is stable.
+    """
+    key = _name_key(stem)
+    if not key or "inpainting" in key:
+        return None
+    found = [other for other in stems
+             if "inpainting" in _name_key(other)
+             and _name_key(other).replace("inpainting", "", 1) == key]
+    return min(found, key=lambda other: (len(other), other)) if found else None
+
+
+def lora_names(text: str) -> list[str]:
+    """The LoRA names of the `<lora:NAME:...>` tags in `text`, in order, without repeats."""
+    names: list[str] = []
+    for match in re.finditer(r"<lora:([^:>]+)(?::[^>]*)?>", text, flags=re.IGNORECASE):
+        if match.group(1) not in names:
+            names.append(match.group(1))
+    return names
 
 
 def refinement_fields(request: GenerationRequest, error: ErrorFactory) -> dict[str, Any]:
@@ -165,10 +223,27 @@ def refinement_fields(request: GenerationRequest, error: ErrorFactory) -> dict[s
 
 
 
+def _model_of(images: list[GeneratedImage], info: dict[str, Any]) -> str | None:
+    """The model as the catalog keeps it: the infotext's `Model` (the checkpoint's file name
+    without folder and extension, `info.sd_model_name`)."""
+    from dlx_art.library.infotext import parse_infotext
+
+    for image in images:
+        if image.infotext:
+            model = parse_infotext(image.infotext).model
+            if model:
+                return model
+    name = info.get("sd_model_name")
+    return name if isinstance(name, str) and name else None
+
+
 def parse_result(data: Any, request: GenerationRequest, payload: dict[str, Any],
                  model_title: str | None, *, interrupted: bool, label: str,
                  error: ErrorFactory) -> BackendResult:
     """The images and settings of a generation's decoded JSON answer.
+
+    `model_title` is the model to report when the answer names none (no infotext `Model`,
+    no `info.sd_model_name`): the stem of the checkpoint the job asked for.
 
     Raises (through `error`) `BadServerResponse` for an answer without an image list, an image
     that is not one, or a finished job that sent none.
@@ -217,8 +292,7 @@ def parse_result(data: Any, request: GenerationRequest, payload: dict[str, Any],
     extra = info.get("extra_generation_params")
     schedule = extra.get("Schedule type") if isinstance(extra, dict) else None
     sampler = info.get("sampler_name")
-    model_name = info.get("sd_model_name")
-    model = model_title or (model_name if isinstance(model_name, str) else None)
+    model = _model_of(images, info) or model_title
     return BackendResult(
         images=images, backend="a1111", backend_label=label, model=model,
         sampler=sampler if isinstance(sampler, str) else payload.get("sampler_name"),

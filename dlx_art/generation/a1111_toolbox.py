@@ -18,9 +18,17 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from dlx_art.errors import ApiDisabled, BadServerResponse
+from dlx_art.errors import ApiDisabled, BadServerResponse, RequestRejected
 from dlx_art.generation.a1111_http import A1111Http
-from dlx_art.generation.types import EmbeddingInfo, LoraInfo, StyleInfo, Toolbox
+from dlx_art.generation.a1111_payloads import lora_names
+from dlx_art.generation.types import (
+    EmbeddingInfo,
+    GenerationRequest,
+    Kind,
+    LoraInfo,
+    StyleInfo,
+    Toolbox,
+)
 
 __all__ = ["A1111Toolbox", "parse_embeddings", "parse_loras", "parse_names", "parse_styles"]
 
@@ -64,6 +72,50 @@ class A1111Toolbox(A1111Http):
             except ApiDisabled:
                 log.info("%s has no /%s route; not refreshed", self.label, route)
         return self.toolbox()
+
+    # --- names a job uses: A1111 ignores unknown styles and LoRAs silently, and fails on an
+    # unknown hires upscaler only after the queue; checked here first, in plain words
+
+    def job_toolbox_names(self, request: GenerationRequest) -> dict[str, Any]:
+        """Payload fields with the server's exact spelling of the job's styles and hires
+        upscaler (matched ignoring case); checks the `<lora:NAME:...>` tags of the prompt.
+
+        Raises `RequestRejected` naming what the server does not have and what it has.
+        """
+        fields: dict[str, Any] = {}
+        if request.styles:
+            known = [style.name for style in parse_styles(self._optional_list("prompt-styles"))]
+            fields["styles"] = [self._exact(name, known, "style") for name in request.styles]
+        if request.enable_hr and request.kind == Kind.txt2img:
+            known = (parse_names(self._optional_list("latent-upscale-modes"))
+                     + [n for n in parse_names(self._optional_list("upscalers")) if n != "None"])
+            fields["hr_upscaler"] = self._exact(request.hr_upscaler, known, "upscaler")
+        tags = lora_names(request.prompt)
+        if tags:
+            loras = parse_loras(self._optional_list("loras"))
+            known = [lora.name for lora in loras] + [lora.alias for lora in loras]
+            # no list at all (the Lora extension is off or hidden): leave the tags to A1111
+            missing = [name for name in tags if name not in known] if loras else []
+            if missing:
+                names = ", ".join(lora.name for lora in loras[:20])
+                raise self._error(RequestRejected,
+                                  f"{self.label} has no LoRA called "
+                                  f"{', '.join(repr(n) for n in missing)} (A1111 would silently "
+                                  f"leave it out). Available: {names}.")
+        return fields
+
+    def _exact(self, name: str, known: list[str], what: str) -> str:
+        if name in known:
+            return name
+        folded = [other for other in known if other.casefold() == name.casefold()]
+        if len(folded) == 1:
+            return folded[0]
+        available = ", ".join(known[:30]) or "none"
+        more = f" and {len(known) - 30} more" if len(known) > 30 else ""
+        silently = " (A1111 would silently leave it out)" if what == "style" else ""
+        raise self._error(RequestRejected,
+                          f"{self.label} has no {what} called '{name}'{silently}. "
+                          f"Available: {available}{more}.")
 
     def _optional_json(self, route: str) -> Any:
         try:

@@ -57,6 +57,7 @@ from dlx_art.generation.types import (
     Kind,
     Progress,
     ProgressCallback,
+    hf_cannot_do,
 )
 
 log = logging.getLogger("dlx_art.generation.hf")
@@ -319,6 +320,8 @@ class HFClient:
         """
         if request.kind not in (Kind.txt2img, Kind.img2img, Kind.inpaint):
             raise UsageError(f"Hugging Face cannot run a {request.kind.value} job.")
+        if features := request.a1111_only_features():  # never dropped silently
+            raise RequestRejected(hf_cannot_do(features))
         if cancel is not None:
             cancel.raise_if_cancelled()
         token = find_token(self._explicit_token)

@@ -33,9 +33,15 @@ class JobOutcome:
     fallback_reason: str | None
     interrupted: bool = False
 
+    @property
+    def model(self) -> str | None:
+        """The model the images were made with, as stored (A1111: the infotext's `Model`,
+        e.g. the inpainting partner a masked refinement used)."""
+        return next((a.model for a in self.assets if a.model), None)
+
     def to_json(self) -> dict[str, object]:
         return {"assets": [a.to_json() for a in self.assets], "backend": self.backend,
-                "fallbackReason": self.fallback_reason}
+                "model": self.model, "fallbackReason": self.fallback_reason}
 
 
 def run(
@@ -62,6 +68,7 @@ def run(
     if discard and (result.interrupted or cancel.cancelled):
         raise Cancelled()
     refinement = request.kind in (Kind.img2img, Kind.inpaint)
+    hf_free = result.backend != "hf"
     assets: list[AssetInfo] = []
     for image in result.images:
         if discard and cancel.cancelled:
@@ -75,8 +82,9 @@ def run(
             "steps": request.steps,
             "cfgScale": float(request.cfg_scale),
             "kind": request.kind.value,
-            "sampler": result.sampler or request.sampler,
-            "scheduler": result.scheduler or request.scheduler,
+            # Hugging Face chooses its own: the request's names would be a false record
+            "sampler": result.sampler or (request.sampler if hf_free else None),
+            "scheduler": result.scheduler or (request.scheduler if hf_free else None),
             "denoisingStrength": request.denoising_strength if refinement else None,
             "backend": result.backend,
             "backendReason": routed.fallback_reason,

@@ -22,6 +22,7 @@ from dlx_art.generation.types import (
     GenerationRequest,
     ProgressCallback,
     Toolbox,
+    hf_cannot_do,
 )
 
 log = logging.getLogger("dlx_art.generation.router")
@@ -91,7 +92,8 @@ class BackendRouter:
             try:
                 clients.append(A1111Client(
                     server.url, auth=server.auth, connect_timeout=settings.connect_timeout,
-                    read_timeout=settings.read_timeout, busy_wait=settings.busy_wait))
+                    read_timeout=settings.read_timeout, busy_wait=settings.busy_wait,
+                    inpaint_model=getattr(settings, "a1111_inpaint_model", "auto")))
             except DlxError as exc:  # a URL or credentials that cannot be used at all
                 log.warning("A1111 server %r skipped: %s", server.url, exc.user_message)
                 invalid.append(BackendStatus("a1111", f"A1111 at {server.url}", "down",
@@ -167,6 +169,10 @@ class BackendRouter:
                 raise NoBackend(" ".join(reasons) or "No AUTOMATIC1111 server is configured.")
         if choice is BackendChoice.auto and not self.fallback:
             raise NoBackend(" ".join(reasons) + " The Hugging Face fallback is turned off.")
+        if features := request.a1111_only_features():
+            # never drop them silently: the person decides (start A1111, or do without)
+            raise NoBackend((" ".join(reasons) + " " if reasons else "")
+                            + hf_cannot_do(features))
         if self.hf is None:
             raise NoBackend(
                 (" ".join(reasons) + " " if reasons else "")
@@ -176,6 +182,9 @@ class BackendRouter:
         cancel.raise_if_cancelled()
         result = self.hf.generate(request, on_progress=on_progress, cancel=cancel,
                                   want_preview=want_preview)
+        if reasons and (request.sampler or request.scheduler):
+            # said, not dropped silently: the images are stored without a sampler
+            reasons.append("Hugging Face chooses its own sampler and scheduler")
         return Routed(result, _sentence(reasons, self.hf.label) if reasons else None)
 
 

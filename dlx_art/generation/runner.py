@@ -85,6 +85,13 @@ def request_to_json(request: GenerationRequest) -> dict[str, Any]:
         "maskedContent": request.masked_content.value, "inpaintArea": request.inpaint_area.value,
         "padding": request.padding, "invertMask": request.invert_mask,
         "keepPartial": request.keep_partial,
+        "styles": list(request.styles), "enableHr": request.enable_hr,
+        "hrScale": float(request.hr_scale), "hrUpscaler": request.hr_upscaler,
+        "hrSecondPassSteps": request.hr_second_pass_steps,
+        # a random variation seed is resolved too: the same variation when run again
+        "subseed": request.subseed if request.subseed >= 0 or request.subseed_strength <= 0
+        else secrets.randbelow(SEED_LIMIT - 1 - max(1, request.image_count)),
+        "subseedStrength": float(request.subseed_strength),
     }
 
 
@@ -118,6 +125,13 @@ def request_from_json(data: dict[str, Any], library: Library) -> GenerationReque
             inpaint_area=InpaintArea(data.get("inpaintArea") or "whole"),
             padding=int(data.get("padding", 32)), invert_mask=bool(data.get("invertMask")),
             keep_partial=bool(data.get("keepPartial")),
+            # jobs stored before issue 12 have none of these: the defaults
+            styles=tuple(str(name) for name in data.get("styles") or ()),
+            enable_hr=bool(data.get("enableHr")), hr_scale=float(data.get("hrScale") or 2.0),
+            hr_upscaler=str(data.get("hrUpscaler") or "Latent"),
+            hr_second_pass_steps=int(data.get("hrSecondPassSteps") or 0),
+            subseed=int(data.get("subseed", -1)),
+            subseed_strength=float(data.get("subseedStrength") or 0.0),
         )
     except (KeyError, TypeError, ValueError, binascii.Error) as exc:
         raise UsageError(f"The job's request cannot be understood ({exc}).") from exc

@@ -207,6 +207,15 @@ def lora_tag(name: str, weight: float = 1.0) -> str:
     return f"<lora:{clean}:{text}>"
 
 
+def hf_cannot_do(features: list[str]) -> str:
+    """The sentence for a job Hugging Face cannot run (`a1111_only_features`): names them."""
+    if len(features) == 1:
+        named, them = features[0], "it"
+    else:
+        named, them = ", ".join(features[:-1]) + " or " + features[-1], "them"
+    return f"Hugging Face cannot do {named}; start the A1111 server or remove {them}."
+
+
 def stored_seed(value: object) -> int | None:
     """A seed a server reported, as the catalog keeps it: an int in 0..`SEED_MAX`, else None.
 

@@ -23,6 +23,7 @@ __all__ = [
     "format_infotext",
     "parse_infotext",
     "quote",
+    "request_params",
 ]
 
 # --- A1111 infotext -------------------------------------------------------------------------------
@@ -249,6 +250,70 @@ class Infotext:
     @property
     def denoising_strength(self) -> float | None:
         return _to_float(self._get("Denoising strength"))
+
+    # hires fix (`Hires upscale`, `Hires steps`, `Hires upscaler`); the infotext's `Size` is
+    # the first pass's size, the image is `Hires upscale` times larger
+
+    @property
+    def hires(self) -> bool:
+        """True when the image was made with the hires fix."""
+        return any(key in self.params for key in ("Hires upscale", "Hires upscaler",
+                                                  "Hires resize"))
+
+    @property
+    def hires_scale(self) -> float | None:
+        return _to_float(self._get("Hires upscale"))
+
+    @property
+    def hires_steps(self) -> int | None:
+        return _to_int(self._get("Hires steps"))
+
+    @property
+    def hires_upscaler(self) -> str | None:
+        return self._get("Hires upscaler")
+
+    # variations: `Variation seed` (A1111 subseed) and `Variation seed strength`
+
+    @property
+    def variation_seed(self) -> int | None:
+        return _to_int(self._get("Variation seed"))
+
+    @property
+    def variation_strength(self) -> float | None:
+        return _to_float(self._get("Variation seed strength"))
+
+
+def request_params(text: str) -> dict[str, object]:
+    """The generation request an infotext describes, as `GenerationRequest` field names
+    (`request_builder.PARAMETERS`), for "reuse these settings".
+
+    Only what the text holds is returned: `prompt`, `negative`, `steps`, `sampler`,
+    `scheduler` (the `Schedule type` label; left out when "Automatic"), `cfg_scale`, `seed`,
+    `width`/`height` (the requested, first-pass size), `model`, `denoising_strength`, the hires
+    fix (`enable_hr`, `hr_scale`, `hr_upscaler`, `hr_second_pass_steps`) and a variation
+    (`subseed`, `subseed_strength`).
+
+    Styles cannot be recovered: A1111 writes the prompts with the styles already merged in,
+    and not their names. The values are not range-checked here (`build_request` does that).
+    """
+    info = parse_infotext(text)
+    found: dict[str, object | None] = {
+        "prompt": info.prompt, "negative": info.negative, "steps": info.steps,
+        "sampler": info.sampler,
+        "scheduler": info.scheduler if info.scheduler != "Automatic" else None,
+        "cfg_scale": info.cfg_scale, "seed": info.seed, "width": info.width,
+        "height": info.height, "model": info.model,
+        "denoising_strength": info.denoising_strength,
+    }
+    if info.hires:
+        found.update(enable_hr=True, hr_scale=info.hires_scale or 2.0,
+                     hr_upscaler=info.hires_upscaler or "Latent",
+                     hr_second_pass_steps=info.hires_steps or 0)
+    strength = info.variation_strength
+    if strength:
+        found.update(subseed=info.variation_seed if info.variation_seed is not None else -1,
+                     subseed_strength=strength)
+    return {key: value for key, value in found.items() if value is not None}
 
 
 def _unquote(text: str) -> str:

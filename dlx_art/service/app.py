@@ -384,11 +384,19 @@ def _project_of(library: Library, project_id: str | None, project_name: str | No
 
 def _generate_request(library: Library, body: GenerateBody) -> GenerationRequest:
     project = _project_of(library, body.projectId, body.projectName)
+    sent = body.model_fields_set
+    if "batch" in sent and body.batchCount is not None and body.batchCount != body.batch:
+        raise UsageError("Give batch or batchCount, not both with different values.")
     return GenerationRequest(
         project_id=project.id, prompt=body.prompt, kind=Kind.txt2img, negative=body.negative,
         model=body.model, sampler=body.sampler, scheduler=body.scheduler, steps=body.steps,
         cfg_scale=body.cfgScale, seed=body.seed, width=body.width, height=body.height,
-        batch_count=body.batch, backend=BackendChoice(body.backend))
+        batch_count=body.batchCount if body.batchCount is not None else body.batch,
+        batch_size=body.batchSize, backend=BackendChoice(body.backend),
+        styles=tuple(body.styles), enable_hr=body.enableHr, hr_scale=body.hrScale,
+        hr_upscaler=body.hrUpscaler, hr_second_pass_steps=body.hrSecondPassSteps,
+        denoising_strength=body.denoisingStrength, subseed=body.subseed,
+        subseed_strength=body.subseedStrength)
 
 
 def _round8(value: int) -> int:

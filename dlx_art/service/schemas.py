@@ -28,8 +28,23 @@ class GenerateBody(_Body):
     cfgScale: float = Field(7.0, ge=0.0, le=100.0, allow_inf_nan=False)
     width: int = Field(512, ge=64, le=8192, multiple_of=8)
     height: int = Field(512, ge=64, le=8192, multiple_of=8)
-    batch: int = Field(1, ge=1, le=64, description="number of images")
+    batch: int = Field(1, ge=1, le=64, description="number of batches (A1111 n_iter)")
+    batchCount: int | None = Field(None, ge=1, le=100,
+                                   description="the same as `batch` (A1111 n_iter)")
+    batchSize: int = Field(1, ge=1, le=100, description="images per batch (A1111 batch_size)")
     backend: Literal["auto", "a1111", "hf"] = "auto"
+    # A1111 only (a job using them fails rather than go to Hugging Face without them)
+    styles: list[str] = Field(default_factory=list, max_length=50,
+                              description="saved A1111 style names, applied in order")
+    enableHr: bool = Field(False, description="hires fix")
+    hrScale: float = Field(2.0, ge=1.0, le=8.0, allow_inf_nan=False)
+    hrUpscaler: str = Field("Latent", min_length=1, max_length=500)
+    hrSecondPassSteps: int = Field(0, ge=0, le=500, description="0: as many as `steps`")
+    denoisingStrength: float = Field(0.75, ge=0.0, le=1.0, allow_inf_nan=False,
+                                     description="the hires fix's denoising strength")
+    subseed: int = Field(-1, ge=-1, le=SEED_MAX, description="variation seed; -1: random")
+    subseedStrength: float = Field(0.0, ge=0.0, le=1.0, allow_inf_nan=False,
+                                   description="variation strength; 0: no variation")
 
 
 class RefineBody(_Body):

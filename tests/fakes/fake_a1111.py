@@ -76,6 +76,7 @@ import hmac
 import io
 import json
 import random
+import re
 import socket
 import ssl
 import struct
@@ -90,6 +91,17 @@ from urllib.parse import parse_qs, urlsplit
 
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
+
+from tests.fakes.fake_a1111_toolbox import (
+    LATENT_MODES,
+    FakeEmbedding,
+    FakeLora,
+    default_embeddings,
+    default_loras,
+    default_styles,
+    default_upscalers,
+    merge_prompts,
+)
 
 VERSION = "v1.10.1"
 API = "/sdapi/v1/"
@@ -108,7 +120,8 @@ _ERROR_FAILURES = {"error", "oom", "forge-500", "detail-500"}
 _HTML = "text/html; charset=utf-8"
 _NOT_A_DICT = {"loc": ["body"], "msg": "value is not a valid dict", "type": "type_error.dict"}
 _EXTRA_PARAMS = ("Schedule type", "Mask blur", "Inpaint area", "Masked area padding",
-                 "Masked content", "Mask mode")
+                 "Masked content", "Mask mode", "Hires upscale", "Hires steps", "Hires upscaler",
+                 "Lora hashes", "TI hashes")
 _MASKED_CONTENT = ["fill", "original", "latent noise", "latent nothing"]
 OOM_MESSAGE = (
     "CUDA out of memory. Tried to allocate 20.00 GiB (GPU 0; 7.79 GiB total capacity; "
@@ -382,6 +395,7 @@ class FakeModel:
     sha256: str
     legacy_hash: str  # the old 8-hex model hash
     hashed: bool = True
+    inpainting: bool = False  # a 9-channel UNet (A1111 tells by the weights, not the name)
 
     @property
     def shorthash(self) -> str | None:
@@ -426,7 +440,12 @@ def default_models() -> list[FakeModel]:
                   "31e35c80fc4829d14f90153f4c74cd59c90b779f6afe05a74cd6120b893f7e5b", "be9edd61"),
         FakeModel("sd-v1-5-inpainting.ckpt",
                   "c6bbc15e3224e6973459ba78de4998b80b50112b0ae5b5c67113d56b4e366b19", "dc57d8a3",
-                  hashed=False),
+                  hashed=False, inpainting=True),
+        FakeModel("dreamshaper_8.safetensors",
+                  "879db523c30d3b9017143d56705015e15a2cb5628762c11d086fed9538abd7fd", "9d40847d"),
+        FakeModel("inpainting/dreamshaper_8-inpainting.safetensors",
+                  "e0f0d3a0f74de7e7a2ac36fb4fa1e6b0d5eeb3ac4c8bb3d2b55b6e4b8f1c2d3e", "2d3e4f5a",
+                  inpainting=True),
     ]
 
 
@@ -441,86 +460,6 @@ def default_options(model_title: str) -> dict[str, Any]:
         "return_mask_composite": False, "overlay_inpaint": True, "api_enable_requests": True,
         "api_forbid_local_requests": True, "img2img_fix_steps": False,
     }
-
-
-@dataclass
-class FakeLora:
-    """A LoRA file. `sha256` gives the 12-hex hash written in the infotext's `Lora hashes`."""
-
-    name: str
-    sha256: str
-    alias: str | None = None  # metadata ss_output_name
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-    def api(self) -> dict[str, Any]:
-        """A `GET /loras` entry."""
-        return {"name": self.name, "alias": self.alias or self.name,
-                "path": f"/opt/stable-diffusion-webui/models/Lora/{self.name}.safetensors",
-                "metadata": dict(self.metadata)}
-
-
-@dataclass
-class FakeEmbedding:
-    name: str
-    shape: int = 768
-    vectors: int = 1
-    sha256: str = "f568ea900cb6d3a1a7fd8a2b14a8a5a0c0b8d5f49d7b2e6f7c1f6c8e0d9a1b2c"
-
-
-def default_loras() -> list[FakeLora]:
-    return [
-        FakeLora("ink-line", "7c6bad76eb54a1c4e8b3d7f1f0a2c9e8b4d6a8f0c2e4b6d8f0a2c4e6b8d0f2a4",
-                 "inkLineArt",
-                 {"ss_sd_model_name": "v1-5-pruned-emaonly.safetensors",
-                  "ss_tag_frequency": {"img": {"ink": 3}}, "ss_base_model_version": "sd_v1",
-                  "ss_network_dim": "4", "ss_output_name": "inkLineArt",
-                  "ss_network_module": "networks.lora"}),
-        FakeLora("plain", "1728303b3609e4f1c2d3b4a5968778695a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d"),
-    ]
-
-
-def default_embeddings() -> list[FakeEmbedding]:
-    return [FakeEmbedding("bad-hands", 768, 2), FakeEmbedding("sd2-negative", 1024, 1,
-                                                              "a3f1c2d4e5b6" + "0" * 52)]
-
-
-def default_styles() -> list[dict[str, str]]:
-    return [
-        {"name": "Cinematic", "prompt": "cinematic still of {prompt}, shallow depth of field",
-         "negative_prompt": "cartoon, drawing"},
-        {"name": "Watercolor", "prompt": "watercolor painting, soft edges",
-         "negative_prompt": "photo, 3d render"},
-    ]
-
-
-_UPSCALER_URLS = {
-    "DAT x2": "https://github.com/zhengchen1999/DAT/releases/download/v0.1/DAT_x2.pth",
-    "DAT x3": "https://github.com/zhengchen1999/DAT/releases/download/v0.1/DAT_x3.pth",
-    "DAT x4": "https://github.com/zhengchen1999/DAT/releases/download/v0.1/DAT_x4.pth",
-    "ESRGAN_4x": "https://github.com/cszn/KAIR/releases/download/v1.0/ESRGAN.pth",
-    "LDSR": "https://heibox.uni-heidelberg.de/f/578df07c8fc04ffbadf3/?dl=1",
-    "R-ESRGAN 4x+": "https://github.com/xinntao/Real-ESRGAN/releases/download/v0.1.0/"
-                    "RealESRGAN_x4plus.pth",
-    "R-ESRGAN 4x+ Anime6B": "https://github.com/xinntao/Real-ESRGAN/releases/download/v0.2.2.4/"
-                            "RealESRGAN_x4plus_anime_6B.pth",
-    "ScuNET GAN": "https://github.com/cszn/KAIR/releases/download/v1.0/scunet_color_real_gan.pth",
-    "ScuNET PSNR": "https://github.com/cszn/KAIR/releases/download/v1.0/scunet_color_real_psnr.pth",
-    "SwinIR 4x": "https://github.com/JingyunLiang/SwinIR/releases/download/v0.0/"
-                 "003_realSR_BSRGAN_DFOWMFC_s64w8_SwinIR-L_x4_GAN.pth",
-}
-
-
-def default_upscalers() -> list[dict[str, Any]]:
-    """GET /upscalers of a stock v1.10.1 (model files not downloaded yet)."""
-    plain = [{"name": name, "model_name": None, "model_path": None, "model_url": None,
-              "scale": 4.0} for name in ("None", "Lanczos", "Nearest")]
-    return plain + [{"name": name, "model_name": name, "model_path": url, "model_url": None,
-                     "scale": {"DAT x2": 2.0, "DAT x3": 3.0}.get(name, 4.0)}
-                    for name, url in _UPSCALER_URLS.items()]
-
-
-LATENT_MODES = ("Latent", "Latent (antialiased)", "Latent (bicubic)",
-                "Latent (bicubic antialiased)", "Latent (nearest)", "Latent (nearest-exact)")
 
 
 # --- infotext and images ------------------------------------------------------------------------
@@ -796,6 +735,7 @@ class FakeA1111:
         self.requests: list[Recorded] = []
         self.unknown_keys: list[str] = []
         self.model_loads = 0
+        self.model_switches_kept = 0  # jobs whose override was kept (restore_afterwards false)
         self.preview_requests = 0
         self.previews_sent = 0
         self.interrupts = 0
@@ -1301,6 +1241,61 @@ class FakeA1111:
 
     def _run_job(self, route: str, v: dict[str, Any], init: Image.Image | None,
                  mask: Image.Image | None, failure: str | None) -> _Reply:
+        # override_settings (applied at the start of the job, restored after it)
+        overrides = dict(v["override_settings"] or {})
+        restore = v["override_settings_restore_afterwards"] is not False
+        checkpoint = overrides.pop("sd_model_checkpoint", None)
+        job_model = self._configured_model()
+        dropped_checkpoint = False
+        if checkpoint is not None:
+            found = self._find_model(str(checkpoint))
+            if found is None:  # an unknown checkpoint here is dropped silently
+                dropped_checkpoint = True
+            else:
+                job_model = found
+        for key in overrides:
+            if key not in self.options:
+                return _a1111_error(500, "KeyError", "", repr(key))
+        hires = route == "txt2img" and bool(v["enable_hr"])
+        if hires:
+            if v["denoising_strength"] is None:
+                return _a1111_error(500, "TypeError", "", "'>' not supported between instances "
+                                    "of 'NoneType' and 'int'")
+            upscaler = v["hr_upscaler"] or "Latent"
+            if upscaler not in self.latent_modes and upscaler not in [
+                    u["name"] for u in self.upscalers]:
+                return _a1111_error(500, "Exception", "", f"could not find upscaler named "
+                                    f"{upscaler}")
+        saved_options = dict(self.options)
+        self.options.update(overrides)
+        self._switch_model(job_model)
+        try:
+            return self._run_loaded_job(route, v, init, mask, failure, hires, dropped_checkpoint)
+        finally:
+            if restore:
+                self.options = saved_options
+            else:
+                if checkpoint is not None and not dropped_checkpoint:
+                    self.options["sd_model_checkpoint"] = job_model.title
+                    self.model_switches_kept += 1
+
+    def _configured_model(self) -> FakeModel:
+        """The model the options name (the next job without an override loads it again)."""
+        return self._find_model(str(self.options.get("sd_model_checkpoint") or "")) \
+            or self.loaded
+
+    def _switch_model(self, model: FakeModel) -> None:
+        if model is self.loaded:
+            return
+        if self.model_load_time:
+            self._stop.wait(self.model_load_time)
+        model.hashed = True
+        self.loaded = model
+        self.model_loads += 1
+
+    def _run_loaded_job(self, route: str, v: dict[str, Any], init: Image.Image | None,
+                        mask: Image.Image | None, failure: str | None, hires: bool,
+                        dropped_checkpoint: bool) -> _Reply:
         st = self._state
         steps = int(v["steps"]) if v["steps"] is not None else 50
         n_iter = max(1, int(v["n_iter"] or 1))
@@ -1309,6 +1304,8 @@ class FakeA1111:
             sampling_steps = int(min(float(v["denoising_strength"]), 0.999) * steps) + 1
         else:
             sampling_steps = steps
+        hr_steps = int(v["hr_second_pass_steps"] or 0) or steps if hires else 0
+        passes = 2 if hires else 1  # job_count doubles with the hires fix
         record = JobRecord(route, sampling_steps, time.monotonic())
         self.jobs.append(record)
         self._answer_now.clear()
@@ -1318,30 +1315,45 @@ class FakeA1111:
         if setup:
             self._stop.wait(setup)
         with st.lock:
-            st.job_count = n_iter
+            st.job_count = n_iter * passes
         seed = v["seed"]
         if seed is None or seed == -1:
             seed = random.randrange(4294967294)
         subseed = v["subseed"]
         if subseed is None or subseed == -1:
             subseed = random.randrange(4294967294)
-        all_seeds = [seed + i for i in range(n_iter * batch_size)]
+        strength = float(v["subseed_strength"] or 0.0)
+        count = n_iter * batch_size
+        # with a variation strength every image keeps the seed and the variation seed counts up
+        all_seeds = [seed] * count if strength > 0 else [seed + i for i in range(count)]
+        all_subseeds = [subseed + i for i in range(count)]
+        prompt, negative = self._apply_styles(v["prompt"] or "", v["negative_prompt"] or "",
+                                              v["styles"] or [])
         width, height = int(v["width"] or 512), int(v["height"] or 512)
         out_w, out_h = width // 8 * 8, height // 8 * 8
+        if hires:
+            if v["hr_resize_x"] or v["hr_resize_y"]:
+                out_w = int(v["hr_resize_x"] or out_w)
+                out_h = int(v["hr_resize_y"] or out_h)
+            else:
+                out_w = int(width * float(v["hr_scale"] or 2.0))
+                out_h = int(height * float(v["hr_scale"] or 2.0))
         only_masked = bool(route == "img2img" and mask is not None and v["inpaint_full_res"]
                            and mask.convert("L").getbbox() is not None)
         if only_masked and init is not None:
             out_w, out_h = init.size
         sampler, schedule = self._sampler_and_schedule(v["sampler_name"] or v["sampler_index"],
                                                        v["scheduler"])
-        params_base = self._infotext_params(route, v, sampler, schedule, width, height)
-        produced: list[tuple[int, str]] = []
+        extra = self._extra_networks(prompt, negative)
+        params_base = self._infotext_params(route, v, sampler, schedule, width, height, hires,
+                                            extra)
+        produced: list[tuple[int, int, str]] = []
         try:
             for batch in range(n_iter):
                 with st.lock:
                     if st.interrupted:
                         break
-                    st.job_no = batch
+                    st.job_no = batch * passes
                     st.skipped = False
                     if batch > 0:
                         st.job = f"Batch {batch + 1} out of {n_iter}"
@@ -1353,11 +1365,18 @@ class FakeA1111:
                     self._sample(min(self.fail_after_steps, sampling_steps), self.step_time, record)
                     return self._error_reply(failure)
                 self._sample(sampling_steps, self.step_time, record)
+                if hires:
+                    with st.lock:
+                        st.job_no = batch * passes + 1
+                        st.sampling_step = 0
+                        st.sampling_steps = hr_steps
+                    self._sample(hr_steps, self.step_time, record)
                 for i in range(batch_size):
                     index = batch * batch_size + i
-                    produced.append((all_seeds[index], create_infotext(
-                        v["prompt"] or "", v["negative_prompt"] or "",
-                        self._with_seed(params_base, all_seeds[index]))))
+                    params = self._with_seed(params_base, all_seeds[index],
+                                             all_subseeds[index] if strength > 0 else None)
+                    produced.append((all_seeds[index], all_subseeds[index],
+                                     create_infotext(prompt, negative, params)))
                 if self._stop.is_set():
                     break
         finally:
@@ -1365,9 +1384,10 @@ class FakeA1111:
                 record.interrupted = st.interrupted
                 record.ended = time.monotonic()
             st.end()
-        images = [base64.b64encode(make_png(out_w, out_h, _colour(s), text)).decode("ascii")
-                  for s, text in produced]
-        infotexts = [text for _, text in produced]
+        images = [base64.b64encode(make_png(
+            out_w, out_h, _colour(s if strength <= 0 else s * 7919 + sub), text)).decode("ascii")
+            for s, sub, text in produced]
+        infotexts = [text for _, _, text in produced]
         index_of_first_image = 0
         want_grid = self.grid if self.grid is not None else (
             bool(v["save_images"]) and bool(self.options.get("return_grid", True)))
@@ -1382,27 +1402,36 @@ class FakeA1111:
         self._job_ended.set()
         if not v["send_images"]:
             images = []
+        extra_params = {k: val for k, val in params_base if k in _EXTRA_PARAMS}
+        if hires:
+            extra_params.update({"Hires prompt": None, "Hires negative prompt": None,
+                                 "Hires schedule type": None})
+        model = self.loaded
         info = {
-            "prompt": v["prompt"], "all_prompts": [v["prompt"]] * len(all_seeds),
-            "negative_prompt": v["negative_prompt"],
-            "all_negative_prompts": [v["negative_prompt"]] * len(all_seeds),
+            "prompt": prompt, "all_prompts": [prompt] * len(all_seeds),
+            "negative_prompt": negative,
+            "all_negative_prompts": [negative] * len(all_seeds),
             "seed": seed, "all_seeds": all_seeds, "subseed": subseed,
-            "all_subseeds": [subseed + i for i in range(len(all_seeds))],
+            "all_subseeds": all_subseeds,
             "subseed_strength": v["subseed_strength"], "width": width, "height": height,
             "sampler_name": sampler, "cfg_scale": v["cfg_scale"], "steps": steps,
             "batch_size": batch_size, "restore_faces": v["restore_faces"] or False,
-            "face_restoration_model": None, "sd_model_name": self.loaded.model_name,
-            "sd_model_hash": self.loaded.shorthash or self.loaded.legacy_hash,
+            "face_restoration_model": None, "sd_model_name": model.stem,
+            "sd_model_hash": model.shorthash or model.legacy_hash,
             "sd_vae_name": None, "sd_vae_hash": None,
             "seed_resize_from_w": v["seed_resize_from_w"],
             "seed_resize_from_h": v["seed_resize_from_h"],
             "denoising_strength": v["denoising_strength"],
-            "extra_generation_params": {k: val for k, val in params_base if k in _EXTRA_PARAMS},
+            "extra_generation_params": extra_params,
             "index_of_first_image": index_of_first_image, "infotexts": infotexts,
             "styles": v["styles"] or [], "job_timestamp": st.job_timestamp, "clip_skip": 1,
-            "is_using_inpainting_conditioning": False, "version": VERSION,
+            "is_using_inpainting_conditioning": model.inpainting, "version": VERSION,
         }
         parameters = dict(v)
+        if dropped_checkpoint and isinstance(parameters.get("override_settings"), dict):
+            parameters["override_settings"] = {
+                k: val for k, val in parameters["override_settings"].items()
+                if k != "sd_model_checkpoint"}
         if route == "img2img" and not v["include_init_images"]:
             parameters["init_images"] = None
             parameters["mask"] = None
@@ -1422,6 +1451,38 @@ class FakeA1111:
         action = failure if failure in ("drop", "drop-partial", "slow", *HOSTILE_ACTIONS) \
             else None
         return _Reply(200, response, action=action)
+
+    def _apply_styles(self, prompt: str, negative: str, names: list[str]) -> tuple[str, str]:
+        """`styles.apply_styles_to_prompt`: each known style in list order; unknown ignored."""
+        by_name = {style["name"]: style for style in self.prompt_styles}
+        for name in names:
+            style = by_name.get(name)
+            if style is not None:
+                prompt = merge_prompts(style.get("prompt") or "", prompt)
+                negative = merge_prompts(style.get("negative_prompt") or "", negative)
+        return prompt, negative
+
+    def _extra_networks(self, prompt: str, negative: str) -> list[tuple[str, Any]]:
+        """`Lora hashes` for the `<lora:NAME:W>` tags of the prompt (known names, as written)
+        and `TI hashes` for the loaded embeddings named in either prompt."""
+        loras = {name: lora for lora in self.loras for name in (lora.name, lora.alias or "")
+                 if name}
+        lora_hashes: list[str] = []
+        for match in re.finditer(r"<lora:([^:>]+)(?::[^>]*)?>", prompt):
+            name = match.group(1)
+            entry = f"{name}: {loras[name].sha256[:12]}" if name in loras else None
+            if entry and entry not in lora_hashes:
+                lora_hashes.append(entry)
+        loaded = self._embeddings_api()["loaded"]
+        ti_hashes = [f"{emb.name}: {emb.sha256[:12]}" for emb in self.embeddings
+                     if emb.name in loaded and re.search(
+                         rf"(?<![\w-]){re.escape(emb.name)}(?![\w-])", f"{prompt}\n{negative}")]
+        found: list[tuple[str, Any]] = []
+        if lora_hashes:
+            found.append(("Lora hashes", ", ".join(lora_hashes)))
+        if ti_hashes:
+            found.append(("TI hashes", ", ".join(ti_hashes)))
+        return found
 
     def _sampler_and_schedule(self, name: str | None, scheduler: str | None) -> tuple[str, str]:
         """`sd_samplers.get_sampler_and_scheduler` (1.10: unknown sampler -> the first one)."""
@@ -1447,32 +1508,48 @@ class FakeA1111:
         return sampler["name"], label
 
     def _infotext_params(self, route: str, v: dict[str, Any], sampler: str, schedule: str,
-                         width: int, height: int) -> list[tuple[str, Any]]:
+                         width: int, height: int, hires: bool = False,
+                         extra: list[tuple[str, Any]] | None = None) -> list[tuple[str, Any]]:
+        """`create_infotext`'s pairs in A1111's fixed order (Seed and Variation seed are filled
+        per image by `_with_seed`)."""
         model = self.loaded
         params: list[tuple[str, Any]] = [
             ("Steps", v["steps"]), ("Sampler", sampler), ("Schedule type", schedule),
             ("CFG scale", v["cfg_scale"]), ("Seed", None), ("Size", f"{width}x{height}"),
-            ("Model hash", model.shorthash or model.legacy_hash), ("Model", model.model_name),
+            ("Model hash", model.shorthash or model.legacy_hash), ("Model", model.stem),
         ]
-        if route == "img2img":
+        if v["subseed_strength"]:
+            params += [("Variation seed", None),
+                       ("Variation seed strength", v["subseed_strength"])]
+        if route == "img2img" or hires:
             params.append(("Denoising strength", v["denoising_strength"]))
-            if v["mask"]:
-                blur = v["mask_blur"] if v["mask_blur"] is not None else v["mask_blur_x"]
-                params.append(("Mask blur", blur))
-                if v["inpainting_mask_invert"]:
-                    params.append(("Mask mode", "Inpaint not masked"))
-                if v["inpaint_full_res"]:
-                    params.append(("Inpaint area", "Only masked"))
-                    params.append(("Masked area padding", v["inpaint_full_res_padding"]))
-                fill = v["inpainting_fill"]
-                if fill in (0, 2, 3):
-                    params.append(("Masked content", _MASKED_CONTENT[fill]))
+        if model.inpainting:
+            params.append(("Conditional mask weight", 1.0))
+        if route == "img2img" and v["mask"]:
+            blur = v["mask_blur"] if v["mask_blur"] is not None else v["mask_blur_x"]
+            params.append(("Mask blur", blur))
+            if v["inpainting_mask_invert"]:
+                params.append(("Mask mode", "Inpaint not masked"))
+            if v["inpaint_full_res"]:
+                params.append(("Inpaint area", "Only masked"))
+                params.append(("Masked area padding", v["inpaint_full_res_padding"]))
+            fill = v["inpainting_fill"]
+            if fill in (0, 2, 3):
+                params.append(("Masked content", _MASKED_CONTENT[fill]))
+        if hires:
+            params.append(("Hires upscale", float(v["hr_scale"] or 2.0)))
+            if v["hr_second_pass_steps"]:
+                params.append(("Hires steps", v["hr_second_pass_steps"]))
+            params.append(("Hires upscaler", v["hr_upscaler"] or "Latent"))
+        params += extra or []
         params.append(("Version", VERSION))
         return params
 
     @staticmethod
-    def _with_seed(params: list[tuple[str, Any]], seed: int) -> list[tuple[str, Any]]:
-        return [(k, seed if k == "Seed" else v) for k, v in params]
+    def _with_seed(params: list[tuple[str, Any]], seed: int,
+                   subseed: int | None = None) -> list[tuple[str, Any]]:
+        return [(k, seed if k == "Seed" else subseed if k == "Variation seed" else v)
+                for k, v in params]
 
     # --- sending -----------------------------------------------------------------------------
 

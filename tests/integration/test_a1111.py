@@ -280,34 +280,49 @@ def test_server_older_than_1_9_has_no_schedulers(fake_a1111, make_client):
     "v1-5-pruned-emaonly [6ce0161689]",  # "stem [hash]"
     "V1-5-PRUNED-EMAONLY",  # case-insensitive fallback
 ])
-def test_loaded_model_under_any_alias_is_not_reloaded(fake_a1111, make_client, alias):
+def test_model_chosen_by_any_alias_goes_with_the_job(fake_a1111, make_client, alias):
     client = make_client(fake_a1111.url)
     result = client.generate(req(model=alias))
     assert fake_a1111.requests_to("options", "POST") == []
     assert fake_a1111.model_loads == 0
-    assert result.model == "v1-5-pruned-emaonly.safetensors [6ce0161689]"
+    body = fake_a1111.last_payload("txt2img")
+    assert body["override_settings"] == {
+        "sd_model_checkpoint": "v1-5-pruned-emaonly.safetensors [6ce0161689]"}
+    assert body["override_settings_restore_afterwards"] is True
+    assert result.model == "v1-5-pruned-emaonly"  # the infotext's Model
 
 
-def test_switching_model_posts_options_exactly_once(fake_a1111, make_client):
+def test_switching_model_per_job_never_touches_the_server_setting(fake_a1111, make_client):
     client = make_client(fake_a1111.url)
-    client.generate(req(model="sd_xl_base_1.0"))
-    client.generate(req(model="31e35c80fc"))
-    result = client.generate(req(model="sdxl/sd_xl_base_1.0.safetensors [31e35c80fc]"))
-    posts = fake_a1111.requests_to("options", "POST")
-    assert fake_a1111.model_loads == 1 and len(posts) == 1
-    assert posts[0].json == {"sd_model_checkpoint": "sdxl/sd_xl_base_1.0.safetensors [31e35c80fc]"}
-    assert result.model == "sdxl/sd_xl_base_1.0.safetensors [31e35c80fc]"
-    assert "Model: sdxl_sd_xl_base_1.0" in (result.images[0].infotext or "")
-    assert client.current_model() == "sdxl/sd_xl_base_1.0.safetensors [31e35c80fc]"
+    before = dict(fake_a1111.options)
+    for name in ("sd_xl_base_1.0", "31e35c80fc", "sdxl/sd_xl_base_1.0.safetensors [31e35c80fc]"):
+        result = client.generate(req(model=name))
+        body = fake_a1111.last_payload("txt2img")
+        assert body["override_settings"] == {
+            "sd_model_checkpoint": "sdxl/sd_xl_base_1.0.safetensors [31e35c80fc]"}
+        assert body["override_settings_restore_afterwards"] is True
+        assert result.model == "sd_xl_base_1.0"
+        assert "Model: sd_xl_base_1.0," in (result.images[0].infotext or "")
+    assert fake_a1111.requests_to("options", "POST") == []
+    assert fake_a1111.options == before
+    assert client.current_model() == "v1-5-pruned-emaonly.safetensors [6ce0161689]"
+    # the next job without a model runs on the server's own model again
+    assert client.generate(req()).model == "v1-5-pruned-emaonly"
+    assert "override_settings" not in fake_a1111.last_payload("txt2img")
 
 
-def test_unhashed_model_gets_its_new_title_after_the_first_load(fake_a1111, make_client):
+def test_unhashed_model_is_sent_by_its_current_title(fake_a1111, make_client):
     client = make_client(fake_a1111.url)
     assert client.resolve_model("sd-v1-5-inpainting").title == "sd-v1-5-inpainting.ckpt"
-    title = client.ensure_model("sd-v1-5-inpainting.ckpt")
-    assert title == "sd-v1-5-inpainting.ckpt [c6bbc15e32]"
-    assert client.ensure_model("sd-v1-5-inpainting") == title
-    assert fake_a1111.model_loads == 1 and len(fake_a1111.requests_to("options", "POST")) == 1
+    result = client.generate(req(model="sd-v1-5-inpainting"))
+    assert fake_a1111.last_payload("txt2img")["override_settings"] == {
+        "sd_model_checkpoint": "sd-v1-5-inpainting.ckpt"}
+    assert result.model == "sd-v1-5-inpainting"
+    # the server hashed it on load: its title gains " [hash]", and the next job uses that
+    client.generate(req(model="sd-v1-5-inpainting"))
+    assert fake_a1111.last_payload("txt2img")["override_settings"] == {
+        "sd_model_checkpoint": "sd-v1-5-inpainting.ckpt [c6bbc15e32]"}
+    assert fake_a1111.requests_to("options", "POST") == []
 
 
 def test_models_listing_and_unknown_model(fake_a1111, make_client):
@@ -756,8 +771,8 @@ def test_status_when_options_cannot_be_read(fake_a1111, make_client):
     client = make_client(fake_a1111.url)
     status = client.status()
     assert status.state == "up" and status.current_model is None
-    client.generate(req(model="sd_xl_base_1.0"))  # switches anyway (the server ignores a no-op)
-    assert fake_a1111.model_loads == 1
+    client.generate(req(model="sd_xl_base_1.0"))  # the job names its model anyway
+    assert fake_a1111.model_loads == 1 and not fake_a1111.requests_to("options", "POST")
 
 
 def test_get_retries_only_and_every_call_has_a_timeout(fake_a1111, make_client, monkeypatch):

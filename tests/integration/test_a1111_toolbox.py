@@ -10,7 +10,8 @@ from dlx_art.errors import AuthenticationFailed, ServerFailed
 from dlx_art.generation.a1111 import A1111Client
 from dlx_art.generation.router import BackendRouter
 from dlx_art.generation.types import EmbeddingInfo, LoraInfo, StyleInfo, Toolbox
-from tests.fakes.fake_a1111 import FakeA1111, FakeEmbedding, FakeLora
+from tests.fakes.fake_a1111 import FakeA1111
+from tests.fakes.fake_a1111_toolbox import FakeEmbedding, FakeLora
 
 pytestmark = pytest.mark.integration
 

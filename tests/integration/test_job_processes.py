@@ -118,7 +118,7 @@ def test_generate_follows_a_job_run_by_a_serve_process(tmp_path, fake_a1111):
                       "--width", "64", "--height", "64", "--batch", "2", "--json", env=env)
         assert result.returncode == 0, result.stderr
         out = json.loads(result.stdout)
-        assert set(out) == {"assets", "backend", "fallbackReason"}
+        assert set(out) == {"assets", "backend", "model", "fallbackReason"}
         assert len(out["assets"]) == 2 and out["backend"] == "a1111"
         with Library.open(home) as library:
             queue = JobQueue(library.db_path)
