@@ -11,78 +11,38 @@ restored. A model or sampler the server does not list is named too, before gener
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from dlx_art.library.infotext import parse_infotext
+from dlx_art.library.infotext import parse_infotext, request_params
 
 #: infotext keys with no field in the prompt panel (shown by these names)
 UNSUPPORTED = {
     "Hires resize-1": "hires fix size (a fixed hires size)", "Clip skip": "clip skip",
+    # not A1111's own (its infotexts hold the styles' text, not their names): a note, no guess
+    "Styles": "styles", "Style": "styles",
 }
 
 
-def _number(text: str | None, kind: type) -> Any:
-    if text is None:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    if value != value or value in (float("inf"), float("-inf")):
-        return None
-    return int(value) if kind is int else value
+#: The request fields "Use all" takes from the infotext (the rest come from the catalog).
+INFOTEXT_FIELDS = ("width", "height", "enable_hr", "hr_scale", "hr_upscaler",
+                   "hr_second_pass_steps", "denoising_strength", "subseed", "subseed_strength",
+                   "styles")
 
 
 def request_params_of(infotext: str | None) -> dict[str, Any]:
     """Request fields (`GenerationRequest` names) an image's infotext holds beyond the
-    catalog's columns: `enable_hr`, `hr_scale`, `hr_upscaler`, `hr_second_pass_steps`,
-    `denoising_strength` (with the hires fix), `subseed`, `subseed_strength`, `width`/`height`
-    (the first-pass size) and `styles` (only when the infotext names them). {} when there is no
-    infotext or it cannot be read.
+    catalog's columns: `width`/`height` (the first-pass size), the hires fix (`enable_hr`,
+    `hr_scale`, `hr_upscaler`, `hr_second_pass_steps`, `denoising_strength`), a variation
+    (`subseed`, `subseed_strength`) and `styles` when the infotext names them (A1111's do not).
+    {} when there is no infotext or it cannot be read. Read by `infotext.request_params`.
     """
     if not infotext:
         return {}
     try:
-        parsed = parse_infotext(infotext)
+        found = request_params(infotext)
     except Exception:  # noqa: BLE001 - a damaged infotext only loses these fields
         return {}
-    params = parsed.params
-    values: dict[str, Any] = {}
-    if parsed.width and parsed.height:
-        values["width"], values["height"] = parsed.width, parsed.height
-    scale = _number(params.get("Hires upscale"), float)
-    if scale is not None:
-        values["enable_hr"] = True
-        values["hr_scale"] = scale
-        values["hr_upscaler"] = params.get("Hires upscaler") or "Latent"
-        values["hr_second_pass_steps"] = _number(params.get("Hires steps"), int) or 0
-        denoise = _number(params.get("Denoising strength"), float)
-        if denoise is not None:
-            values["denoising_strength"] = denoise
-    strength = _number(params.get("Variation seed strength"), float)
-    subseed = _number(params.get("Variation seed"), int)
-    if strength and subseed is not None:
-        values["subseed"], values["subseed_strength"] = subseed, strength
-    styles = _styles(params)
-    if styles is not None:
-        values["styles"] = styles
-    return values
-
-
-def _styles(params: dict[str, str]) -> list[str] | None:
-    """Style names, when the infotext names them ("Styles array" JSON or a "Styles" list)."""
-    raw = params.get("Styles array")
-    if raw is not None:
-        try:
-            names = json.loads(raw)
-        except ValueError:
-            return None
-        return [str(n) for n in names] if isinstance(names, list) else None
-    raw = params.get("Styles") or params.get("Style")
-    if raw is not None:
-        return [n.strip() for n in raw.split(",") if n.strip()]
-    return None
+    return {key: found[key] for key in INFOTEXT_FIELDS if key in found}
 
 
 def not_restorable(infotext: str | None) -> list[str]:

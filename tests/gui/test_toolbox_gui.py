@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QLabel, QListWidget, QPushButton, QToolButton, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QListWidget, QPushButton, QToolButton, QWidget
 
 from dlx_art.gui.jobs import JobState
 from dlx_art.gui.prompt_panel import PromptPanel
@@ -331,8 +331,13 @@ def test_with_only_hugging_face_a_hires_job_fails_with_a_readable_message(
     qtbot.waitUntil(lambda: job.state.finished, timeout=30_000)
     assert job.state is JobState.failed
     assert "hires fix" in (job.error or "").lower()
-    shown = [w for w in window.job_panel.findChildren(QLabel) if "hires fix" in w.text().lower()]
-    assert not shown or all(w.wordWrap() for w in shown)
+    assert fake_hf.posts == []  # refused before anything was sent: never run without it
+    jobs = window.job_panel
+    jobs.select_job(job.id)  # the whole message, wrapped, where the job is
+    assert jobs.error_label.isVisible() and jobs.error_label.wordWrap()
+    assert jobs.error_label.text() == f"Error: {job.error}"
+    QApplication.processEvents()
+    assert jobs.error_label.width() <= jobs.width()
 
 
 # --- reuse --------------------------------------------------------------------------------------
