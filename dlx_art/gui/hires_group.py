@@ -61,6 +61,7 @@ class HiresGroup(CollapsibleSection):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Hires fix", "hiresGroup", a1111_only=True, parent=parent)
         self._base = (512, 512)
+        self._from_server = False  # the upscaler list came from a server (else the defaults)
         self.enable_box = QCheckBox("Upscale in a second pass")
         self.enable_box.setObjectName("hiresEnable")
         self.enable_box.setToolTip("Make the image at the size above, then upscale it and "
@@ -148,6 +149,7 @@ class HiresGroup(CollapsibleSection):
     def set_upscalers(self, names: list[str]) -> None:
         """Fill the upscaler list (latent modes first); the current choice is kept."""
         current = self.upscaler_combo.currentData() or "Latent"
+        self._from_server = bool(names)
         with QSignalBlocker(self.upscaler_combo):
             self.upscaler_combo.clear()
             for name in names or DEFAULT_HIRES_UPSCALERS:
@@ -157,15 +159,11 @@ class HiresGroup(CollapsibleSection):
     def select_upscaler(self, name: str) -> None:
         index = self.upscaler_combo.findData(name)
         if index < 0:  # chosen earlier, not on this server (or no server yet): keep it, marked
-            missing = bool(self.upscaler_combo.count()) and self._listed_by_server()
+            missing = self._from_server
             self.upscaler_combo.addItem(name + (" (missing on the server)" if missing else ""),
                                         name)
             index = self.upscaler_combo.count() - 1
         self.upscaler_combo.setCurrentIndex(index)
-
-    def _listed_by_server(self) -> bool:
-        names = [self.upscaler_combo.itemData(i) for i in range(self.upscaler_combo.count())]
-        return names != DEFAULT_HIRES_UPSCALERS[: len(names)]
 
     def apply(self, values: Mapping[str, Any]) -> None:
         """Set the fields from request-style `values` (as reuse finds them in an infotext)."""

@@ -424,3 +424,40 @@ def test_the_new_groups_never_make_the_window_taller_or_wider_than_1366x768(qtbo
     assert after.width() <= 1366 and after.width() == before.width()
     panel_min = panel.minimumSizeHint()
     assert panel_min.height() < 600
+
+
+def test_styles_hires_variation_and_batch_size_persist(qtbot, tmp_path):
+    from dlx_art.gui.state import UiState
+
+    first = PromptPanel()
+    qtbot.addWidget(first)
+    first.prompt_edit.setPlainText("a castle")
+    first.set_size(512, 768)
+    first.set_styles(["Watercolor", "Cinematic"])
+    first.batch_spin.setValue(3)
+    first.batch_size_spin.setValue(2)
+    first.hires_group.set_open(True)
+    first.hires_group.enable_box.setChecked(True)
+    first.hires_group.scale_spin.setValue(1.75)
+    first.hires_group.select_upscaler("R-ESRGAN 4x+")  # not listed until a server answers
+    first.hires_group.steps_spin.setValue(8)
+    first.hires_group.denoise_spin.setValue(0.35)
+    first.variation_group.strength_spin.setValue(0.2)
+    first.variation_group.seed_spin.setValue(4_000_000_000)
+    state = UiState(tmp_path)
+    first.save_state(state)
+    state.sync()
+
+    second = PromptPanel()
+    qtbot.addWidget(second)
+    second.restore_state(UiState(tmp_path))
+    request = second.build_request("p")
+    assert request == first.build_request("p")
+    assert request.styles == ("Watercolor", "Cinematic")
+    assert (request.batch_count, request.batch_size) == (3, 2)
+    assert (request.enable_hr, request.hr_scale, request.hr_upscaler,
+            request.hr_second_pass_steps, request.denoising_strength) == \
+        (True, 1.75, "R-ESRGAN 4x+", 8, 0.35)
+    assert (request.subseed, request.subseed_strength) == (4_000_000_000, 0.2)
+    assert second.hires_group.is_open()
+    assert second.hires_group.final_label.text() == "512×768 → 896×1344"
