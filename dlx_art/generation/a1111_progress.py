@@ -83,10 +83,14 @@ def _decode_preview(value: Any) -> bytes | None:
 
 
 def _sampling_steps(request: GenerationRequest) -> set[int]:
-    """The `sampling_steps` values /progress may show for this job (img2img runs fewer)."""
+    """The `sampling_steps` values /progress may show for this job (img2img runs fewer, and
+    so does the hires fix's second pass, an img2img of `hr_second_pass_steps` or `steps`)."""
     values = {int(request.steps)}
+    denoise = min(request.denoising_strength, 0.999)
     if request.kind != Kind.txt2img:
-        values.add(int(min(request.denoising_strength, 0.999) * request.steps) + 1)
+        values.add(int(denoise * request.steps) + 1)
+    elif request.enable_hr:
+        values.add(int(denoise * (request.hr_second_pass_steps or request.steps)) + 1)
     return values
 
 

@@ -182,9 +182,13 @@ class BackendRouter:
         cancel.raise_if_cancelled()
         result = self.hf.generate(request, on_progress=on_progress, cancel=cancel,
                                   want_preview=want_preview)
-        if reasons and (request.sampler or request.scheduler):
-            # said, not dropped silently: the images are stored without a sampler
-            reasons.append("Hugging Face chooses its own sampler and scheduler")
+        if reasons and (request.model or request.sampler or request.scheduler):
+            # said, not dropped silently (the images are stored with what was really used)
+            replaced = [what for what, given in (("model", request.model),
+                                                 ("sampler", request.sampler),
+                                                 ("scheduler", request.scheduler)) if given]
+            reasons.append("Hugging Face uses its own " + " and ".join(replaced)
+                           + (f" ({result.model})" if request.model and result.model else ""))
         return Routed(result, _sentence(reasons, self.hf.label) if reasons else None)
 
 

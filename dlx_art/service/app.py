@@ -370,7 +370,8 @@ def _outcome_response(library: Library, job: JobInfo) -> Response:
         body["job"] = job.to_json(with_request=False)
         return JSONResponse(body, status_code=response.status_code)
     return JSONResponse({"jobId": job.id, "assets": [asset_json(a) for a in outcome.assets],
-                         "backend": outcome.backend, "fallbackReason": outcome.fallback_reason})
+                         "backend": outcome.backend, "model": outcome.model,
+                         "fallbackReason": outcome.fallback_reason})
 
 
 def _project_of(library: Library, project_id: str | None, project_name: str | None) -> Any:

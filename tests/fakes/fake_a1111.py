@@ -51,9 +51,22 @@ Knobs (plain attributes, change them at any time):
   ``"hang"``) on every call until removed.
 * ``busy(seconds)``: pretend another client's job runs for that long (holds the lock, /progress
   shows job_count 1).
+* Toolbox (``tests/fakes/fake_a1111_toolbox.py``): ``loras`` / ``embeddings`` (what GET answers)
+  and ``disk_loras`` / ``disk_embeddings`` / ``disk_models`` (the folders: seen after
+  ``POST /refresh-loras``, ``/refresh-embeddings``, ``/refresh-checkpoints``), ``prompt_styles``,
+  ``upscalers``, ``latent_modes``. ``FakeModel.inpainting`` marks an inpainting checkpoint
+  (``Conditional mask weight`` in the infotext, ``is_using_inpainting_conditioning``).
+
+Generation follows the contract for ``override_settings`` (a checkpoint for the job only, an
+unknown one dropped silently, restored afterwards unless ``override_settings_restore_afterwards``
+is false; a key that is not an option is a 500 KeyError), ``styles`` (merged into the prompts,
+names echoed in ``info.styles``), the hires fix (output ``hr_scale`` times larger, ``Size`` the
+first pass's, ``Hires upscale/steps/upscaler``; job_count doubles), variations (``seed`` kept,
+``Variation seed`` counting up), and ``Lora hashes`` / ``TI hashes`` for known names.
 
 Records: ``requests`` (list of `Recorded`), ``last_payload(path)``, ``requests_to(path)``,
-``unknown_keys`` (body keys A1111 would silently ignore), ``model_loads``, ``preview_requests``
+``unknown_keys`` (body keys A1111 would silently ignore), ``model_loads`` (checkpoint loads by
+POST /options or a job's override), ``model_switches_kept``, ``preview_requests``
 (/progress calls with skip_current_image=false), ``previews_sent``, ``interrupts``, ``skips``,
 ``jobs`` (`JobRecord` per generation job), ``last_images`` (base64 strings of the last
 generation response), ``max_open_generations`` (generation requests open at
@@ -1304,7 +1317,9 @@ class FakeA1111:
             sampling_steps = int(min(float(v["denoising_strength"]), 0.999) * steps) + 1
         else:
             sampling_steps = steps
-        hr_steps = int(v["hr_second_pass_steps"] or 0) or steps if hires else 0
+        # the second pass is an img2img of the upscaled picture: fewer steps, like img2img
+        hr_steps = int(min(float(v["denoising_strength"] or 0), 0.999)
+                       * (int(v["hr_second_pass_steps"] or 0) or steps)) + 1 if hires else 0
         passes = 2 if hires else 1  # job_count doubles with the hires fix
         record = JobRecord(route, sampling_steps, time.monotonic())
         self.jobs.append(record)

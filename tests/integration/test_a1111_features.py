@@ -246,3 +246,71 @@ def test_a1111_only_features_run_on_a1111(fake_a1111: FakeA1111, make_client):
     assert job.a1111_only_features() == ["hires fix", "styles", "LoRAs", "variations"]
     result = make_client(fake_a1111.url).generate(job)
     assert (result.images[0].width, result.images[0].height) == (128, 128)
+
+
+# --- only Hugging Face left: A1111-only features are never dropped ------------------------------
+
+
+def test_router_refuses_a1111_only_features_with_only_hugging_face(tmp_path):
+    import socket
+
+    from dlx_art.errors import NoBackend
+    from dlx_art.generation import pipeline
+    from dlx_art.generation.hf import HFClient
+    from dlx_art.generation.router import BackendRouter
+    from dlx_art.generation.types import BackendChoice
+    from dlx_art.library.service import Library
+    from tests.fakes.fake_hf import FakeHF
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        down = f"http://127.0.0.1:{s.getsockname()[1]}"
+    model = "stabilityai/stable-diffusion-xl-base-1.0"
+    library = Library.open(tmp_path / "root")
+    with FakeHF(token="hf_testtoken123456") as fake_hf:
+        hf = HFClient(model=model, token="hf_testtoken123456",
+                      endpoint=fake_hf.model_url(model), timeout=10, loading_wait=2)
+        a1111 = A1111Client(down, connect_timeout=0.5, read_timeout=5.0)
+        try:
+            project = library.create_project("P")
+            router = BackendRouter([a1111], hf)
+            job = req(project_id=project.id, enable_hr=True, styles=("Cinematic",))
+            with pytest.raises(NoBackend) as refused:
+                pipeline.run(job, router, library)
+            message = refused.value.user_message
+            assert "is not running" in message or "127.0.0.1" in message  # why A1111 is out
+            assert message.endswith("Hugging Face cannot do hires fix or styles; start the "
+                                    "A1111 server or remove them.")
+            assert refused.value.exit_code == 3
+            with pytest.raises(NoBackend, match="cannot do LoRAs; .* remove it"):
+                router.generate(req(prompt="x <lora:a:1>", backend=BackendChoice.hf))
+            with pytest.raises(RequestRejected, match="cannot do variations"):
+                hf.generate(req(subseed_strength=0.5))  # the client itself refuses too
+            assert fake_hf.requests == []
+            assert library.assets(project.id) == []
+            # a plain job still falls back; HF picks its own sampler, and says so
+            outcome = pipeline.run(req(project_id=project.id, sampler="Euler"), router, library)
+            assert outcome.backend == "hf"
+            assert "Hugging Face uses its own sampler." in (outcome.fallback_reason or "")
+            assert outcome.assets[0].sampler is None  # not a false record of "Euler"
+            refined = pipeline.run(req(project_id=project.id, kind=Kind.img2img,
+                                       model="dreamshaper_8", init_image=png()), router, library)
+            assert f"Hugging Face uses its own model ({model})." in (
+                refined.fallback_reason or "")
+            assert refined.model == model
+        finally:
+            a1111.close()
+            library.close()
+
+
+def test_hires_progress_follows_both_passes(fake_a1111, make_client):
+    fake_a1111.step_time = 0.1  # generous: a few polls land in each pass even on a busy machine
+    reports: list[Any] = []
+    make_client(fake_a1111.url).generate(
+        req(steps=8, enable_hr=True, hr_second_pass_steps=10, denoising_strength=0.5),
+        on_progress=reports.append)
+    running = [p for p in reports if p.job_count == 2]  # job_count doubles with the hires fix
+    assert running
+    assert 6 in {p.steps for p in running}  # the second pass: int(0.5 x 10) + 1 steps
+    fractions = [p.fraction for p in reports]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0

@@ -402,3 +402,52 @@ def test_stopping_the_service_cancels_the_running_job_and_records_it(library, ht
     assert row.state == "cancelled"
     until(lambda: fake_a1111.interrupts >= 1, message="the interrupt")
     assert library.count_assets(None) == 0
+
+
+# --- issue 12: A1111 toolbox fields ------------------------------------------------------------
+
+
+def test_generate_takes_the_a1111_toolbox_fields(service, http, library, fake_a1111):
+    response = _generate(http, service, wait=True, seed=42, negative="blurry",
+                         styles=["Cinematic"], enableHr=True, hrScale=1.5,
+                         hrUpscaler="Latent (bicubic)", hrSecondPassSteps=2,
+                         denoisingStrength=0.4, subseed=777, subseedStrength=0.3,
+                         batchCount=2, batchSize=2, model="dreamshaper_8")
+    assert response.status_code == 200, response.text
+    body = fake_a1111.last_payload("txt2img")
+    expected = {"styles": ["Cinematic"], "enable_hr": True, "hr_scale": 1.5,
+                "hr_upscaler": "Latent (bicubic)", "hr_second_pass_steps": 2,
+                "denoising_strength": 0.4, "subseed": 777, "subseed_strength": 0.3,
+                "n_iter": 2, "batch_size": 2, "seed": 42,
+                "override_settings": {
+                    "sd_model_checkpoint": "dreamshaper_8.safetensors [879db523c3]"},
+                "override_settings_restore_afterwards": True}
+    assert {key: body[key] for key in expected} == expected
+    answer = response.json()
+    assert answer["model"] == "dreamshaper_8"
+    assets = answer["assets"]
+    assert len(assets) == 4 and all((a["width"], a["height"]) == (96, 96) for a in assets)
+    assert all(a["model"] == "dreamshaper_8" for a in assets)
+    assert "Variation seed: 777" in assets[0]["infotext"]
+    assert fake_a1111.requests_to("options", "POST") == []
+
+
+def test_generate_toolbox_fields_are_checked(service, http, fake_a1111):
+    for fields in ({"hrScale": 0.5}, {"subseedStrength": 2}, {"styles": "Cinematic"},
+                   {"batchCount": 0}, {"hrSecondPassSteps": -1}):
+        response = _generate(http, service, **fields)
+        assert response.status_code == 422, (fields, response.text)
+    both = _generate(http, service, batch=2, batchCount=3)
+    assert both.status_code == 422 and "batchCount" in both.json()["message"]
+    too_many = _generate(http, service, batchCount=20, batchSize=20)
+    assert too_many.status_code == 422 and "number of images" in too_many.json()["message"]
+    unknown = _generate(http, service, wait=True, styles=["Noir"])
+    assert unknown.status_code == 422 and "no style called 'Noir'" in unknown.json()["message"]
+    assert fake_a1111.requests_to("txt2img") == []
+
+
+def test_batch_and_batch_count_agree(service, http, fake_a1111):
+    response = _generate(http, service, wait=True, batch=2, batchCount=2)
+    assert response.status_code == 200, response.text
+    assert fake_a1111.last_payload("txt2img")["n_iter"] == 2
+    assert len(response.json()["assets"]) == 2

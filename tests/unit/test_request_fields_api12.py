@@ -90,3 +90,41 @@ def test_lora_tag() -> None:
         lora_tag("a:b")
     with pytest.raises(UsageError):
         lora_tag("x", float("inf"))
+
+
+# --- the inpainting partner, the setting -------------------------------------------------------
+
+
+def test_inpainting_partner_matcher() -> None:
+    from dlx_art.generation.a1111_payloads import inpainting_partner
+
+    for partner in ("dreamshaper_8-inpainting", "dreamshaper_8_inpainting",
+                    "dreamshaperInpainting_8", "DreamShaper 8 Inpainting",
+                    "dreamshaper_8.inpainting"):
+        assert inpainting_partner("dreamshaper_8", ["dreamshaper_8", partner, "other"]) == \
+            partner
+    assert inpainting_partner("dreamshaper_8", ["dreamshaper_8", "dreamshaper_7-inpainting",
+                                                "sd-v1-5-inpainting"]) is None
+    # an inpainting model is used as it is; the shortest of several partners wins
+    assert inpainting_partner("dreamshaper_8-inpainting", ["dreamshaper_8-inpainting"]) is None
+    assert inpainting_partner("x", ["x_inpainting_v2", "x-inpainting", "x_inpainting"]) == \
+        "x-inpainting"
+    assert inpainting_partner("", ["inpainting"]) is None
+
+
+def test_inpaint_model_setting(tmp_path) -> None:
+    from dlx_art.settings import Settings
+
+    assert Settings().a1111_inpaint_model == "auto"
+    path = tmp_path / "settings.json"
+    settings = Settings()
+    settings.a1111_inpaint_model = "off"
+    settings.save(path)
+    assert Settings.load(path).a1111_inpaint_model == "off"
+    assert Settings().with_env({"DLX_ART_A1111_INPAINT_MODEL": "OFF"}).a1111_inpaint_model == "off"
+    with pytest.raises(UsageError, match="a1111_inpaint_model"):
+        Settings.from_dict({"a1111_inpaint_model": "always"})
+    from dlx_art.generation.router import BackendRouter
+
+    router = BackendRouter.from_settings(settings)
+    assert [c.inpaint_model.value for c in router.a1111] == ["off"]  # type: ignore[attr-defined]
