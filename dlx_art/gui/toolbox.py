@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QPoint, QSignalBlocker, Qt, Signal, Slot
+from PySide6.QtCore import QPoint, QSignalBlocker, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QGuiApplication, QKeyEvent, QTextCursor
 from PySide6.QtWidgets import (
     QFrame,
@@ -229,6 +229,8 @@ class ToolboxPopup(QFrame):
         self.embedding_insert.clicked.connect(self._insert_embedding)
         self.style_browser.list.itemChanged.connect(self._on_style_item_changed)
         self.style_browser.list.itemActivated.connect(self._toggle_style)
+        self.style_browser.list.itemClicked.connect(self._on_style_clicked)
+        self._toggled_by_box: QListWidgetItem | None = None
         self.refresh_button.clicked.connect(self.refresh_requested)
         self.set_toolbox(None, "")
 
@@ -364,8 +366,23 @@ class ToolboxPopup(QFrame):
         checked = item.checkState() == Qt.CheckState.Checked
         item.setCheckState(Qt.CheckState.Unchecked if checked else Qt.CheckState.Checked)
 
+    def _forget_toggle(self) -> None:
+        self._toggled_by_box = None
+
     @Slot(QListWidgetItem)
-    def _on_style_item_changed(self, _item: QListWidgetItem) -> None:
+    def _on_style_clicked(self, item: QListWidgetItem) -> None:
+        # a click on the name toggles too; a click on the box itself has toggled already
+        if self._toggled_by_box is item:
+            self._toggled_by_box = None
+            return
+        self._toggle_style(item)
+
+    @Slot(QListWidgetItem)
+    def _on_style_item_changed(self, item: QListWidgetItem) -> None:
+        # the view emits `clicked` right after toggling from a click on the box, in the same
+        # event: remembered until then only
+        self._toggled_by_box = item
+        QTimer.singleShot(0, self._forget_toggle)
         sb = self.style_browser.list
         checked = [str(sb.item(i).data(NAME_ROLE)) for i in range(sb.count())
                    if sb.item(i).checkState() == Qt.CheckState.Checked]

@@ -461,3 +461,31 @@ def test_styles_hires_variation_and_batch_size_persist(qtbot, tmp_path):
     assert (request.subseed, request.subseed_strength) == (4_000_000_000, 0.2)
     assert second.hires_group.is_open()
     assert second.hires_group.final_label.text() == "512×768 → 896×1344"
+
+
+def test_a_click_on_a_styles_name_or_its_box_toggles_it_once(qtbot):
+    from dlx_art.generation.types import StyleInfo, Toolbox
+
+    panel = PromptPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.set_toolbox(Toolbox([], [], [StyleInfo("Cinematic", "cinematic {prompt}", "cartoon"),
+                                       StyleInfo("Watercolor")], [], []))
+    popup = panel.open_toolbox("styles")
+    qtbot.waitExposed(popup)
+    view = popup.style_browser.list
+    item = view.item(0)
+    rect = view.visualItemRect(item)
+    QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert panel.styles() == ["Cinematic"]  # the name
+    QTest.qWait(20)
+    QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert panel.styles() == []
+    QTest.qWait(20)
+    box = rect.topLeft() + type(rect.topLeft())(10, rect.height() // 2)
+    QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=box)
+    assert panel.styles() == ["Cinematic"]  # the box: once, not twice
+    QTest.qWait(20)
+    QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert panel.styles() == []
+    popup.hide()
