@@ -80,10 +80,14 @@ def reuse_notes(panel: Any, asset: Any) -> list[str]:
         notes.append(f"The sampler “{asset.sampler}” is not on the server.")
     infotext = getattr(asset, "infotext", None)
     missing = not_restorable(infotext)
+    extras = request_params_of(infotext)
+    if "denoising_strength" in extras and not extras.get("enable_hr"):
+        # a refinement's strength: the prompt panel makes new images (the canvas has its own)
+        missing.append("denoising strength (of a refinement)")
     if missing:
         notes.append("Not restored (no field for it here yet): " + ", ".join(missing) + ".")
     styles = getattr(panel, "styles", lambda: [])()
-    if styles and "styles" not in request_params_of(infotext):
+    if styles and "styles" not in extras:
         notes.append("The chosen styles stay as they were: this image's infotext does not "
                      "name its styles.")
     return notes

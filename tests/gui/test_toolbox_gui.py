@@ -489,3 +489,20 @@ def test_a_click_on_a_styles_name_or_its_box_toggles_it_once(qtbot):
     QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert panel.styles() == []
     popup.hide()
+
+
+def test_reuse_of_a_refinement_says_its_denoising_strength_is_not_restored(qtbot):
+    from types import SimpleNamespace
+
+    panel = PromptPanel()
+    qtbot.addWidget(panel)
+    infotext = ("a castle\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 5, Size: 64x64, "
+                "Model: m, Denoising strength: 0.6")
+    asset = SimpleNamespace(prompt="a castle", negative="", model="m", sampler="Euler a",
+                            scheduler=None, steps=20, cfgScale=7.0, width=64, height=64,
+                            seed=5, infotext=infotext)
+    panel.hires_group.enable_box.setChecked(True)
+    notes = panel.apply_asset(asset)
+    assert not panel.hires_group.enabled()  # the image had no hires fix
+    assert any("denoising strength (of a refinement)" in n for n in notes)
+    assert not any("styles" in n for n in notes)  # no styles chosen: nothing to say
