@@ -246,6 +246,9 @@ def test_a1111_only_features_run_on_a1111(fake_a1111: FakeA1111, make_client):
     assert job.a1111_only_features() == ["hires fix", "styles", "LoRAs", "variations"]
     result = make_client(fake_a1111.url).generate(job)
     assert (result.images[0].width, result.images[0].height) == (128, 128)
+    make_client(fake_a1111.url).generate(inpaint("dreamshaper_8", styles=("Cinematic",),
+                                                 subseed_strength=0.1))
+    assert fake_a1111.unknown_keys == []  # every field sent is one A1111 knows
 
 
 # --- only Hugging Face left: A1111-only features are never dropped ------------------------------
