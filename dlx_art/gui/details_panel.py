@@ -266,6 +266,7 @@ class DetailsPanel(QWidget):
         reuse_parameters(object): fill the prompt panel from this `AssetInfo` ("Use all").
         reuse_prompt(object): only its prompt and negative prompt ("Use prompt").
         reuse_seed(object): only its seed ("Use seed").
+        more_like_this(object): queue variations of this `AssetInfo` (same seed, new subseed).
         open_viewer(object): show this `AssetInfo` full size (double-click on the preview).
         open_in_canvas(object): refine this `AssetInfo` in the canvas.
         jump_to(str): the id of a parent or child link that was clicked.
@@ -275,6 +276,7 @@ class DetailsPanel(QWidget):
     reuse_parameters = Signal(object)
     reuse_prompt = Signal(object)
     reuse_seed = Signal(object)
+    more_like_this = Signal(object)
     open_in_canvas = Signal(object)
     open_viewer = Signal(object)
     jump_to = Signal(str)
@@ -413,6 +415,11 @@ class DetailsPanel(QWidget):
         self.copy_infotext_action = add("Copy infotext", "detailsCopyInfotextAction",
                                         "Copy the A1111 parameters text", self.copy_infotext,
                                         1, 2)
+        self.more_like_this_action = add(
+            "More like this", "detailsMoreLikeThisAction",
+            "Queue variations of this image: same seed and parameters, a random variation seed, "
+            "the strength of the prompt panel's Variations (AUTOMATIC1111 only)",
+            lambda: self._emit(self.more_like_this), 2, 0)
         return bar
 
     def _emit(self, signal: Any) -> None:

@@ -40,6 +40,7 @@ from dlx_art.gui.jobs import Job, JobState
 from dlx_art.gui.library_commands import LibraryCommands
 from dlx_art.gui.live_updates import LiveUpdates
 from dlx_art.gui.project_bar import ProjectBar
+from dlx_art.gui.prompt_link import PromptLink
 from dlx_art.gui.prompt_panel import PromptPanel
 from dlx_art.gui.state import UiState
 from dlx_art.gui.status import NO_BACKEND_HINT, BackendStatusWidget, catalogue, usable
@@ -295,6 +296,8 @@ class MainWindow(QMainWindow, WindowActions):
         app = QApplication.instance()
         if isinstance(app, QApplication):
             app.focusChanged.connect(self._on_app_focus_changed)
+        # toolbox browsers, A1111-only warning, prompt history, "More like this"
+        self.prompt_link = PromptLink(self)
 
     @property
     def canvas(self) -> Any:

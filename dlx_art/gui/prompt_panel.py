@@ -36,7 +36,8 @@ from dlx_art.generation.types import (
     GenerationRequest,
     Kind,
 )
-from dlx_art.gui.reuse import reuse_notes
+from dlx_art.gui.prompt_extras import PromptExtras
+from dlx_art.gui.reuse import request_params_of, reuse_notes
 from dlx_art.gui.spin_boxes import CheckedDoubleSpinBox, CheckedSpinBox
 
 log = logging.getLogger("dlx_art.gui.prompt_panel")
@@ -117,7 +118,7 @@ class SizeSpinBox(CheckedSpinBox):
             self.setValue(round8(self.value()))
 
 
-class PromptPanel(QWidget):
+class PromptPanel(PromptExtras, QWidget):
     """Prompt, negative prompt and every generation parameter.
 
     Signals:
@@ -125,12 +126,15 @@ class PromptPanel(QWidget):
         interrupt_requested(): Interrupt (beside Generate) was pressed: cancel the running job.
         skip_requested(): Skip was pressed: end the batch's current image, go on with the next.
         refresh_requested(): the person asked to reload the backend lists.
+        toolbox_wanted(bool): load the server's LoRAs, embeddings, styles and upscalers (True:
+            let the server rescan its folders first); answered with `set_toolbox`.
     """
 
     generate_requested = Signal()
     refresh_requested = Signal()
     interrupt_requested = Signal()
     skip_requested = Signal()
+    toolbox_wanted = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -234,8 +238,8 @@ class PromptPanel(QWidget):
         self.batch_spin.setObjectName("batchSpin")
         self.batch_spin.setRange(1, MAX_IMAGES)
         self.batch_spin.setValue(1)
-        self.batch_spin.setAccessibleName("Number of images")
-        self.batch_spin.setToolTip("How many images to make, one after the other")
+        self.batch_spin.setAccessibleName("Batch count")
+        self.batch_spin.setToolTip("Batch count: how many batches to make, one after the other")
 
         self.backend_combo = QComboBox()
         self.backend_combo.setObjectName("backendCombo")
@@ -244,6 +248,7 @@ class PromptPanel(QWidget):
             self.backend_combo.setItemData(self.backend_combo.count() - 1, BACKEND_TIPS[choice],
                                            Qt.ItemDataRole.ToolTipRole)
         self.backend_combo.setAccessibleName("Backend")
+        self._build_extras()  # toolbox buttons, styles, hires fix, variations, batch size
 
         self.generate_button = QPushButton("Generate")
         self.generate_button.setObjectName("generateButton")
@@ -282,8 +287,10 @@ class PromptPanel(QWidget):
 
         outer.addWidget(_section("Prompt"))
         outer.addWidget(self.prompt_edit, 3)
+        outer.addLayout(self.tool_row)
         outer.addWidget(_section("Negative prompt"))
         outer.addWidget(self.negative_edit, 1)
+        outer.addWidget(self.style_chips)
 
         outer.addSpacing(4)
         outer.addWidget(_section("Model"))
@@ -325,7 +332,14 @@ class PromptPanel(QWidget):
         seed_row.addWidget(self.seed_mode_combo)
         seed_row.addWidget(self.seed_spin, 1)
         grid.addRow("Seed", seed_row)
-        grid.addRow("Images", self.batch_spin)
+        batch_row = QHBoxLayout()
+        batch_row.setSpacing(4)
+        batch_row.addWidget(self.batch_spin, 1)
+        times = QLabel("×")
+        times.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        batch_row.addWidget(times)
+        batch_row.addWidget(self.batch_size_spin, 1)
+        grid.addRow("Batches", batch_row)
         grid.addRow("Backend", self.backend_combo)
         for row in range(grid.rowCount()):
             item = grid.itemAt(row, QFormLayout.ItemRole.LabelRole)
@@ -333,6 +347,9 @@ class PromptPanel(QWidget):
                 item.widget().setProperty("role", "formLabel")
         outer.addWidget(_section("Parameters"))
         outer.addLayout(grid)
+        outer.addSpacing(2)
+        outer.addWidget(self.hires_group)
+        outer.addWidget(self.variation_group)
         outer.addStretch(0)
 
         for combo in (self.size_combo, self.seed_mode_combo, self.backend_combo):
@@ -354,6 +371,7 @@ class PromptPanel(QWidget):
         footer_layout = QVBoxLayout(footer)
         footer_layout.setContentsMargins(10, 6, 10, 10)
         footer_layout.setSpacing(6)
+        footer_layout.addWidget(self.a1111_warning)
         footer_layout.addWidget(self.hint_label)
         # Interrupt and Skip right above Generate (a row of their own, so the panel keeps its
         # width), shown only while a job runs
@@ -377,8 +395,11 @@ class PromptPanel(QWidget):
         self.swap_button.clicked.connect(self._on_swap_clicked)
         self.seed_mode_combo.currentIndexChanged.connect(self._on_seed_mode_changed)
         self.seed_spin.valueChanged.connect(self._on_seed_spin_changed)
+        self.width_spin.valueChanged.connect(self._on_base_size_changed)
+        self.height_spin.valueChanged.connect(self._on_base_size_changed)
         for box in (self.steps_spin, self.cfg_spin, self.batch_spin, self.width_spin,
-                    self.height_spin, self.seed_spin):
+                    self.height_spin, self.seed_spin, self.batch_size_spin,
+                    *self.hires_group.spins, *self.variation_group.spins):
             box.out_of_range.connect(self.set_hint)
             box.value_accepted.connect(self._on_value_accepted)
 
@@ -454,6 +475,7 @@ class PromptPanel(QWidget):
         if not prompt:
             raise UsageError("Type a prompt first: describe the image you want.")
         return GenerationRequest.from_params(Kind.txt2img, project_id, {
+            **self.extra_params(),  # styles, hires fix, variations, batch size
             "prompt": prompt,
             "negative": self.negative(),
             "model": self.model(),
@@ -465,7 +487,6 @@ class PromptPanel(QWidget):
             "width": self.width_spin.value(),
             "height": self.height_spin.value(),
             "batch_count": self.batch_spin.value(),
-            "batch_size": 1,
             "backend": self.backend(),
         })
 
@@ -483,7 +504,8 @@ class PromptPanel(QWidget):
                 self.seed_spin.setValue(self._last_seed)
 
     def apply_asset(self, asset: Any, part: str = "all") -> list[str]:
-        """Reuse an image's parameters: prompt, model, sampler, scheduler, steps, CFG, size, seed.
+        """Reuse an image's parameters: prompt, model, sampler, scheduler, steps, CFG, size, seed,
+        and from its infotext the hires fix, variation seed and strength (and styles when named).
 
         `part` is "all", "prompt" (prompt and negative only) or "seed" (the seed only).
         Returns notes for the person (shown as the panel's hint too): a model or sampler the
@@ -514,8 +536,12 @@ class PromptPanel(QWidget):
             self.steps_spin.setValue(int(asset.steps))
         if asset.cfgScale:
             self.cfg_spin.setValue(float(asset.cfgScale))
-        if asset.width and asset.height:
+        extras = request_params_of(getattr(asset, "infotext", None))
+        if extras.get("width") and extras.get("height"):  # the first pass (before hires fix)
+            self.set_size(int(extras["width"]), int(extras["height"]))
+        elif asset.width and asset.height:
             self.set_size(int(asset.width), int(asset.height))
+        self.apply_extras(extras, styles_known="styles" in extras)
         if asset.seed is not None and asset.seed >= 0:
             self.seed_mode_combo.setCurrentIndex(self.seed_mode_combo.findData("fixed"))
             self.seed_spin.setValue(min(int(asset.seed), SEED_MAX))
@@ -583,6 +609,7 @@ class PromptPanel(QWidget):
         state.set("prompt/last_seed", "" if self._last_seed is None else str(self._last_seed))
         state.set("prompt/batch", self.batch_spin.value())
         state.set("prompt/backend", self.backend().value)
+        self.save_extras(state)
 
     def restore_state(self, state: Any) -> None:
         self.prompt_edit.setPlainText(state.get_str("prompt/prompt"))
@@ -613,6 +640,7 @@ class PromptPanel(QWidget):
         self._on_seed_mode_changed()
         backend = self.backend_combo.findData(state.get_str("prompt/backend", "auto"))
         self.backend_combo.setCurrentIndex(max(0, backend))
+        self.restore_extras(state)
 
     # --- slots --------------------------------------------------------------------------------
 
@@ -625,6 +653,11 @@ class PromptPanel(QWidget):
         with QSignalBlocker(self.width_spin), QSignalBlocker(self.height_spin):
             self.width_spin.setValue(w)
             self.height_spin.setValue(h)
+        self._on_base_size_changed()
+
+    @Slot()
+    def _on_base_size_changed(self, *_args: Any) -> None:
+        self.hires_group.set_base_size(self.width_spin.value(), self.height_spin.value())
 
     @Slot()
     def _sync_size_preset(self) -> None:
@@ -640,6 +673,7 @@ class PromptPanel(QWidget):
         with QSignalBlocker(self.width_spin), QSignalBlocker(self.height_spin):
             self.width_spin.setValue(h)
             self.height_spin.setValue(w)
+        self._on_base_size_changed()
         self._sync_size_preset()
 
     @Slot()

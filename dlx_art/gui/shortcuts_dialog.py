@@ -30,6 +30,7 @@ WIDGET_KEYS: list[tuple[str, str, str]] = [
     ("Gallery", "Ctrl+C", "Copy the image"),
     ("Gallery", "Ctrl+wheel", "Bigger or smaller thumbnails"),
     ("Search box", "model:  negative:  seed:", "Search a field, e.g. model:dreamshaper"),
+    ("Prompt box", "Alt+Up / Alt+Down", "Previous / next prompt of this project (history)"),
     ("Viewer", "Space / Esc", "Close the viewer"),
     ("Viewer", "← →", "Previous / next image"),
     ("Viewer", "F / 1", "Fit to the window / actual size (100 %)"),

@@ -220,7 +220,7 @@ def test_the_image_toolbar_is_always_visible_and_acts(qtbot, library, project):
     bar = panel.toolbar
     names = [act.text() for act in bar.actions() if not act.isSeparator()]
     assert names == ["Use all", "Use prompt", "Use seed", "Open in canvas", "Copy prompt",
-                     "Copy infotext"]
+                     "Copy infotext", "More like this"]
     for button in bar.findChildren(QToolButton):  # none hidden, none cut off
         assert button.isVisible() and bar.rect().contains(button.geometry())
         assert button.width() >= button.sizeHint().width() - 2
@@ -268,9 +268,13 @@ def test_reuse_restores_the_fields_and_names_what_it_cannot(qtbot):
     assert panel.model() == "sdxl_unknown"
     assert "missing" in panel.model_combo.currentText()
     assert any("sdxl_unknown" in n and "not on the server" in n for n in notes)
-    assert any("hires fix" in n and "variation seed" in n and "styles" in n
-               and "denoising strength" in n for n in notes)
-    assert not panel.hint_label.isHidden() and "hires fix" in panel.hint_label.text()
+    # the hires fix (and its denoising strength) is restored now (issue 12); styles named in
+    # an infotext are not: they are said to be left out
+    hires = panel.hires_group
+    assert hires.enabled() and hires.scale_spin.value() == 2.0
+    assert hires.steps_spin.value() == 10 and hires.denoise_spin.value() == 0.45
+    assert any("Not restored" in n and "styles" in n and "hires" not in n for n in notes)
+    assert not panel.hint_label.isHidden() and "styles" in panel.hint_label.text()
 
     panel.prompt_edit.setPlainText("other")
     panel.seed_spin.setValue(1)

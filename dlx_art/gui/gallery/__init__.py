@@ -89,6 +89,7 @@ class GalleryWidget(GalleryActions, QWidget):
         current_changed(object): the current `AssetInfo`, or None.
         open_in_canvas(object): an `AssetInfo` to edit (double-click, Enter, "Edit / Refine").
         reuse_parameters(object): an `AssetInfo` whose parameters should fill the prompt panel.
+        more_like_this(object): queue variations of an `AssetInfo` ("More like this").
         import_finished(object): the `ImportReport` of a finished import.
         status_message(str): a line for the status bar.
         trash_shown(bool): the trash view was opened or closed.
@@ -99,6 +100,7 @@ class GalleryWidget(GalleryActions, QWidget):
     current_changed = Signal(object)
     open_in_canvas = Signal(object)
     reuse_parameters = Signal(object)
+    more_like_this = Signal(object)
     import_finished = Signal(object)
     status_message = Signal(str)
     trash_shown = Signal(bool)

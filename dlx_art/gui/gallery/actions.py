@@ -213,6 +213,8 @@ class GalleryActions:
                 single is not None, "editAction")
             add("Reuse parameters", lambda: self._emit_for_current(self.reuse_parameters),
                 enabled=single is not None, name="reuseAction")
+            add("More like this", lambda: self._emit_for_current(self.more_like_this),
+                enabled=single is not None, name="moreLikeThisAction")
             add("Show lineage", lambda: self.show_lineage(single), enabled=single is not None,
                 name="lineageAction")
             menu.addSeparator()
