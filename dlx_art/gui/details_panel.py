@@ -276,6 +276,7 @@ class DetailsPanel(QWidget):
     reuse_prompt = Signal(object)
     reuse_seed = Signal(object)
     open_in_canvas = Signal(object)
+    upscale_requested = Signal(object)
     open_viewer = Signal(object)
     jump_to = Signal(str)
     status_message = Signal(str)
@@ -413,6 +414,10 @@ class DetailsPanel(QWidget):
         self.copy_infotext_action = add("Copy infotext", "detailsCopyInfotextAction",
                                         "Copy the A1111 parameters text", self.copy_infotext,
                                         1, 2)
+        self.upscale_action = add("Upscale…", "detailsUpscaleAction",
+                                  "A larger copy of this image, made by an upscaler "
+                                  "(A1111 only)", lambda: self._emit(self.upscale_requested),
+                                  2, 0)
         return bar
 
     def _emit(self, signal: Any) -> None:

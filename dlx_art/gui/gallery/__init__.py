@@ -88,6 +88,7 @@ class GalleryWidget(GalleryActions, QWidget):
     Signals:
         current_changed(object): the current `AssetInfo`, or None.
         open_in_canvas(object): an `AssetInfo` to edit (double-click, Enter, "Edit / Refine").
+        upscale_requested(object): "Upscale…" on an `AssetInfo`.
         reuse_parameters(object): an `AssetInfo` whose parameters should fill the prompt panel.
         import_finished(object): the `ImportReport` of a finished import.
         status_message(str): a line for the status bar.
@@ -98,6 +99,7 @@ class GalleryWidget(GalleryActions, QWidget):
 
     current_changed = Signal(object)
     open_in_canvas = Signal(object)
+    upscale_requested = Signal(object)
     reuse_parameters = Signal(object)
     import_finished = Signal(object)
     status_message = Signal(str)
