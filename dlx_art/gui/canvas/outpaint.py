@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QStyleOptionGraphicsItem,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -107,36 +106,24 @@ class OutpaintBox(QGroupBox):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Expand canvas (outpaint)", parent)
         self.setObjectName("outpaintBox")
-        layout = QVBoxLayout(self)
-        intro = QLabel("Add pixels on any side; the new area is painted to match the picture, "
-                       "using the canvas prompt.")
-        intro.setWordWrap(True)
-        intro.setEnabled(False)  # muted text
-        layout.addWidget(intro)
-
-        grid = QGridLayout()
+        # compact, so Expand shows without scrolling on a 768 px high screen
+        self.setToolTip("Add pixels on any side; the new area is painted to match the picture,\n"
+                        "using the canvas prompt. The frame on the canvas shows the result.")
+        grid = QGridLayout(self)
         grid.setHorizontalSpacing(6)
+        grid.setVerticalSpacing(4)
         self.spins: dict[str, Step8SpinBox] = {}
-        positions = {"top": (0, 1), "left": (1, 0), "right": (1, 2), "bottom": (2, 1)}
+        positions = {"left": (0, 0), "right": (0, 2), "top": (1, 0), "bottom": (1, 2)}
         for side in SIDES:
             spin = Step8SpinBox(f"outpaint{side.capitalize()}",
                                 f"Pixels to add on the {side} (multiples of 8)")
             spin.valueChanged.connect(self._on_spin_changed)
             self.spins[side] = spin
-            cell = QVBoxLayout()
-            cell.setSpacing(1)
-            cell.addWidget(QLabel(side.capitalize()), 0, Qt.AlignmentFlag.AlignHCenter)
-            cell.addWidget(spin)
-            grid.addLayout(cell, *positions[side])
-        self.size_label = QLabel()
-        self.size_label.setObjectName("outpaintSizeLabel")
-        self.size_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.size_label.setWordWrap(True)
-        grid.addWidget(self.size_label, 1, 1)
-        layout.addLayout(grid)
+            row, column = positions[side]
+            grid.addWidget(QLabel(side.capitalize()), row, column)
+            grid.addWidget(spin, row, column + 1)
 
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Denoising"))
+        grid.addWidget(QLabel("Denoising"), 2, 0)
         self.denoise_spin = QDoubleSpinBox()
         self.denoise_spin.setObjectName("outpaintDenoise")
         self.denoise_spin.setRange(0.0, 1.0)
@@ -145,8 +132,11 @@ class OutpaintBox(QGroupBox):
         self.denoise_spin.setValue(DEFAULT_DENOISE)
         self.denoise_spin.setToolTip("How freely the new area is painted: high values invent "
                                      "more, low ones only smear the edge outwards.")
-        row.addWidget(self.denoise_spin, 1)
-        layout.addLayout(row)
+        grid.addWidget(self.denoise_spin, 2, 1)
+        self.size_label = QLabel()
+        self.size_label.setObjectName("outpaintSizeLabel")
+        self.size_label.setToolTip("The picture's size, and the size after expanding")
+        grid.addWidget(self.size_label, 2, 2, 1, 2)
 
         buttons = QHBoxLayout()
         self.reset_button = QPushButton("Reset")
@@ -158,7 +148,9 @@ class OutpaintBox(QGroupBox):
         self.run_button.clicked.connect(self.expand_clicked)
         buttons.addWidget(self.reset_button)
         buttons.addWidget(self.run_button, 1)
-        layout.addLayout(buttons)
+        grid.addLayout(buttons, 3, 0, 1, 4)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(3, 1)
         self._image_size: tuple[int, int] | None = None
         self.set_image_size(None)
 
@@ -184,7 +176,7 @@ class OutpaintBox(QGroupBox):
         w, h = self._image_size
         m = self.margins()
         if m.any():
-            self.size_label.setText(f"{w}×{h}\n→ {w + m.left + m.right}×{h + m.top + m.bottom}")
+            self.size_label.setText(f"{w}×{h} → {w + m.left + m.right}×{h + m.top + m.bottom}")
         else:
             self.size_label.setText(f"{w}×{h}")
 
