@@ -63,6 +63,7 @@ from dlx_art.generation.a1111_payloads import (
     refinement_fields,
 )
 from dlx_art.generation.a1111_progress import _ProgressTracker, _sampling_steps
+from dlx_art.generation.outpaint import with_canvas
 from dlx_art.generation.types import (
     BackendResult,
     BackendStatus,
@@ -387,6 +388,8 @@ class A1111Client(A1111Http):
         """
         cancel = cancel or CancelToken()
         cancel.raise_if_cancelled()
+        if request.kind == Kind.upscale:
+            return self.upscale(request, on_progress=on_progress, cancel=cancel)
         route, payload = self._build_payload(request)
         tracker = _ProgressTracker(on_progress, _sampling_steps(request))
         lock = _lock_for(self.base_url)
@@ -411,6 +414,13 @@ class A1111Client(A1111Http):
         finally:
             lock.release()
 
+    def upscale(self, request: GenerationRequest, *, on_progress: ProgressCallback | None = None,
+                cancel: CancelToken | None = None) -> BackendResult:
+        """Upscale `request.init_image` (`POST /extra-single-image`; see `a1111_extras`)."""
+        from dlx_art.generation.a1111_extras import upscale
+
+        return upscale(self, request, on_progress=on_progress, cancel=cancel)
+
     def _wait_until_idle(self, cancel: CancelToken) -> None:
         deadline = time.monotonic() + self.busy_wait
         while self.is_busy():
@@ -425,6 +435,7 @@ class A1111Client(A1111Http):
     def _build_payload(self, request: GenerationRequest) -> tuple[str, dict[str, Any]]:
         """(route, JSON body) with only fields the API knows, each with its declared type."""
         check_job(request, self._error)
+        request = with_canvas(request)  # an outpaint is inpainting of its larger canvas
         payload = base_payload(request)
         sampler, legacy_scheduler = (None, None)
         if request.sampler:

@@ -121,7 +121,7 @@ def _parse_info(value: Any) -> dict[str, Any]:
 
 def check_job(request: GenerationRequest, error: ErrorFactory) -> None:
     """Refuse a job A1111 cannot run (its kind, or counts below 1) before anything is sent."""
-    if request.kind not in (Kind.txt2img, Kind.img2img, Kind.inpaint):
+    if request.kind not in (Kind.txt2img, Kind.img2img, Kind.inpaint, Kind.outpaint):
         raise error(RequestRejected, f"A1111 cannot run a job of kind '{request.kind}'.")
     if request.steps < 1 or request.batch_size < 1 or request.batch_count < 1:
         raise error(RequestRejected, "Steps, batch size and batch count must be at least 1.")
@@ -152,7 +152,7 @@ def refinement_fields(request: GenerationRequest, error: ErrorFactory) -> dict[s
         "init_images": [base64.b64encode(request.init_image).decode("ascii")],
         "denoising_strength": float(request.denoising_strength),
     }
-    if request.kind == Kind.inpaint:
+    if request.kind in (Kind.inpaint, Kind.outpaint):  # an outpaint: its canvas and mask
         if not request.mask:
             raise error(RequestRejected, "Inpainting needs a mask (white = repaint).")
         fields["mask"] = base64.b64encode(request.mask).decode("ascii")

@@ -48,6 +48,7 @@ from dlx_art.errors import (
     UsageError,
 )
 from dlx_art.generation import background
+from dlx_art.generation.outpaint import with_canvas
 from dlx_art.generation.types import (
     BackendResult,
     BackendStatus,
@@ -317,8 +318,9 @@ class HFClient:
             ConnectionDropped, ServerNotRunning, BadServerResponse: see the module docs.
             UsageError, BadImageFile: the request itself is unusable (missing or broken image).
         """
-        if request.kind not in (Kind.txt2img, Kind.img2img, Kind.inpaint):
+        if request.kind not in (Kind.txt2img, Kind.img2img, Kind.inpaint, Kind.outpaint):
             raise UsageError(f"Hugging Face cannot run a {request.kind.value} job.")
+        request = with_canvas(request)  # an outpaint: approximate inpainting of its canvas
         if cancel is not None:
             cancel.raise_if_cancelled()
         token = find_token(self._explicit_token)
@@ -352,7 +354,7 @@ class HFClient:
             def call(seed: int = seed) -> tuple[Image.Image, int | None]:
                 if init_png is None or original is None:
                     return self._txt2img(request, seed), seed
-                size = original.size if request.kind is Kind.inpaint else None
+                size = original.size if request.kind in (Kind.inpaint, Kind.outpaint) else None
                 return self._img2img(request, init_png, seed, size)
 
             log.debug("Hugging Face %s: image %d of %d, seed %d (%s)", request.kind.value,
@@ -366,7 +368,8 @@ class HFClient:
             report((index + 1) / count, f"Received image {index + 1} of {count}", index + 1)
 
         return BackendResult(images=images, backend="hf", backend_label=self.label,
-                             model=self.model, approximate=request.kind is Kind.inpaint)
+                             model=self.model,
+                             approximate=request.kind in (Kind.inpaint, Kind.outpaint))
 
     # --- one request --------------------------------------------------------------------
 

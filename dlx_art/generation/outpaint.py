@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import io
 import warnings
+from dataclasses import replace
 
 from PIL import Image, ImageFilter
 
 from dlx_art.errors import BadImageFile, UsageError
+from dlx_art.generation.types import GenerationRequest, Kind
 
-__all__ = ["SEAM", "expanded_size", "image_size", "outpaint_canvas", "outpaint_layout"]
+__all__ = ["SEAM", "expanded_size", "image_size", "outpaint_canvas", "outpaint_layout",
+           "with_canvas"]
 
 SEAM = 8
 """How far (pixels) the repainted area reaches into the picture on a side that grows."""
@@ -142,3 +145,23 @@ def outpaint_canvas(image_bytes: bytes, left: int, right: int, top: int,
     mask = Image.new("L", (cw, ch), 255)
     mask.paste(0, box)
     return _png(canvas), _png(mask)
+
+
+def with_canvas(request: GenerationRequest) -> GenerationRequest:
+    """An outpaint ready to run as inpainting: `init_image` = the canvas, `mask` = the new area,
+    width and height = the canvas size. Other requests, and an outpaint that has its mask
+    already (this was done), come back unchanged.
+
+    Raises:
+        UsageError: An outpaint without a source image.
+        BadImageFile: A source image that cannot be read.
+    """
+    if request.kind != Kind.outpaint or request.mask is not None:
+        return request
+    if not request.init_image:
+        raise UsageError("An outpaint needs a source image.")
+    sides = (request.expand_left, request.expand_right, request.expand_top,
+             request.expand_bottom)
+    canvas, mask = outpaint_canvas(request.init_image, *sides)
+    width, height = expanded_size(*image_size(request.init_image), *sides)
+    return replace(request, init_image=canvas, mask=mask, width=width, height=height)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from dlx_art.errors import Cancelled
+from dlx_art.generation.outpaint import with_canvas
 from dlx_art.generation.router import BackendRouter
 from dlx_art.generation.types import (
     CancelToken,
@@ -52,6 +53,8 @@ def run(
     library.get_project(request.project_id)  # fail early on a project that vanished
     if request.parent_id is not None:
         library.get_asset(request.parent_id)
+    # an outpaint runs as inpainting of its larger canvas; the mask made here is the one stored
+    request = with_canvas(request)
     routed = router.generate(request, on_progress=on_progress, cancel=cancel,
                              want_preview=want_preview)
     result = routed.result
@@ -61,7 +64,7 @@ def run(
     discard = not request.keep_partial
     if discard and (result.interrupted or cancel.cancelled):
         raise Cancelled()
-    refinement = request.kind in (Kind.img2img, Kind.inpaint)
+    refinement = request.kind in (Kind.img2img, Kind.inpaint, Kind.outpaint)
     assets: list[AssetInfo] = []
     for image in result.images:
         if discard and cancel.cancelled:
@@ -85,6 +88,9 @@ def run(
             "approximate": result.approximate,
         }
         mask = request.mask if request.kind is Kind.inpaint else None
+        if request.kind is Kind.outpaint and (image.width, image.height) == (request.width,
+                                                                             request.height):
+            mask = request.mask  # the canvas's new area (a mask has the image's size)
         asset = library.add_image(request.project_id, image.data, values=values, mask=mask)
         try:
             library.make_thumbnail(asset)

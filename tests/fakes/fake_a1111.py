@@ -49,6 +49,8 @@ Knobs (plain attributes, change them at any time):
 * ``route_failures``: ``{"sd-models": "garbage", "GET options": "error"}`` makes any other route
   (optionally for one method) fail the same way (error kinds, ``"garbage"``, ``"drop"``,
   ``"hang"``) on every call until removed.
+* ``upscale_time``, ``upscalers``: the upscale route (``POST /extra-single-image``) and the
+  inpainting overlay (unmasked pixels come back unchanged) live in `tests.fakes.fake_a1111_extras`.
 * ``busy(seconds)``: pretend another client's job runs for that long (holds the lock, /progress
   shows job_count 1).
 
@@ -659,6 +661,7 @@ _ROUTES: dict[str, set[str]] = {
     "sd-models": {"GET"}, "samplers": {"GET"}, "schedulers": {"GET"}, "options": {"GET", "POST"},
     "progress": {"GET"}, "interrupt": {"POST"}, "skip": {"POST"}, "txt2img": {"POST"},
     "img2img": {"POST"}, "sd-vae": {"GET"}, "cmd-flags": {"GET"}, "memory": {"GET"},
+    "extra-single-image": {"POST"},  # tests/fakes/fake_a1111_extras.py
 }
 _OPEN_ROUTES = {"loras", "refresh-loras"}  # registered by the Lora extension, not behind auth
 
@@ -903,6 +906,10 @@ class FakeA1111:
             return self._generation(route, h, body)
         if method == "POST" and route == "options":
             return self._post_options(h, body)
+        if route == "extra-single-image":
+            from tests.fakes.fake_a1111_extras import extra_single_image
+
+            return extra_single_image(self, h, body)
         handler = {
             "sd-models": lambda: _Reply(200, [m.api() for m in self.models]),
             "samplers": lambda: _Reply(200, self.samplers),
@@ -1239,8 +1246,8 @@ class FakeA1111:
                 record.interrupted = st.interrupted
                 record.ended = time.monotonic()
             st.end()
-        images = [base64.b64encode(make_png(out_w, out_h, _colour(s), text)).decode("ascii")
-                  for s, text in produced]
+        images = [base64.b64encode(self._image_png(out_w, out_h, _colour(s), text, init, mask, v))
+                  .decode("ascii") for s, text in produced]
         infotexts = [text for _, text in produced]
         index_of_first_image = 0
         want_grid = self.grid if self.grid is not None else (
@@ -1296,6 +1303,17 @@ class FakeA1111:
         action = failure if failure in ("drop", "drop-partial", "slow", *HOSTILE_ACTIONS) \
             else None
         return _Reply(200, response, action=action)
+
+    @staticmethod
+    def _image_png(width: int, height: int, colour: tuple[int, int, int], text: str,
+                   init: Image.Image | None, mask: Image.Image | None, v: dict[str, Any]) -> bytes:
+        """A generated image; with a mask, A1111's overlay keeps the init image's unmasked
+        pixels (`fake_a1111_extras.inpaint_result_png`)."""
+        if init is None or mask is None:
+            return make_png(width, height, colour, text)
+        from tests.fakes.fake_a1111_extras import inpaint_result_png
+
+        return inpaint_result_png((width, height), colour, text, init, mask, v)
 
     def _sampler_and_schedule(self, name: str | None, scheduler: str | None) -> tuple[str, str]:
         """`sd_samplers.get_sampler_and_scheduler` (1.10: unknown sampler -> the first one)."""
