@@ -52,11 +52,6 @@ def server_upscalers(router: Any) -> list[str] | None:
     return names or None
 
 
-def _read_file(path: Any) -> bytes:
-    with open(path, "rb") as handle:
-        return handle.read()
-
-
 class UpscaleDialog(QDialog):
     """Factor, upscaler, optional second upscaler and its visibility; the result's size."""
 
@@ -205,11 +200,6 @@ class UpscaleLink(QObject):
         library = w.library
         if library is None:
             return
-        try:
-            path = library.path_of(asset)
-        except DlxError as exc:
-            w.show_message(exc.user_message)
-            return
 
         def queue(data: bytes) -> None:
             try:
@@ -223,5 +213,7 @@ class UpscaleLink(QObject):
             w.show_message(f"Upscaling to {request.width}×{request.height}…")
 
         w.session.runner.reads.run(
-            _read_file, path, owner=self, on_done=queue,
-            on_error=lambda _exc: w.show_message("Could not read the image to upscale."))
+            library.read_bytes, asset, owner=self, on_done=queue,
+            on_error=lambda exc: w.show_message(
+                exc.user_message if isinstance(exc, DlxError)
+                else "Could not read the image to upscale."))
