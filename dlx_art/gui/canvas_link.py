@@ -186,6 +186,11 @@ class CanvasLink(QObject):
         if not self.jobs:
             self.canvas().set_busy(False)
 
+    def _adopt(self, image: QImage, asset: Any) -> None:
+        """An outpaint result becomes the picture, in the canvas and as the current image."""
+        self.canvas().adopt_result(image, asset.id)
+        self._window.gallery.select_asset(asset.id)
+
     def _show_result(self, asset: Any, *, adopt: bool = False) -> None:
         """Compare the result with the picture, or (`adopt`) make it the picture."""
         w = self._window
@@ -197,6 +202,6 @@ class CanvasLink(QObject):
             return
         w.session.runner.reads.run(
             load_image_file, path, owner=self,
-            on_done=lambda image: (self.canvas().adopt_result if adopt
-                                   else self.canvas().show_result)(image, asset.id),
+            on_done=lambda image: self._adopt(image, asset) if adopt
+            else self.canvas().show_result(image, asset.id),
             on_error=lambda _exc: w.show_message("Could not open the result image."))

@@ -77,6 +77,10 @@ def test_expand_in_the_canvas_makes_a_larger_child_that_becomes_the_picture(
     assert not canvas.outpaint.frame.isVisible() and not canvas.busy
     assert canvas.panel.outpaint_box.margins().any() is False
     qtbot.waitUntil(lambda: len(gallery_assets(window)) == 2, timeout=5000)
+    # and it is the current image: the details show it
+    assert window.gallery.current_asset().id == child.id
+    qtbot.waitUntil(lambda: window.details.asset() is not None
+                    and window.details.asset().id == child.id, timeout=5000)
 
 
 def test_upscale_from_the_image_toolbar_makes_a_child_shown_in_the_lineage(
@@ -147,3 +151,29 @@ def test_the_gallery_menu_offers_upscale_for_one_image(qtbot, studio, fake_a1111
     assert dialog is not None and dialog.asset.id == parent.id
     dialog.reject()
     menu.deleteLater()
+
+
+def test_the_dialog_lists_the_servers_own_upscalers(qtbot, studio, fake_a1111):
+    from dlx_art.generation.router import BackendRouter
+
+    if not hasattr(BackendRouter, "toolbox"):
+        pytest.skip("BackendRouter.toolbox (issue 12's toolbox) is not in this tree yet")
+    import requests
+
+    fake_a1111.upscalers = [{"name": n, "model_name": None, "model_path": None,
+                             "model_url": None, "scale": 4}
+                            for n in ("None", "Lanczos", "Nearest", "4x-UltraSharp")]
+    listed = requests.get(f"{fake_a1111.url}/sdapi/v1/upscalers", timeout=10).json()
+    names = [u["name"] for u in listed if u["name"] != "None"]
+    assert names
+    studio.configure(a1111=[fake_a1111.url])
+    window = studio.open()
+    parent = generated(qtbot, window, "Toolbox", (64, 64))
+    window.upscale_link.ask(parent)
+    dialog = window.upscale_link.dialog
+    combo = dialog.upscaler_combo
+    qtbot.waitUntil(lambda: [combo.itemText(i) for i in range(combo.count())] == names,
+                    timeout=10_000)
+    assert "your A1111 server" in dialog.source_label.text()
+    assert dialog.second_combo.itemText(0) == "None"
+    dialog.reject()
