@@ -211,8 +211,8 @@ class ExpansionFrame(QGraphicsItem):
         self.show()
 
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
-        # a few screen pixels for the pens, generous at any zoom
-        pad = max(self.frame.width(), self.frame.height()) * 0.01 + 4
+        # room for the 3 px cosmetic pen down to a 5 % zoom (scene units grow as zoom shrinks)
+        pad = max(self.frame.width(), self.frame.height()) * 0.05 + 8
         return self.frame.adjusted(-pad, -pad, pad, pad)
 
     def new_area(self) -> QPainterPath:
