@@ -186,6 +186,14 @@ def _add_generation_commands(commands: Any) -> None:
     backend_flag(p)
     _json_flag(p)
 
+    from dlx_art.cli_extras import add_image_op_commands
+
+    def finish(p: argparse.ArgumentParser) -> None:
+        backend_flag(p)
+        _json_flag(p)
+
+    add_image_op_commands(commands, _checked, finish)  # upscale, outpaint
+
     p = commands.add_parser("backends", help="configured backends: reachable, busy, models")
     _json_flag(p)
 
@@ -249,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return _pipe_closed()
     except KeyboardInterrupt:
-        if args.command in ("generate", "refine"):  # before or after the job: nothing stored
+        if args.command in ("generate", "refine", "upscale", "outpaint"):  # nothing stored
             print("dlx-art: cancelled", file=sys.stderr)
             return 5
         print("dlx-art: interrupted", file=sys.stderr)
@@ -586,8 +594,13 @@ def _generation(args: argparse.Namespace, library: Any, context: Any) -> int:
                 line += f"\n  models: {', '.join(status.models)}"
             lines.append(line)
         return _emit(args, [_status_json(s) for s in statuses], "\n".join(lines))
-    request = _generate_request(args, library) if args.command == "generate" else \
-        _refine_request(args, library)
+    if args.command in ("upscale", "outpaint"):
+        from dlx_art.cli_extras import image_op_request
+
+        request = image_op_request(args, library)
+    else:
+        request = _generate_request(args, library) if args.command == "generate" else \
+            _refine_request(args, library)
     outcome = _run_job(request, router, library)
     text = "\n".join(f"{a.id}  {library.path_of(a)}" for a in outcome.assets)
     if outcome.fallback_reason:
@@ -703,6 +716,8 @@ _HANDLERS = {
     "backups": _backups,
     "generate": _generation,
     "refine": _generation,
+    "upscale": _generation,
+    "outpaint": _generation,
     "backends": _generation,
     "serve": _serve,
 }

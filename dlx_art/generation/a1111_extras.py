@@ -73,7 +73,7 @@ _UNKNOWN_UPSCALER = "could not find upscaler named "
 def upscale_payload(request: GenerationRequest, error: ErrorFactory) -> dict[str, Any]:
     """The JSON body of an upscale (no nulls; only fields the API declares)."""
     if request.kind != Kind.upscale:
-        raise error(RequestRejected, f"An upscale cannot run a {request.kind.value} job.")
+        raise error(RequestRejected, f"Not an upscale: a {request.kind.value} job.")
     if not request.init_image:
         raise error(RequestRejected, "An upscale needs a source image.")
     return {

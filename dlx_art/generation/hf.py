@@ -319,7 +319,7 @@ class HFClient:
             UsageError, BadImageFile: the request itself is unusable (missing or broken image).
         """
         if request.kind not in (Kind.txt2img, Kind.img2img, Kind.inpaint, Kind.outpaint):
-            raise UsageError(f"Hugging Face cannot run a {request.kind.value} job.")
+            raise UsageError(f"Hugging Face cannot run this kind of job ({request.kind.value}).")
         request = with_canvas(request)  # an outpaint: approximate inpainting of its canvas
         if cancel is not None:
             cancel.raise_if_cancelled()

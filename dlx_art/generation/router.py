@@ -148,8 +148,8 @@ class BackendRouter:
                 raise NoBackend(" ".join(reasons) or "No AUTOMATIC1111 server is configured.")
         if request.kind == Kind.upscale:  # A1111-only: never handed to Hugging Face
             raise NoBackend((" ".join(reasons) + " " if reasons else "")
-                            + "Only an AUTOMATIC1111 server can upscale (upscale); Hugging Face "
-                            "cannot. Start or configure an A1111 server.")
+                            + "Upscaling (upscale) needs an AUTOMATIC1111 server; Hugging Face "
+                            "cannot upscale. Start or configure an A1111 server.")
         if choice is BackendChoice.auto and not self.fallback:
             raise NoBackend(" ".join(reasons) + " The Hugging Face fallback is turned off.")
         if self.hf is None:

@@ -281,7 +281,8 @@ class GenerationRequest:
         margins = [check_expand(getattr(self, f"expand_{side}"), f"the {side} side")
                    for side in ("left", "right", "top", "bottom")]
         if self.kind == Kind.outpaint and not any(margins):
-            raise UsageError("Outpainting needs at least one side to grow (e.g. --right 128).")
+            raise UsageError("Outpainting needs at least one side to grow (e.g. 128 pixels on "
+                             "the right).")
 
     @property
     def image_count(self) -> int:

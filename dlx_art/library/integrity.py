@@ -187,6 +187,8 @@ class IntegrityMixin(LibraryBase):
             asset_id = own.asset_id
             values["parentId"] = own.parent_id
             values["kind"] = "img2img" if own.parent_id else "txt2img"
+            if own.parent_id and "postprocessing" in probe.text:
+                values["kind"] = "upscale"  # A1111's extras (upscale) write this chunk
         elif copy and probe.format == "png":
             # it becomes an image of its own: its file must carry its own id, not the original's
             data = metadata.set_png_text(data, {metadata.DLX_CHUNK: metadata.encode_dlx_ids(

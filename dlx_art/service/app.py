@@ -239,6 +239,10 @@ def _add_routes(app: FastAPI, state: ServiceState) -> None:
         job = await run_in_threadpool(enqueue, request)
         return await answer(job, wait)
 
+    from dlx_art.service.image_ops import add_image_op_routes
+
+    add_image_op_routes(app, bearer, library, enqueue, answer)  # upscale, outpaint
+
     @app.get("/api/art/jobs", dependencies=bearer, tags=["jobs"],
              summary="The library's jobs, newest first, whoever queued them")
     def list_jobs(state_: Annotated[list[str] | None, Query(alias="state")] = None,

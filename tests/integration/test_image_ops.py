@@ -14,7 +14,16 @@ import pytest
 import requests
 from PIL import Image
 
-from dlx_art.errors import Cancelled, NoBackend, RequestRejected
+from dlx_art.errors import (
+    AuthenticationFailed,
+    BadServerResponse,
+    Cancelled,
+    ConnectionDropped,
+    NoBackend,
+    OutOfMemory,
+    RequestRejected,
+    ServerFailed,
+)
 from dlx_art.generation import pipeline
 from dlx_art.generation.a1111 import A1111Client
 from dlx_art.generation.a1111_extras import catalog_infotext
@@ -277,6 +286,7 @@ def test_outpaint_sends_the_canvas_and_mask_and_stores_a_larger_child(library, p
     assert payload["mask_blur"] == 4 and payload["inpainting_mask_invert"] == 0
     assert payload["prompt"] == "more sea"
     assert None not in payload.values()
+    assert fake_a1111.unknown_keys == []
     canvas = _open(base64.b64decode(payload["init_images"][0]))
     mask = _open(base64.b64decode(payload["mask"]))
     assert canvas.size == mask.size == (128, 64)
@@ -335,3 +345,53 @@ def test_upscale_and_outpaint_run_through_the_job_queue(library, project, fake_a
         queue.close()
     assert sorted((j.kind, j.state) for j in jobs) == [("outpaint", "done"), ("upscale", "done")]
     assert {j.request["kind"] for j in jobs} == {"upscale", "outpaint"}
+
+
+def test_a_rebuilt_catalog_knows_an_upscale_by_its_postprocessing_chunk(tmp_path, fake_a1111):
+    root = tmp_path / "lib"
+    library = Library.open(root)
+    project = library.create_project("Ops")
+    source = _source(library, project, fake_a1111)
+    request = GenerationRequest.from_params(Kind.upscale, project.id, {}, parent=source,
+                                            init_image=library.read_bytes(source))
+    (child,) = pipeline.run(request, BackendRouter([_a1111(fake_a1111.url)], None),
+                            library).assets
+    library.close()
+    rebuilt, _report = Library.rebuild(root)
+    try:
+        again = rebuilt.get_asset(child.id)
+        assert (again.kind, again.parentId, again.width) == ("upscale", source.id, 192)
+        assert rebuilt.get_asset(source.id).kind == "txt2img"
+    finally:
+        rebuilt.close()
+
+
+@pytest.mark.parametrize("failure, error, words", [
+    ("garbage", BadServerResponse, "not JSON"),
+    ("drop", ConnectionDropped, "closed|dropped|connection|Connection"),
+    ("error", ServerFailed, "TypeError"),
+    ("oom", OutOfMemory, "GPU memory"),
+    ("endless", BadServerResponse, "MiB"),
+])
+def test_a_failing_upscale_stores_nothing_and_says_why(library, project, fake_a1111, failure,
+                                                       error, words):
+    source = _source(library, project, fake_a1111)
+    fake_a1111.route_failures["extra-single-image"] = failure
+    request = GenerationRequest.from_params(Kind.upscale, project.id, {}, parent=source,
+                                            init_image=library.read_bytes(source))
+    client = _a1111(fake_a1111.url, max_response_bytes=4 * 2**20)
+    with pytest.raises(error, match=words):
+        pipeline.run(request, BackendRouter([client], None), library)
+    assert library.count_assets(project.id) == 1
+
+
+def test_upscale_sends_the_servers_credentials(library, project, fake_a1111):
+    source = _source(library, project, fake_a1111)
+    fake_a1111.auth = "alice:secret"
+    request = GenerationRequest.from_params(Kind.upscale, project.id, {}, parent=source,
+                                            init_image=library.read_bytes(source))
+    with pytest.raises(AuthenticationFailed):
+        pipeline.run(request, BackendRouter([_a1111(fake_a1111.url)], None), library)
+    router = BackendRouter([_a1111(fake_a1111.url, auth=("alice", "secret"))], None)
+    (child,) = pipeline.run(request, router, library).assets
+    assert child.kind == "upscale"
