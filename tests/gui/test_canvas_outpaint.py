@@ -120,3 +120,51 @@ def test_an_outpaint_result_becomes_the_picture_and_the_margins_reset(qtbot):
     assert not canvas.outpaint.frame.isVisible()
     assert canvas.view.mask.is_empty()
     assert canvas.panel.outpaint_box.size_label.text() == "464×364"
+
+
+def test_the_frame_edges_drag_in_steps_of_eight_without_painting(qtbot):
+    from PySide6.QtCore import QEvent
+
+    from tests.gui.test_canvas import mouse
+
+    canvas = open_canvas(qtbot, 400, 300)
+    view = canvas.view
+    box = canvas.panel.outpaint_box
+    box.set_margins(Margins(left=64, top=32))
+    zoom = view.zoom
+    # the left edge, grabbed a couple of screen pixels off, dragged to 130 px left of the picture
+    mouse(view, QEvent.Type.MouseButtonPress, -64 - 2 / zoom, 150)
+    assert canvas.outpaint.handles.dragging
+    mouse(view, QEvent.Type.MouseMove, -100, 150)
+    mouse(view, QEvent.Type.MouseMove, -130, 150)
+    assert view.zoom == zoom  # no re-fit under the pointer while dragging
+    mouse(view, QEvent.Type.MouseButtonRelease, -130, 150)
+    assert not canvas.outpaint.handles.dragging
+    assert box.spins["left"].value() == 128  # 130 snapped to a multiple of 8
+    assert canvas.outpaint.frame.frame.left() == -128
+    assert view.mask.is_empty()  # the drag painted nothing
+    # the corner drags two sides at once; dragging inwards past the picture stops at 0
+    frame = canvas.outpaint.frame.frame
+    mouse(view, QEvent.Type.MouseButtonPress, frame.left(), frame.top())
+    mouse(view, QEvent.Type.MouseMove, 20, 40)
+    mouse(view, QEvent.Type.MouseButtonRelease, 20, 40)
+    assert box.margins() == Margins()
+    assert not canvas.outpaint.frame.isVisible() and view.mask.is_empty()
+    # with no frame, a press at the picture's edge paints as before
+    mouse(view, QEvent.Type.MouseButtonPress, 2, 150)
+    mouse(view, QEvent.Type.MouseButtonRelease, 2, 150)
+    assert not view.mask.is_empty()
+
+
+def test_the_frame_edges_do_not_move_while_a_job_runs(qtbot):
+    from PySide6.QtCore import QEvent
+
+    from tests.gui.test_canvas import mouse
+
+    canvas = open_canvas(qtbot, 400, 300)
+    canvas.panel.outpaint_box.set_margins(Margins(right=64))
+    canvas.set_busy(True)
+    mouse(canvas.view, QEvent.Type.MouseButtonPress, 464, 150)
+    assert not canvas.outpaint.handles.dragging
+    mouse(canvas.view, QEvent.Type.MouseButtonRelease, 464, 150)
+    assert canvas.panel.outpaint_box.margins() == Margins(right=64)

@@ -11,8 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QMarginsF, QObject, QRectF, Qt, Signal, Slot
-from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen
+from PySide6.QtCore import QEvent, QMarginsF, QObject, QPointF, QRectF, Qt, Signal, Slot
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QCursor,
+    QMouseEvent,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QTabletEvent,
+)
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QGraphicsItem,
@@ -33,6 +42,7 @@ if TYPE_CHECKING:
     from dlx_art.gui.canvas.panel import CanvasWidget
 
 STEP = 8  # A1111 works on multiples of 8 pixels
+GRAB_PX = 6  # how near (screen pixels) to the frame's edge a press grabs it
 SIDES = ("left", "right", "top", "bottom")
 DEFAULT_DENOISE = 0.9  # the outpaint default of the request builder
 
@@ -245,6 +255,11 @@ class ExpansionFrame(QGraphicsItem):
         painter.drawRect(self.picture)
 
 
+def snap(value: float) -> int:
+    """Pixels for one side: the nearest multiple of 8 in 0..MAX_EXPAND."""
+    return int(min(MAX_EXPAND, max(0, round(value / STEP) * STEP)))
+
+
 def frame_margins(margins: Margins) -> QMarginsF:
     return QMarginsF(margins.left, margins.top, margins.right, margins.bottom)
 
@@ -267,6 +282,7 @@ class OutpaintController(QObject):
         canvas.view.scene().addItem(self.frame)
         self.box.margins_changed.connect(self.update)
         self.box.expand_clicked.connect(self._on_expand_clicked)
+        self.handles = FrameHandles(self)
         self.update()
 
     def image_changed(self) -> None:
@@ -285,7 +301,8 @@ class OutpaintController(QObject):
         picture = view.image_rect()
         self.frame.set_frame(picture, margins.frame(view.image.width(), view.image.height())
                              if shown else None)
-        view.set_expansion(frame_margins(margins) if shown else QMarginsF())
+        if not self.handles.dragging:  # re-fitting under the pointer would make it jump
+            view.set_expansion(frame_margins(margins) if shown else QMarginsF())
         busy = self.canvas.busy
         button = self.box.run_button
         button.setEnabled(bool(shown) and not busy)
@@ -317,3 +334,105 @@ class OutpaintController(QObject):
             image_png=encode_png(view.image),
             asset_id=self.canvas.asset_id,
         ))
+
+
+CURSORS = {
+    frozenset({"left"}): Qt.CursorShape.SizeHorCursor,
+    frozenset({"right"}): Qt.CursorShape.SizeHorCursor,
+    frozenset({"top"}): Qt.CursorShape.SizeVerCursor,
+    frozenset({"bottom"}): Qt.CursorShape.SizeVerCursor,
+    frozenset({"left", "top"}): Qt.CursorShape.SizeFDiagCursor,
+    frozenset({"right", "bottom"}): Qt.CursorShape.SizeFDiagCursor,
+    frozenset({"right", "top"}): Qt.CursorShape.SizeBDiagCursor,
+    frozenset({"left", "bottom"}): Qt.CursorShape.SizeBDiagCursor,
+}
+
+
+class FrameHandles(QObject):
+    """The expansion frame's edges as drag handles (mouse or pen), in steps of 8 pixels.
+
+    An event filter on the canvas's viewport: a press within `GRAB_PX` of the shown frame's
+    edge (or corner) drags that side instead of painting; elsewhere the canvas gets the event
+    as before. The spin boxes follow, so the frame and the numbers never disagree.
+    """
+
+    def __init__(self, controller: OutpaintController) -> None:
+        super().__init__(controller)
+        self._controller = controller
+        self._sides: frozenset[str] = frozenset()  # being dragged
+        self._hover_cursor: QCursor | None = None  # the view's cursor while over an edge
+        controller.canvas.view.viewport().installEventFilter(self)
+
+    @property
+    def dragging(self) -> bool:
+        return bool(self._sides)
+
+    def sides_at(self, pos: QPointF) -> frozenset[str]:
+        """The frame sides within grabbing distance of viewport position `pos`."""
+        c = self._controller
+        frame = c.frame
+        if not frame.isVisible() or c.canvas.busy:
+            return frozenset()
+        rect = c.canvas.view.mapFromScene(frame.frame).boundingRect()
+        x, y = pos.x(), pos.y()
+        if not (rect.left() - GRAB_PX <= x <= rect.right() + GRAB_PX
+                and rect.top() - GRAB_PX <= y <= rect.bottom() + GRAB_PX):
+            return frozenset()
+        sides = set()
+        if abs(x - rect.left()) <= GRAB_PX:
+            sides.add("left")
+        elif abs(x - rect.right()) <= GRAB_PX:
+            sides.add("right")
+        if abs(y - rect.top()) <= GRAB_PX:
+            sides.add("top")
+        elif abs(y - rect.bottom()) <= GRAB_PX:
+            sides.add("bottom")
+        return frozenset(sides)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        kind = event.type()
+        if kind in (QEvent.Type.MouseButtonPress, QEvent.Type.TabletPress):
+            assert isinstance(event, QMouseEvent | QTabletEvent)
+            if event.button() != Qt.MouseButton.LeftButton:
+                return False
+            sides = self.sides_at(event.position())
+            if not sides:
+                return False
+            self._sides = sides
+            event.accept()
+            return True
+        if kind in (QEvent.Type.MouseMove, QEvent.Type.TabletMove):
+            assert isinstance(event, QMouseEvent | QTabletEvent)
+            if self._sides:
+                self._drag_to(event.position())
+                event.accept()
+                return True
+            self._hover(event.position())
+            return False
+        if kind in (QEvent.Type.MouseButtonRelease, QEvent.Type.TabletRelease) and self._sides:
+            self._sides = frozenset()
+            self._controller.update()  # now Fit may show the whole new frame
+            event.accept()
+            return True
+        return False
+
+    def _hover(self, pos: QPointF) -> None:
+        viewport = self._controller.canvas.view.viewport()
+        shape = CURSORS.get(self.sides_at(pos))
+        if shape is not None:
+            if self._hover_cursor is None:
+                self._hover_cursor = viewport.cursor()
+            viewport.setCursor(shape)
+        elif self._hover_cursor is not None:
+            viewport.setCursor(self._hover_cursor)
+            self._hover_cursor = None
+
+    def _drag_to(self, pos: QPointF) -> None:
+        c = self._controller
+        view = c.canvas.view
+        point = view.mapToScene(pos.toPoint())
+        w, h = view.image.width(), view.image.height()
+        wanted = {"left": -point.x(), "right": point.x() - w,
+                  "top": -point.y(), "bottom": point.y() - h}
+        for side in self._sides:
+            c.box.spins[side].setValue(snap(wanted[side]))
