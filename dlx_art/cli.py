@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from dlx_art import __version__
+from dlx_art.cli_extras import IMAGE_OPS, add_image_op_commands, image_op_request
 from dlx_art.errors import DlxError, UsageError
 
 log = logging.getLogger("dlx_art.cli")
@@ -186,13 +187,7 @@ def _add_generation_commands(commands: Any) -> None:
     backend_flag(p)
     _json_flag(p)
 
-    from dlx_art.cli_extras import add_image_op_commands
-
-    def finish(p: argparse.ArgumentParser) -> None:
-        backend_flag(p)
-        _json_flag(p)
-
-    add_image_op_commands(commands, _checked, finish)  # upscale, outpaint
+    add_image_op_commands(commands, _checked, backend_flag, _json_flag)  # upscale, outpaint
 
     p = commands.add_parser("backends", help="configured backends: reachable, busy, models")
     _json_flag(p)
@@ -257,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return _pipe_closed()
     except KeyboardInterrupt:
-        if args.command in ("generate", "refine", "upscale", "outpaint"):  # nothing stored
+        if args.command in ("generate", "refine", *IMAGE_OPS):  # nothing stored
             print("dlx-art: cancelled", file=sys.stderr)
             return 5
         print("dlx-art: interrupted", file=sys.stderr)
@@ -594,13 +589,9 @@ def _generation(args: argparse.Namespace, library: Any, context: Any) -> int:
                 line += f"\n  models: {', '.join(status.models)}"
             lines.append(line)
         return _emit(args, [_status_json(s) for s in statuses], "\n".join(lines))
-    if args.command in ("upscale", "outpaint"):
-        from dlx_art.cli_extras import image_op_request
-
-        request = image_op_request(args, library)
-    else:
-        request = _generate_request(args, library) if args.command == "generate" else \
-            _refine_request(args, library)
+    build = {"generate": _generate_request, "refine": _refine_request}.get(args.command,
+                                                                          image_op_request)
+    request = build(args, library)
     outcome = _run_job(request, router, library)
     text = "\n".join(f"{a.id}  {library.path_of(a)}" for a in outcome.assets)
     if outcome.fallback_reason:
@@ -716,8 +707,7 @@ _HANDLERS = {
     "backups": _backups,
     "generate": _generation,
     "refine": _generation,
-    "upscale": _generation,
-    "outpaint": _generation,
+    **dict.fromkeys(IMAGE_OPS, _generation),  # upscale, outpaint (cli_extras)
     "backends": _generation,
     "serve": _serve,
 }

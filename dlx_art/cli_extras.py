@@ -22,14 +22,17 @@ __all__ = ["IMAGE_OPS", "add_image_op_commands", "image_op_request"]
 IMAGE_OPS = ("upscale", "outpaint")
 
 
-def add_image_op_commands(commands: Any, checked: Callable[[str], Any],
-                          finish: Callable[[argparse.ArgumentParser], None]) -> None:
+Flag = Callable[[argparse.ArgumentParser], None]
+
+
+def add_image_op_commands(commands: Any, checked: Callable[[str], Any], backend_flag: Flag,
+                          json_flag: Flag) -> None:
     """Add `upscale` and `outpaint` to the command parsers.
 
     Args:
         commands: the sub-parsers of `dlx-art`.
         checked: `cli._checked` (an argparse type running a `generation.types` check).
-        finish: adds the options every generation command has (`--backend`, `--json`).
+        backend_flag, json_flag: add `--backend` and `--json`, as on the other commands.
     """
     p = commands.add_parser("upscale", help="a bigger copy of an image, made by an A1111 "
                                             "upscaler (new image, same lineage)")
@@ -42,7 +45,8 @@ def add_image_op_commands(commands: Any, checked: Callable[[str], Any],
                    help="a second upscaler blended in (needs --upscaler2-visibility)")
     p.add_argument("--upscaler2-visibility", type=checked("check_visibility"), metavar="X",
                    help="how much of the second upscaler shows, 0 to 1")
-    finish(p)
+    backend_flag(p)
+    json_flag(p)
 
     p = commands.add_parser("outpaint", help="grow an image's canvas and paint the new area "
                                              "(new image, same lineage)")
@@ -57,7 +61,8 @@ def add_image_op_commands(commands: Any, checked: Callable[[str], Any],
     p.add_argument("--seed", type=checked("check_seed"), default=-1,
                    help="-1 (random) or 0..4294967295")
     p.add_argument("--steps", type=checked("check_steps"))
-    finish(p)
+    backend_flag(p)
+    json_flag(p)
 
 
 def image_op_request(args: argparse.Namespace, library: Any) -> Any:
