@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QSignalBlocker
 from PySide6.QtGui import QImage
 
-from dlx_art.errors import DlxError
+from dlx_art.errors import DlxError, UsageError
 from dlx_art.generation.types import GenerationRequest, Kind
 from dlx_art.gui.jobs import Job, JobState
 from dlx_art.library import png
@@ -45,6 +45,7 @@ class CanvasLink(QObject):
         self._canvas: Any = None
         self.project_id: str | None = None
         self.jobs: set[str] = set()
+        self.outpaint_jobs: set[str] = set()  # their result becomes the canvas's picture
 
     @property
     def built(self) -> Any:
@@ -58,6 +59,7 @@ class CanvasLink(QObject):
             w = self._window
             canvas = CanvasWidget()
             canvas.inpaint_requested.connect(self._on_inpaint_requested)
+            canvas.outpaint_requested.connect(self._on_outpaint_requested)
             canvas.closed.connect(lambda: w.tabs.setCurrentWidget(w.gallery))
             self._canvas = canvas
             index = w.tabs.indexOf(w.canvas_placeholder)
@@ -94,12 +96,49 @@ class CanvasLink(QObject):
             on_error=lambda exc: w.show_message(
                 exc.user_message if isinstance(exc, DlxError) else "Could not open the image."))
 
-    def _on_inpaint_requested(self, data: Any) -> None:
-        w = self._window
-        current = w.current_project()
+    def _project_id(self) -> str | None:
+        current = self._window.current_project()
         project_id = self.project_id or (current.id if current else None)
         if project_id is None:
-            w.show_message("Open an image from a project first.")
+            self._window.show_message("Open an image from a project first.")
+        return project_id
+
+    def _on_outpaint_requested(self, data: Any) -> None:
+        """"Expand" in the canvas: an outpaint job on the canvas's picture."""
+        w = self._window
+        project_id = self._project_id()
+        if project_id is None:
+            return
+        panel = w.prompt_panel
+        m = data.margins
+        try:
+            request = GenerationRequest.from_params(Kind.outpaint, project_id, {
+                "prompt": data.prompt,
+                "negative": data.negative,
+                "model": panel.model(),
+                "sampler": panel.sampler(),
+                "scheduler": panel.scheduler(),
+                "steps": panel.steps_spin.value(),
+                "cfg_scale": round(panel.cfg_spin.value(), 2),
+                "seed": data.seed,
+                "backend": panel.backend(),
+                "parent_id": data.asset_id or None,
+                "denoising_strength": data.denoising_strength,
+                "expand_left": m.left, "expand_right": m.right,
+                "expand_top": m.top, "expand_bottom": m.bottom,
+            }, init_image=data.image_png)
+        except UsageError as exc:
+            w.show_message(exc.user_message)
+            return
+        job = w.jobs.submit(request, origin="canvas")
+        self.jobs.add(job.id)
+        self.outpaint_jobs.add(job.id)
+        self.canvas().set_busy(True)
+
+    def _on_inpaint_requested(self, data: Any) -> None:
+        w = self._window
+        project_id = self._project_id()
+        if project_id is None:
             return
         settings = data.settings
         panel = w.prompt_panel
@@ -140,12 +179,20 @@ class CanvasLink(QObject):
         if job.id not in self.jobs:
             return
         self.jobs.discard(job.id)
+        outpaint = job.id in self.outpaint_jobs
+        self.outpaint_jobs.discard(job.id)
         if job.state is JobState.done and job.assets:
-            self._show_result(job.assets[0])
+            self._show_result(job.assets[0], adopt=outpaint)
         if not self.jobs:
             self.canvas().set_busy(False)
 
-    def _show_result(self, asset: Any) -> None:
+    def _adopt(self, image: QImage, asset: Any) -> None:
+        """An outpaint result becomes the picture, in the canvas and as the current image."""
+        self.canvas().adopt_result(image, asset.id)
+        self._window.gallery.select_asset(asset.id)
+
+    def _show_result(self, asset: Any, *, adopt: bool = False) -> None:
+        """Compare the result with the picture, or (`adopt`) make it the picture."""
         w = self._window
         if w.library is None:  # the library was switched meanwhile
             return
@@ -155,5 +202,6 @@ class CanvasLink(QObject):
             return
         w.session.runner.reads.run(
             load_image_file, path, owner=self,
-            on_done=lambda image: self.canvas().show_result(image, asset.id),
+            on_done=lambda image: self._adopt(image, asset) if adopt
+            else self.canvas().show_result(image, asset.id),
             on_error=lambda _exc: w.show_message("Could not open the result image."))

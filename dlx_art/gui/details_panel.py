@@ -278,6 +278,7 @@ class DetailsPanel(QWidget):
     reuse_seed = Signal(object)
     more_like_this = Signal(object)
     open_in_canvas = Signal(object)
+    upscale_requested = Signal(object)
     open_viewer = Signal(object)
     jump_to = Signal(str)
     status_message = Signal(str)
@@ -420,6 +421,10 @@ class DetailsPanel(QWidget):
             "Queue variations of this image: same seed and parameters, a random variation seed, "
             "the strength of the prompt panel's Variations (AUTOMATIC1111 only)",
             lambda: self._emit(self.more_like_this), 2, 0)
+        self.upscale_action = add("Upscale…", "detailsUpscaleAction",
+                                  "A larger copy of this image, made by an upscaler "
+                                  "(A1111 only)", lambda: self._emit(self.upscale_requested),
+                                  2, 1)
         return bar
 
     def _emit(self, signal: Any) -> None:

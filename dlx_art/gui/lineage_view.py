@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 ICON_SIZE = 64
 ASSET_ROLE = Qt.ItemDataRole.UserRole + 1
 KIND_TEXT = {"txt2img": "Generated", "img2img": "Refined", "inpaint": "Inpainted",
-             "import": "Imported"}
+             "import": "Imported", "upscale": "Upscaled", "outpaint": "Expanded"}
 PROMPT_CHARS = 70
 
 

@@ -45,6 +45,7 @@ from dlx_art.gui.prompt_panel import PromptPanel
 from dlx_art.gui.state import UiState
 from dlx_art.gui.status import NO_BACKEND_HINT, BackendStatusWidget, catalogue, usable
 from dlx_art.gui.status_bar import StudioStatusBar
+from dlx_art.gui.upscale import UpscaleLink
 from dlx_art.gui.viewer import ImageViewer
 from dlx_art.gui.window_menus import WindowActions, build_actions, build_menus
 from dlx_art.gui.window_parts import (
@@ -53,6 +54,7 @@ from dlx_art.gui.window_parts import (
     ask_quit_while_busy,
     show_about_box,
 )
+from dlx_art.gui.window_room import CanvasRoom, fit_to_screen
 from dlx_art.library.lock import LOCK_FILE, LibraryLock  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:
@@ -113,6 +115,7 @@ class MainWindow(QMainWindow, WindowActions):
         self.setWindowTitle(APP_NAME)
         self.resize(1360, 860)
         self._restore_state()
+        fit_to_screen(self)
         if session.library is not None:
             self._on_session_library_opened(session.library)
         else:
@@ -277,6 +280,9 @@ class MainWindow(QMainWindow, WindowActions):
         d = self.details
         d.reuse_parameters.connect(self.reuse_parameters)
         d.open_in_canvas.connect(self.open_in_canvas)
+        self.upscale_link = UpscaleLink(self)  # "Upscale…" in the details and the gallery
+        d.upscale_requested.connect(self.upscale_link.ask)
+        g.upscale_requested.connect(self.upscale_link.ask)
         d.jump_to.connect(self._on_details_jump_to)
         d.status_message.connect(self.show_message)
         d.reuse_prompt.connect(self._on_details_reuse_prompt)
@@ -292,6 +298,7 @@ class MainWindow(QMainWindow, WindowActions):
             space.activated.connect(self.toggle_viewer)
 
         self.tabs.currentChanged.connect(self._on_tabs_current_changed)
+        self.canvas_room = CanvasRoom(self)  # the side panels step aside in the canvas
         self.jobs_dock.visibilityChanged.connect(self._update_preview_wanted)
         app = QApplication.instance()
         if isinstance(app, QApplication):
@@ -328,6 +335,7 @@ class MainWindow(QMainWindow, WindowActions):
             self.state.get_bool("session/show_archived", False))
 
     def save_state(self) -> None:
+        self.canvas_room.come_back()  # the layout to start with is the gallery's
         self.state.set("window/geometry", QByteArray(self.saveGeometry()))
         self.state.set("window/state", QByteArray(self.saveState(STATE_VERSION)))
         self.prompt_panel.save_state(self.state)

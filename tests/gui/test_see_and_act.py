@@ -220,7 +220,7 @@ def test_the_image_toolbar_is_always_visible_and_acts(qtbot, library, project):
     bar = panel.toolbar
     names = [act.text() for act in bar.actions() if not act.isSeparator()]
     assert names == ["Use all", "Use prompt", "Use seed", "Open in canvas", "Copy prompt",
-                     "Copy infotext", "More like this"]
+                     "Copy infotext", "More like this", "Upscale…"]
     for button in bar.findChildren(QToolButton):  # none hidden, none cut off
         assert button.isVisible() and bar.rect().contains(button.geometry())
         assert button.width() >= button.sizeHint().width() - 2
@@ -232,9 +232,10 @@ def test_the_image_toolbar_is_always_visible_and_acts(qtbot, library, project):
     panel.reuse_seed.connect(lambda x: got.setdefault("seed", x.id))
     panel.reuse_parameters.connect(lambda x: got.setdefault("all", x.id))
     panel.open_in_canvas.connect(lambda x: got.setdefault("canvas", x.id))
+    panel.upscale_requested.connect(lambda x: got.setdefault("upscale", x.id))
     for action in bar.actions():
         action.trigger()
-    assert got == {"prompt": a.id, "seed": a.id, "all": a.id, "canvas": a.id}
+    assert got == {"prompt": a.id, "seed": a.id, "all": a.id, "canvas": a.id, "upscale": a.id}
     panel.show_asset(b)
     assert panel._scroll.verticalScrollBar().value() == 0  # no stale scroll position
     panel.show_asset(None)

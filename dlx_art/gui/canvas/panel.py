@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 
 from dlx_art.generation.types import InpaintArea, MaskedContent
 from dlx_art.gui.canvas.mask import PressureCurve, encode_png
+from dlx_art.gui.canvas.outpaint import OutpaintBox, OutpaintController
 from dlx_art.gui.canvas.view import MAX_BRUSH, MIN_BRUSH, CanvasView, Tool
 
 MASKED_CONTENT_LABELS = {
@@ -48,6 +49,7 @@ MASKED_CONTENT_LABELS = {
 SEED_MAX = 2**32 - 2  # A1111 draws seeds in [0, 4294967294)
 EMPTY_MASK_TIP = "Paint over the area to repaint first: Inpaint only changes the masked pixels."
 BUSY_TIP = "A job is running; wait for it to finish or cancel it."
+PANEL_MIN_WIDTH = 220  # the controls' column at its narrowest (it scrolls sideways then)
 
 
 @dataclass(frozen=True)
@@ -193,6 +195,9 @@ class InpaintPanel(QWidget):
         form.addRow(self.hint_label)
         layout.addWidget(box)
 
+        self.outpaint_box = OutpaintBox()
+        layout.addWidget(self.outpaint_box)
+
         pen_box = QGroupBox("Pen")
         pen_form = QFormLayout(pen_box)
         self.gamma_spin = QDoubleSpinBox()
@@ -255,10 +260,12 @@ class CanvasWidget(QWidget):
             None for "Refine whole image", and the asset id of the image being refined).
         mask_changed(): a stroke ended or the mask was cleared / inverted / filled / undone.
         base_changed(str): "Continue from result" made the result (this asset id) the new base.
+        outpaint_requested(object): an `OutpaintRequestData` ("Expand" in the outpaint box).
         closed(): the person clicked Close.
     """
 
     inpaint_requested = Signal(object)
+    outpaint_requested = Signal(object)
     mask_changed = Signal()
     base_changed = Signal(str)
     closed = Signal()
@@ -288,10 +295,11 @@ class CanvasWidget(QWidget):
         scroll.setWidget(self.panel)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(
-            self.panel.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width()
-        )
+        # Its full width by default (the splitter sizes); narrower only when the window is
+        # short of room (side panels shown on a small screen), then it scrolls sideways
+        # instead of widening the window past the screen.
+        scroll.setMinimumWidth(PANEL_MIN_WIDTH)
+        self.panel_scroll = scroll
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(left)
@@ -299,7 +307,9 @@ class CanvasWidget(QWidget):
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 0)
         self.splitter.setCollapsible(0, False)
-        self.splitter.setSizes([900, 320])
+        self.splitter.setSizes(
+            [900, self.panel.sizeHint().width() + scroll.verticalScrollBar().sizeHint().width()]
+        )
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -308,6 +318,8 @@ class CanvasWidget(QWidget):
         layout.addWidget(self.brush_bar)
         layout.addWidget(self.splitter, 1)
 
+        self.outpaint = OutpaintController(self)
+        self.outpaint.requested.connect(self.outpaint_requested)
         self._connect()
         self._update_buttons()
 
@@ -436,10 +448,14 @@ class CanvasWidget(QWidget):
         layout = QHBoxLayout(bar)
         layout.setContentsMargins(8, 4, 8, 4)
         label = QLabel("Result: drag the line to compare with the original")
+        label.setToolTip(label.text())
+        # clipped rather than widening the canvas (and the window) when room is short
+        label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         layout.addWidget(label, 1)
-        self.before_button = QPushButton("Show before (\\)")
+        self.before_button = QPushButton("Before (\\)")
         self.before_button.setObjectName("compareBeforeButton")
         self.before_button.setCheckable(True)
+        self.before_button.setToolTip("Show the original only while pressed in (\\)")
         self.keep_button = QPushButton("Keep original")
         self.keep_button.setObjectName("compareKeepButton")
         self.keep_button.setToolTip("Close the comparison and go on refining the original")
@@ -492,13 +508,29 @@ class CanvasWidget(QWidget):
         self.panel.prompt_edit.setPlainText(prompt)
         self.panel.negative_edit.setPlainText(negative)
         self.panel.seed_spin.setValue(max(-1, min(SEED_MAX, seed)))
+        self.outpaint.image_changed()
         self._update_padding_box()
         self._update_buttons()
         self.view.setFocus(Qt.FocusReason.OtherFocusReason)
 
+    def adopt_result(self, image: QImage, asset_id: str) -> None:
+        """Make `image` the picture at once (an outpaint result: larger, so a fresh mask)."""
+        self._asset_id = asset_id
+        self._result = None
+        self.compare_bar.hide()
+        self.view.load_image(image)
+        self.outpaint.image_changed()
+        self._update_padding_box()
+        self._update_buttons()
+        self.base_changed.emit(asset_id)
+
     @property
     def asset_id(self) -> str:
         return self._asset_id
+
+    @property
+    def busy(self) -> bool:
+        return self._busy
 
     def set_busy(self, busy: bool) -> None:
         """Disable Inpaint and Refine while a job runs; leaving busy removes the progress."""
@@ -506,12 +538,15 @@ class CanvasWidget(QWidget):
         if not busy:
             self.view.clear_progress()
         self._update_buttons()
+        self.outpaint.update()
 
     def show_progress(self, fraction: float, preview: QImage | None) -> None:
         target = None
         if self._job_area == InpaintArea.masked:
             rect = self.view.padding_rect()
             target = QRectF(rect) if rect is not None else None
+        if self.outpaint.frame.isVisible():  # an outpaint paints the whole larger canvas
+            target = QRectF(self.outpaint.frame.frame)
         self.view.show_progress(fraction, preview, target)
 
     def show_result(self, image: QImage, asset_id: str) -> None:
@@ -521,6 +556,7 @@ class CanvasWidget(QWidget):
         self.before_button.setChecked(False)
         self.compare_bar.show()
         self._update_padding_box()
+        self.outpaint.update()
 
     def continue_from_result(self) -> None:
         if self._result is None:
@@ -530,6 +566,7 @@ class CanvasWidget(QWidget):
         self.compare_bar.hide()
         self.view.replace_image(image)
         self._asset_id = asset_id
+        self.outpaint.image_changed()
         self._update_padding_box()
         self._update_buttons()
         self.base_changed.emit(asset_id)
@@ -539,6 +576,7 @@ class CanvasWidget(QWidget):
         self._result = None
         self.compare_bar.hide()
         self.view.end_comparison()
+        self.outpaint.update()
         self.view.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def mask_png(self) -> bytes:

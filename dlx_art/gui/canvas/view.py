@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, QSizeF, Qt, Signal
+from PySide6.QtCore import QEvent, QMarginsF, QPointF, QRect, QRectF, QSizeF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QImage,
@@ -110,6 +110,7 @@ class CanvasView(QGraphicsView):
             scene.addItem(item)
         self.padding_box = PaddingBox(scene)
         self._padding: int | None = None  # None: no box ("whole picture")
+        self._expansion = QMarginsF()  # the outpaint frame around the image: Fit shows it
 
         self.tool = Tool.brush
         self.brush_size = 40
@@ -155,6 +156,18 @@ class CanvasView(QGraphicsView):
     def image_rect(self) -> QRectF:
         return QRectF(self._image.rect()) if self.has_image() else QRectF()
 
+    def content_rect(self) -> QRectF:
+        """The image grown by the outpaint frame (what Fit shows)."""
+        rect = self.image_rect()
+        return rect if rect.isEmpty() else rect.marginsAdded(self._expansion)
+
+    def set_expansion(self, margins: QMarginsF) -> None:
+        """Grow what Fit shows and what can be panned to by the outpaint frame."""
+        self._expansion = QMarginsF(margins)
+        self._update_scene_rect()
+        if self._fitted:
+            self.fit()
+
     def load_image(self, image: QImage) -> None:
         """Show `image` fitted, with an empty mask and no history."""
         self.end_comparison()
@@ -188,7 +201,7 @@ class CanvasView(QGraphicsView):
 
     def fit(self) -> None:
         self._fitted = True
-        rect = self.image_rect()
+        rect = self.content_rect()
         vp = self.viewport().rect()
         if rect.isEmpty() or vp.width() < 2 or vp.height() < 2:
             return
@@ -231,7 +244,7 @@ class CanvasView(QGraphicsView):
 
     def _update_scene_rect(self) -> None:
         # Let the image be dragged anywhere inside the window, whatever the zoom.
-        rect = self.image_rect()
+        rect = self.content_rect()
         if rect.isEmpty():
             return
         vp = self.viewport().rect()

@@ -88,6 +88,7 @@ class GalleryWidget(GalleryActions, QWidget):
     Signals:
         current_changed(object): the current `AssetInfo`, or None.
         open_in_canvas(object): an `AssetInfo` to edit (double-click, Enter, "Edit / Refine").
+        upscale_requested(object): "Upscale…" on an `AssetInfo`.
         reuse_parameters(object): an `AssetInfo` whose parameters should fill the prompt panel.
         more_like_this(object): queue variations of an `AssetInfo` ("More like this").
         import_finished(object): the `ImportReport` of a finished import.
@@ -99,6 +100,7 @@ class GalleryWidget(GalleryActions, QWidget):
 
     current_changed = Signal(object)
     open_in_canvas = Signal(object)
+    upscale_requested = Signal(object)
     reuse_parameters = Signal(object)
     more_like_this = Signal(object)
     import_finished = Signal(object)

@@ -217,6 +217,8 @@ class GalleryActions:
                 enabled=single is not None, name="moreLikeThisAction")
             add("Show lineage", lambda: self.show_lineage(single), enabled=single is not None,
                 name="lineageAction")
+            add("Upscale… (A1111)", lambda: self._emit_for_current(self.upscale_requested),
+                enabled=single is not None, name="upscaleAction")
             menu.addSeparator()
             all_favorite = all(a.isFavorite for a in assets)
             add("Remove from favorites" if all_favorite else "Add to favorites",
