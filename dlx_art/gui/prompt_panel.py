@@ -550,7 +550,8 @@ class PromptPanel(QWidget):
             self.show_jobs(controller.running_job, len(controller.queued_jobs()))
 
         for signal in (controller.job_added, controller.job_started, controller.job_finished,
-                       controller.busy_changed, controller.job_progress):
+                       controller.busy_changed, controller.job_progress,
+                       controller.jobs_changed):
             signal.connect(update)
         self.interrupt_requested.connect(controller.cancel_running)
         self.skip_requested.connect(controller.skip_running)

@@ -20,7 +20,8 @@ Opening, switching and moving a library happen in the background and report by s
   polls the library's `ChangeWatcher` every `CHANGES_POLL_MS` on the reads lane (one
   `PRAGMA data_version` when nothing changed).
 
-`shutdown(ms)` is the only place that waits for background work: it cancels the jobs, stops
+`shutdown(ms)` is the only place that waits for background work: it stops the running job
+(recorded as interrupted: it runs again on the next start; queued jobs stay queued), stops
 the monitor, drops queued reads, waits (bounded) for every lane, closes the library and
 releases the lock.
 """
@@ -240,6 +241,7 @@ class Session(QObject):
             return
         self.library = None
         watcher = self._unwatch()
+        self.jobs.set_library(None)  # gives the runner lock up (nothing runs: not busy)
         self.library_opened.emit(None)
         for name in DROPPABLE:
             self.runner.lane(name).cancel()
@@ -430,6 +432,8 @@ class Session(QObject):
                                             if n != "backends")) and ok
         if watcher is not None and ok:
             watcher.close()
+        if ok:
+            self.jobs.close()
         if self.library is not None:
             if ok:
                 self.library.close()
