@@ -197,3 +197,73 @@ def test_a_window_beside_the_service_shows_its_jobs_and_follows_its_own(qtbot, s
                            timeout=TIMEOUT).json()
         assert row["state"] == "cancelled" and row["origin"] == "service"
         assert service.poll() is None
+
+
+def test_quitting_interrupts_a_commands_job_and_the_command_runs_it_again(qtbot, studio,
+                                                                          fake_a1111):
+    fake_a1111.step_time = 0.03
+    window = _window(studio, fake_a1111)
+    studio.qtbot.waitUntil(lambda: window.jobs.is_runner is True, timeout=WAIT_MS)
+    process = _generate(_home(), fake_a1111.url, "--prompt", "survivor", "--steps", "60",
+                        "--seed", "777")
+    try:
+        qtbot.waitUntil(lambda: (j := _job_of(window, "cli")) is not None
+                        and (j.step or 0) > 1, timeout=WAIT_MS)
+        row_id = _job_of(window, "cli").row_id
+        assert window.confirm_quit()  # not the window's own job: nothing to ask
+        studio.close(window)
+        assert fake_a1111.interrupts >= 1  # stopped on the server
+        # recorded as interrupted, not cancelled: the command (a runner now) runs it again
+        qtbot.waitUntil(lambda: process.poll() is not None, timeout=WAIT_MS)
+        out, err = process.communicate(timeout=TIMEOUT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err
+    from dlx_art.library.service import Library
+
+    with Library.open(_home()) as library:
+        queue = JobQueue(library.db_path)
+        row = queue.get(row_id)
+        queue.close()
+        assert row.state == "done" and row.attempts == 2
+        assets = library.get_assets(row.resultAssetIds)
+        assert [a.seed for a in assets] == [777]
+        assert out.splitlines() == [f"{a.id}  {library.path_of(a)}" for a in assets]
+
+
+def test_the_windows_jobs_survive_a_quit_and_run_on_the_next_start(qtbot, studio, fake_a1111):
+    fake_a1111.step_time = 0.03
+    window = _window(studio, fake_a1111)
+    panel = window.prompt_panel
+    panel.prompt_edit.setPlainText("kept")
+    panel.set_size(64, 64)
+    panel.steps_spin.setValue(80)
+    running = window.generate()
+    panel.steps_spin.setValue(3)
+    waiting = window.generate()
+    qtbot.waitUntil(lambda: (running.step or 0) > 1 and waiting.row_id is not None,
+                    timeout=WAIT_MS)
+    rows = (running.row_id, waiting.row_id)
+    studio.close(window)
+    assert fake_a1111.interrupts >= 1
+    window = studio.open()
+    queue = JobQueue(window.library.db_path)
+    try:
+        first = queue.get(rows[0])
+        assert first.state in ("interrupted", "running", "done")
+        seed = first.request["seed"]
+        qtbot.waitUntil(lambda: all(queue.get(r).state == "done" for r in rows),
+                        timeout=WAIT_MS)
+        again = queue.get(rows[0])
+        assert again.attempts == 2
+        assets = window.library.get_assets(again.resultAssetIds)
+        assert [a.seed for a in assets] == [seed]  # the same seed as the first run
+        # both shown in the list of the new window, from the previous one ("Window")
+        qtbot.waitUntil(lambda: all((j := window.jobs.job(r)) is not None
+                                    and j.state is JobState.done for r in rows),
+                        timeout=WAIT_MS)
+        assert window.jobs.job(rows[0]).origin_label == "Window"
+    finally:
+        queue.close()
