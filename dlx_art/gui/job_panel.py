@@ -36,7 +36,9 @@ class JobDelegate(QStyledItemDelegate):
     """Paints a job: preview thumbnail, prompt, state badge, progress bar and status line."""
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
-        return QSize(max(option.rect.width(), 200), ROW_HEIGHT)
+        # the view gives every row its whole width; a wider hint (the width the view had
+        # before its scroll bar appeared) would clip the badge behind a horizontal scroll bar
+        return QSize(200, ROW_HEIGHT)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         job: Job | None = index.data(JobRole.job)
@@ -172,6 +174,7 @@ class JobPanel(QWidget):
         self.view.setUniformItemSizes(True)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.view.setMouseTracking(True)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.setAccessibleName("Jobs")
