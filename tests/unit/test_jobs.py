@@ -99,6 +99,22 @@ def test_a_job_left_running_by_a_dead_runner_runs_again_once(queue):
     assert queue.pending_count() == 0
 
 
+def test_a_job_its_runner_stopped_is_interrupted_and_runs_again_once(queue):
+    job = queue.enqueue("txt2img", {"prompt": "fox", "seed": 7}, project_id=None,
+                        origin="service")
+    assert queue.interrupt(job.id, "stopped").state == "queued"  # not running: unchanged
+    queue.claim("window@host")
+    stopped = queue.interrupt(job.id, "The window was closed.")
+    assert stopped.state == "interrupted" and not stopped.finished
+    assert stopped.error == "The window was closed." and stopped.errorKind == "Interrupted"
+    again = queue.claim("next@host")
+    assert again.id == job.id and again.attempts == MAX_ATTEMPTS
+    assert again.request == {"prompt": "fox", "seed": 7}  # the same seed
+    last = queue.interrupt(job.id, "stopped again")
+    assert last.state == "interrupted" and last.finished and last.exitCode == 1
+    assert queue.claim("next@host") is None
+
+
 def test_recover_cancels_a_job_whose_cancel_was_asked(queue):
     job = queue.enqueue("txt2img", {}, project_id=None, origin="cli")
     queue.claim("dead")
