@@ -250,7 +250,10 @@ class JobController(QObject):
         if changes.reset:
             self._load_rows(None)
         elif changes.jobs:
-            ids = [i for i in changes.jobs if i not in self._hidden]
+            here = self._here.row_id if self._here is not None else None
+            # the job running here reports itself (with previews): its own progress writes
+            # are not read back
+            ids = [i for i in changes.jobs if i not in self._hidden and i != here]
             if ids:
                 self._load_rows(ids)
         if (changes.reset or changes.jobs) and self.is_runner is not False:

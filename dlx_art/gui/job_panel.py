@@ -283,7 +283,9 @@ class JobPanel(QWidget):
         self.clear_button.setEnabled(any(j.state.finished for j in self.controller.model.jobs()))
         error = selected.error if selected is not None and selected.state in \
             (JobState.failed, JobState.interrupted) else ""
-        text = f"Error: {error}" if error else ""
+        label = "Interrupted" if selected is not None and \
+            selected.state is JobState.interrupted else "Error"
+        text = f"{label}: {error}" if error else ""
         if text != self.error_label.text():
             self.error_label.setText(text)
         self.error_label.setVisible(bool(error))

@@ -259,3 +259,26 @@ def _sqlite():
     from sqlalchemy.dialects import sqlite
 
     return sqlite.dialect()
+
+
+def test_a_canvas_request_keeps_its_own_pixels_in_the_row(library):
+    from dlx_art.generation.runner import request_from_json, request_to_json
+    from dlx_art.generation.types import GenerationRequest, Kind
+    from tests.support.images import png_bytes
+
+    project = library.create_project("Canvas")
+    pixels = png_bytes()
+    request = GenerationRequest(project.id, "paint over", kind=Kind.img2img, width=64,
+                                height=64, init_image=pixels, seed=5)
+    plain = request_to_json(request)
+    assert "initPng" not in plain  # the parent's pixels are read again when it runs
+    data = request_to_json(request, with_init_image=True)
+    again = request_from_json(json.loads(json.dumps(data)), library)
+    assert again.init_image == pixels and again.seed == 5 and again.parent_id is None
+    queue = JobQueue(library.db_path)
+    try:
+        job = queue.enqueue("img2img", data, project_id=project.id, origin="window")
+        shown = job.to_json()["request"]
+        assert "initPng" not in shown and "maskPng" not in shown  # bulky bytes left out
+    finally:
+        queue.close()
