@@ -267,3 +267,111 @@ def test_the_windows_jobs_survive_a_quit_and_run_on_the_next_start(qtbot, studio
         assert window.jobs.job(rows[0]).origin_label == "Window"
     finally:
         queue.close()
+
+
+def test_a_commands_waiting_job_is_cancelled_from_the_window(qtbot, studio, fake_a1111):
+    fake_a1111.step_time = 0.05
+    window = _window(studio, fake_a1111)
+    panel = window.prompt_panel
+    panel.prompt_edit.setPlainText("the window's long job")
+    panel.set_size(64, 64)
+    panel.steps_spin.setValue(300)
+    own = window.generate()
+    qtbot.waitUntil(lambda: (own.step or 0) > 1, timeout=WAIT_MS)
+    process = _generate(_home(), fake_a1111.url, "--prompt", "never runs", "--steps", "3")
+    try:
+        qtbot.waitUntil(lambda: _job_of(window, "cli", JobState.queued) is not None,
+                        timeout=WAIT_MS)
+        waiting = _job_of(window, "cli", JobState.queued)
+        assert "Add to Queue (2 ahead)" in panel.generate_button.text()
+        assert window.jobs.cancel(waiting.id)
+        assert waiting.state is JobState.cancelled
+        qtbot.waitUntil(lambda: process.poll() is not None, timeout=WAIT_MS)
+        _out, err = process.communicate(timeout=TIMEOUT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 5, err
+    assert own.state is JobState.running  # the window's job goes on
+    assert len(fake_a1111.jobs) == 1  # the command's job never reached the server
+    window.jobs.cancel(own.id)
+    qtbot.waitUntil(lambda: own.state.finished, timeout=WAIT_MS)
+
+
+CRASHING_WINDOW = r"""
+import sys, time
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+app = QApplication([])
+from dlx_art.config import load_context
+from dlx_art.gui.main_window import MainWindow
+from dlx_art.gui.session import Session
+
+context = load_context()
+session = Session.locked(context)
+window = MainWindow(session)
+window.show()
+
+def start():
+    if window.current_project() is None:
+        QTimer.singleShot(50, start)
+        return
+    panel = window.prompt_panel
+    panel.prompt_edit.setPlainText("made before a crash")
+    panel.set_size(64, 64)
+    panel.steps_spin.setValue(200)
+    job = window.generate()
+
+    def report():
+        if job.row_id is not None and (job.step or 0) > 1:
+            print("ROW", job.row_id, flush=True)
+        else:
+            QTimer.singleShot(20, report)
+
+    report()
+
+window.library_ready.connect(lambda: QTimer.singleShot(0, start))
+app.exec()
+"""
+
+
+def test_a_windows_job_left_by_a_crash_runs_again_in_the_next_window(qtbot, studio,
+                                                                     fake_a1111):
+    import signal
+
+    fake_a1111.step_time = 0.03
+    studio.configure(a1111=[fake_a1111.url])
+    home = _home()
+    subprocess.run([sys.executable, "-m", "dlx_art", "--home", str(home), "projects",
+                    "create", "Q"], env=cli_env(home, None), check=True, timeout=TIMEOUT,
+                   capture_output=True)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    crashing = subprocess.Popen([sys.executable, "-c", CRASHING_WINDOW], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = crashing.stdout.readline()
+        assert line.startswith("ROW "), crashing.stderr.read() if crashing.poll() else line
+        row_id = line.split()[1]
+        crashing.send_signal(signal.SIGKILL)
+        crashing.wait(TIMEOUT)
+    finally:
+        if crashing.poll() is None:
+            crashing.kill()
+        crashing.communicate()
+    # nobody can interrupt the dead window's generation: the server finishes it first (else
+    # the next run may find the server busy and fall through to "no backend")
+    qtbot.waitUntil(lambda: all(j.ended is not None for j in fake_a1111.jobs), timeout=WAIT_MS)
+    window = studio.open()
+    queue = JobQueue(window.library.db_path)
+    try:
+        seed = queue.get(row_id).request["seed"]
+        qtbot.waitUntil(lambda: queue.get(row_id).finished, timeout=WAIT_MS)
+        row = queue.get(row_id)
+        assert row.state == "done" and row.attempts == 2, row
+        assert [a.seed for a in window.library.get_assets(row.resultAssetIds)] == [seed]
+        qtbot.waitUntil(lambda: (j := window.jobs.job(row_id)) is not None
+                        and j.state is JobState.done, timeout=WAIT_MS)
+    finally:
+        queue.close()
