@@ -344,10 +344,21 @@ class JobController(QObject):
             job.row_id = info.id
             self._by_row[info.id] = job
 
+    def _job_of_row(self, row_id: str) -> Job | None:
+        """The list's job of a row; the window's own is known before its write is reported."""
+        job = self._by_row.get(row_id)
+        if job is None and self._shared is not None:
+            local = self._shared.local_id(row_id)
+            job = self.model.job(local) if local is not None else None
+            if job is not None:
+                job.row_id = row_id
+                self._by_row[row_id] = job
+        return job
+
     @Slot(object, object)
     def _on_step_claimed(self, info: JobInfo, token: CancelToken) -> None:
         self._set_runner(True, None)
-        job = self._by_row.get(info.id)
+        job = self._job_of_row(info.id)
         if job is None:
             job = self._add_row(info, [], None)
         self._here = job
@@ -359,6 +370,7 @@ class JobController(QObject):
             self.model.changed(self._fast)
         job.cancel = token
         if job.state.finished:  # cancelled here meanwhile: the token stops it at once
+            token.cancel()
             return
         was_running = job.state is JobState.running
         job.state = JobState.running
@@ -432,10 +444,11 @@ class JobController(QObject):
         def enqueue() -> JobInfo:  # writer lane
             from dlx_art.generation.runner import request_to_json
 
-            info = queue.enqueue(request.kind.value,
-                                 request_to_json(request, with_init_image=with_init),
-                                 project_id=request.project_id, origin="window")
-            shared.own(info.id, token, request)
+            data = request_to_json(request, with_init_image=with_init)
+            with shared.writing:
+                info = queue.enqueue(request.kind.value, data,
+                                     project_id=request.project_id, origin="window")
+                shared.own(info.id, job.id, token, request)
             return info
 
         def failed(exc: BaseException) -> None:
@@ -478,9 +491,9 @@ class JobController(QObject):
             return  # the library was switched meanwhile
         changed = False
         for info, assets, thumb in reversed(found):  # oldest first: the newest ends on top
-            job = self._by_row.get(info.id)
+            job = self._job_of_row(info.id)
             if job is None:
-                if info.id not in self._hidden and not self._shared_owns(info.id):
+                if info.id not in self._hidden:
                     self._add_row(info, assets, thumb)
                     changed = True
                 continue
@@ -491,11 +504,6 @@ class JobController(QObject):
         if changed:
             self._update_busy()
             self.jobs_changed.emit()
-
-    def _shared_owns(self, row_id: str) -> bool:
-        # the window's own row, written but not reported back yet: its job is in the list
-        shared = self._shared
-        return shared is not None and shared.request_for(row_id) is not None
 
     def _add_row(self, info: JobInfo, assets: list[Any], thumb: Any) -> Job:
         """A job of the list for a row this window did not queue (now)."""

@@ -87,16 +87,28 @@ class RunnerShared:
         self.lock = RunnerLock(library.root)
         self.label = runner_label()
         self.stopping = threading.Event()
+        #: held around writing one of the window's rows and `own`, and around a claim: a step
+        #: never claims a row of the window's before it knows it is the window's
+        self.writing = threading.Lock()
         self._mutex = threading.Lock()
+        #: row id -> the local id of the window's job
+        self._local: dict[str, str] = {}
         #: row id -> the cancel token of the window's own job (or of the job running here)
         self._tokens: dict[str, CancelToken] = {}
         #: row id -> the window's in-memory request (canvas pixels included)
         self._requests: dict[str, GenerationRequest] = {}
 
-    def own(self, row_id: str, token: CancelToken, request: GenerationRequest) -> None:
+    def own(self, row_id: str, local_id: str, token: CancelToken,
+            request: GenerationRequest) -> None:
         with self._mutex:
             self._tokens[row_id] = token
             self._requests[row_id] = request
+            self._local[row_id] = local_id
+
+    def local_id(self, row_id: str) -> str | None:
+        """The window's local id of its job with this row, if it is the window's."""
+        with self._mutex:
+            return self._local.get(row_id)
 
     def token_for(self, row_id: str) -> CancelToken:
         with self._mutex:
@@ -110,6 +122,7 @@ class RunnerShared:
         with self._mutex:
             self._tokens.pop(row_id, None)
             self._requests.pop(row_id, None)
+            self._local.pop(row_id, None)
 
     def release(self) -> None:
         """Give the runner lock up and close the lane's connection (no step may run)."""
@@ -166,10 +179,11 @@ class RunnerStep(QRunnable):
         first_row: JobInfo | None = None
         if self.first is not None:
             local_id, request, token, with_init = self.first
-            first_row = s.queue.enqueue(
-                request.kind.value, request_to_json(request, with_init_image=with_init),
-                project_id=request.project_id, origin="window")
-            s.own(first_row.id, token, request)
+            data = request_to_json(request, with_init_image=with_init)
+            with s.writing:
+                first_row = s.queue.enqueue(request.kind.value, data,
+                                            project_id=request.project_id, origin="window")
+                s.own(first_row.id, local_id, token, request)
             self.signals.enqueued.emit(local_id, first_row)
         if s.stopping.is_set():
             self.signals.idle.emit(s.lock.held, None)
@@ -180,9 +194,10 @@ class RunnerStep(QRunnable):
                 return
             log.info("this window runs the jobs of %s", s.library.root)
             s.queue.recover()
-        job = s.queue.claim(s.label, first_row.id if first_row is not None else None)
-        if job is None and first_row is not None:
-            job = s.queue.claim(s.label)
+        with s.writing:
+            job = s.queue.claim(s.label, first_row.id if first_row is not None else None)
+            if job is None and first_row is not None:
+                job = s.queue.claim(s.label)
         if job is None:
             self.signals.idle.emit(True, None)
             return
