@@ -119,7 +119,9 @@ class JobController(QObject):
                                              for j in self.model.jobs())
 
     def active_count(self) -> int:
-        return len(self.queued_jobs()) + (1 if self.running_job is not None else 0)
+        """Jobs a job queued now waits for: the waiting ones and the running one(s)."""
+        running = sum(1 for j in self.model.jobs() if j.state is JobState.running)
+        return len(self.queued_jobs()) + max(running, 1 if self.running_job else 0)
 
     def own_active_count(self) -> int:
         """This window's jobs that are queued or running."""

@@ -296,8 +296,10 @@ class JobPanel(QWidget):
             self.runner_label.hide()
             return
         self.runner_label.setText(f"Another program runs this library's jobs ({holder}, "
-                                  "such as dlx-art serve); this window's jobs wait in its "
-                                  "queue and are followed here.")
+                                  "for example dlx-art serve). Jobs from this window wait "
+                                  "in its queue; their progress shows here.")
+        self.runner_label.setToolTip("Only one program runs a library's jobs at a time. This "
+                                     "window takes over when that program stops.")
         self.runner_label.show()
 
     @Slot()

@@ -547,7 +547,9 @@ class PromptPanel(QWidget):
         """Follow `controller` (a `JobController`): Interrupt / Skip / "Add to Queue" track it."""
 
         def update(*_: Any) -> None:
-            self.show_jobs(controller.running_job, len(controller.queued_jobs()))
+            # "N ahead" counts every job before a new one, another program's included
+            running = controller.running_job
+            self.show_jobs(running, controller.active_count() - (running is not None))
 
         for signal in (controller.job_added, controller.job_started, controller.job_finished,
                        controller.busy_changed, controller.job_progress,

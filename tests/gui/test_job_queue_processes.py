@@ -166,6 +166,9 @@ def test_a_window_beside_the_service_shows_its_jobs_and_follows_its_own(qtbot, s
         qtbot.waitUntil(lambda: _job_of(window, "service") is not None, timeout=WAIT_MS)
         service_job = _job_of(window, "service")
         qtbot.waitUntil(lambda: service_job.state is JobState.running, timeout=WAIT_MS)
+        # a job queued here now waits for the service's running job
+        qtbot.waitUntil(lambda: service_job.state.finished or window.prompt_panel
+                        .generate_button.text() == "Add to Queue (1 ahead)", timeout=WAIT_MS)
         assert "Running in another program" in service_job.status_text \
             or service_job.step is not None
         qtbot.waitUntil(lambda: service_job.state.finished, timeout=WAIT_MS)
