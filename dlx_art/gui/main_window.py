@@ -737,7 +737,9 @@ class MainWindow(QMainWindow, WindowActions):
 
     def confirm_quit(self) -> bool:
         """Ask before quitting while a job runs. Returns True to quit."""
-        if self._force_quit or not self.jobs.own_active_count():
+        # jobs another program runs (dlx-art serve) go on without the window: nothing to ask
+        if self._force_quit or not self.jobs.own_active_count() or \
+                self.jobs.is_runner is False:
             return True
         return ask_quit_while_busy(self, self.jobs.own_active_count())
 

@@ -179,6 +179,7 @@ def test_a_window_beside_the_service_shows_its_jobs_and_follows_its_own(qtbot, s
         window.prompt_panel.set_size(64, 64)
         window.prompt_panel.steps_spin.setValue(4)
         own = window.generate()
+        assert window.confirm_quit()  # the service runs it whether the window stays or not
         qtbot.waitUntil(lambda: own.state.finished, timeout=WAIT_MS)
         assert own.state is JobState.done, own.error
         assert [a.prompt for a in own.assets] == ["from the window"]
