@@ -85,6 +85,8 @@ class JobController(QObject):
         self._fast: Job | None = None  # the window's job started at once, not claimed yet
         #: the `_fast` job for the next runner step (written and claimed by it)
         self._pending: tuple[str, GenerationRequest, CancelToken, bool] | None = None
+        #: the window's jobs queued after `_fast` before its row was written (then written)
+        self._deferred: list[tuple[Job, bool]] = []
         self._by_row: dict[str, Job] = {}
         self._hidden: set[str] = set()  # rows removed from the list by the person
         self._busy = False
@@ -141,10 +143,23 @@ class JobController(QObject):
             raise RuntimeError("cannot switch the library while jobs run")
         if library is self.library and self._shared is not None:
             return
-        self._detach()
+        closer = self._detach()
+        if closer is not None:  # nobody waits for it: after the step that may be running
+            self._runner.jobs.run(closer)
         self.library = library
         if library is not None:
             self._attach(library)
+
+    def release_library(self) -> Any:
+        """Let the library go; returns a function that closes this controller's connections
+        to its catalog and gives the runner lock up (call it once the `jobs` and `reads`
+        lanes are idle, before the library closes: an open connection would keep the
+        catalog's write-ahead log from being folded in), or None."""
+        if self.is_busy():
+            raise RuntimeError("cannot switch the library while jobs run")
+        closer = self._detach()
+        self.library = None
+        return closer
 
     def submit(self, request: GenerationRequest, *, origin: str = "prompt") -> Job:
         if not self._accepting:
@@ -169,6 +184,9 @@ class JobController(QObject):
             self._kick()
             self.model.changed(job)
             self.job_started.emit(job)
+        elif self._fast is not None and self._fast.row_id is None:
+            # after the job started at once, whose row its step writes: in submission order
+            self._deferred.append((job, with_init))
         else:
             self._enqueue(job, with_init)
         self._update_busy()
@@ -269,9 +287,8 @@ class JobController(QObject):
         shared = self._shared
         if shared is not None:
             shared.stopping.set()
-            if self._pending is not None:  # its row is written; it runs on the next start
-                self._start_step(self._pending)
-                self._pending = None
+            # rows not written yet are written now, in order: they run on the next start
+            self._write_on_exit(shared)
         for job in (self._here, self._fast):
             if job is not None:
                 job.cancel.cancel()
@@ -281,6 +298,32 @@ class JobController(QObject):
         elif shared is not None:
             shared.release()
         return done
+
+    def _write_on_exit(self, shared: RunnerShared) -> None:
+        waiting = []
+        if self._pending is not None:
+            local, request, token, with_init = self._pending
+            waiting.append((local, request, token, with_init))
+        waiting += [(j.id, j.request, j.cancel, w) for j, w in self._deferred
+                    if j.state is not JobState.cancelled]
+        self._pending = None
+        self._deferred = []
+        if not waiting:
+            return
+
+        def write() -> None:  # jobs lane, after the step that may be running
+            from dlx_art.generation.runner import request_to_json
+
+            for local, request, token, with_init in waiting:
+                if token.cancelled:
+                    continue
+                with shared.writing:
+                    info = shared.queue.enqueue(
+                        request.kind.value, request_to_json(request, with_init_image=with_init),
+                        project_id=request.project_id, origin="window")
+                    shared.own(info.id, local, token, request)
+
+        self._runner.jobs.run(write)
 
     def close(self) -> None:
         """Close the GUI's catalog connection (after the lanes that use it have ended)."""
@@ -297,18 +340,24 @@ class JobController(QObject):
             self._kick()
             self._retry.start()
 
-    def _detach(self) -> None:
+    def _detach(self) -> Any:
         shared, queue = self._shared, self._queue
         self._shared = self._queue = None
         self._by_row.clear()
         self._hidden.clear()
+        self._deferred.clear()
         self.model.clear()
         self.is_runner, self.runner_holder = None, None
-        if shared is not None:
-            shared.stopping.set()
-            self._runner.jobs.run(shared.release)  # after the step that may be running
-        if queue is not None:
-            self._runner.reads.run(queue.close)
+        if shared is None:
+            return None
+        shared.stopping.set()
+
+        def close() -> None:
+            shared.release()
+            if queue is not None:
+                queue.close()
+
+        return close
 
     # --- internals: the runner ----------------------------------------------------------------
 
@@ -345,6 +394,14 @@ class JobController(QObject):
         if job is not None:
             job.row_id = info.id
             self._by_row[info.id] = job
+        self._flush_deferred()
+
+    def _flush_deferred(self) -> None:
+        deferred, self._deferred = self._deferred, []
+        for job, with_init in deferred:
+            if job.state is JobState.cancelled:
+                continue  # cancelled before its row was written: nothing to write
+            self._enqueue(job, with_init)
 
     def _job_of_row(self, row_id: str) -> Job | None:
         """The list's job of a row; the window's own is known before its write is reported."""
@@ -367,9 +424,16 @@ class JobController(QObject):
         if job is self._fast:
             self._fast = None
         elif self._fast is not None and self._fast.state is JobState.running:
-            self._fast.state = JobState.queued  # a job queued before it runs first
-            self._fast.started_at = None
-            self.model.changed(self._fast)
+            fast = self._fast  # a job queued before it runs first
+            fast.state = JobState.queued
+            fast.started_at = None
+            self.model.changed(fast)
+            if self._pending is not None:  # written now, in order, not after this job
+                _local, _request, _token, with_init = self._pending
+                self._pending = None
+                self._fast = None
+                self._enqueue(fast, with_init)
+                self._flush_deferred()
         job.cancel = token
         if job.state.finished:  # cancelled here meanwhile: the token stops it at once
             token.cancel()

@@ -241,17 +241,19 @@ class Session(QObject):
             return
         self.library = None
         watcher = self._unwatch()
-        self.jobs.set_library(None)  # gives the runner lock up (nothing runs: not busy)
+        close_jobs = self.jobs.release_library()  # nothing runs: not busy
         self.library_opened.emit(None)
         for name in DROPPABLE:
             self.runner.lane(name).cancel()
         runner = self.runner
 
         def close_when_unused() -> None:  # writer lane
-            others = tuple(n for n in LIBRARY_LANES if n != "writer")
+            others = (*(n for n in LIBRARY_LANES if n != "writer"), "jobs")
             if not runner.wait(RELEASE_WAIT_MS, others):
                 log.warning("work on %s still running after %d ms", library.root,
                             RELEASE_WAIT_MS)
+            if close_jobs is not None:  # before the library: every connection closed
+                close_jobs()            # folds the write-ahead log into the catalog
             if watcher is not None:
                 watcher.close()
             library.close()
