@@ -20,6 +20,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from dlx_art import errors
@@ -62,12 +63,14 @@ SEED_LIMIT = 2**32 - 1
 # --- requests as JSON ---------------------------------------------------------------------------
 
 
-def request_to_json(request: GenerationRequest) -> dict[str, Any]:
+def request_to_json(request: GenerationRequest, *,
+                    with_init_image: bool = False) -> dict[str, Any]:
     """A request as the JSON stored in a job row (camelCase, like the catalog).
 
     A random seed (-1) is resolved here, so that a job run again after an interruption makes the
     same image. The parent's pixels are not stored (read again from the parent when the job
-    runs); a mask is stored as base64 PNG.
+    runs) unless `with_init_image` (the canvas: its pixels may differ from any stored image),
+    then as base64 PNG `initPng`; a mask is stored as base64 PNG.
     """
     # room for the batch: image i of the job gets seed + i, all within A1111's range
     seed = request.seed if request.seed is not None and request.seed >= 0 \
@@ -93,7 +96,8 @@ def request_to_json(request: GenerationRequest) -> dict[str, Any]:
         else secrets.randbelow(SEED_LIMIT - 1 - max(1, request.image_count)),
         "subseedStrength": float(request.subseed_strength),
         **_image_op_json(request),
-    }
+    } | ({"initPng": base64.b64encode(request.init_image).decode()}
+         if with_init_image and request.init_image else {})
 
 
 def _image_op_json(request: GenerationRequest) -> dict[str, Any]:
@@ -118,7 +122,9 @@ def request_from_json(data: dict[str, Any], library: Library) -> GenerationReque
     try:
         parent_id = data.get("parentId")
         init_image = None
-        if parent_id:
+        if data.get("initPng"):  # the canvas's own pixels
+            init_image = base64.b64decode(data["initPng"], validate=True)
+        elif parent_id:
             init_image = library.read_bytes(library.get_asset(parent_id))
         mask = data.get("maskPng")
         return GenerationRequest(
@@ -175,12 +181,25 @@ def _progress_of(job: JobInfo) -> Progress:
 
 def execute_job(queue: JobQueue, library: Library, router: BackendRouter, job: JobInfo, *,
                 token: CancelToken | None = None,
-                on_progress: ProgressCallback | None = None) -> JobInfo:
+                on_progress: ProgressCallback | None = None,
+                request: GenerationRequest | None = None,
+                want_preview: Callable[[], bool] | None = None,
+                on_outcome: Callable[[pipeline.JobOutcome], None] | None = None,
+                stopping: Callable[[], bool] | None = None) -> JobInfo:
     """Run a job this process claimed (holding the runner lock) and record how it ended.
 
     Progress goes to the row (throttled) and to `on_progress`; a cancellation requested in the
     row (by any process) cancels `token`. Never raises for the job's own failures: they are
     recorded in the row, which is returned.
+
+    Args:
+        request: The request to run instead of the row's (the window's own job, with the
+            pixels it holds); the row's seed is used.
+        want_preview: Passed to `pipeline.run` (ask for live previews only while shown).
+        on_outcome: Called with the `JobOutcome` of a job that ended well.
+        stopping: True when `token` was cancelled because this runner stops (a window
+            quitting): the job is then recorded as `interrupted` (it runs again once), not
+            `cancelled`, unless its cancellation was requested.
     """
     token = token or CancelToken()
     done = threading.Event()
@@ -216,23 +235,35 @@ def execute_job(queue: JobQueue, library: Library, router: BackendRouter, job: J
         if job.cancelRequested:
             token.cancel()
         token.raise_if_cancelled()
-        request = request_from_json(job.request, library)
-        outcome = pipeline.run(request, router, library, on_progress=progress, cancel=token)
-    except Cancelled:
+        if request is None:
+            request = request_from_json(job.request, library)
+        elif isinstance(job.request.get("seed"), int):
+            request = replace(request, seed=job.request["seed"])
+        outcome = pipeline.run(request, router, library, on_progress=progress, cancel=token,
+                               want_preview=want_preview)
+    except DlxError as exc:
+        # a cancel can surface as a dropped connection: the cancel is what happened
+        if not isinstance(exc, Cancelled) and not token.cancelled:
+            log.info("job %s failed: %s", job.id, exc.user_message)
+            return queue.fail(job.id, exc.user_message, kind=type(exc).__name__,
+                              exit_code=exc.exit_code)
+        if stopping is not None and stopping() and not queue.cancel_requested(job.id):
+            log.info("job %s interrupted: its runner stops", job.id)
+            return queue.interrupt(job.id, "The program running this job was closed while "
+                                   "it ran; it runs again once.")
         log.info("job %s cancelled", job.id)
         return queue.mark_cancelled(job.id)
-    except DlxError as exc:
-        log.info("job %s failed: %s", job.id, exc.user_message)
-        return queue.fail(job.id, exc.user_message, kind=type(exc).__name__,
-                          exit_code=exc.exit_code)
     except Exception as exc:  # a bug: the traceback goes to the log, the row gets one line
         log.exception("job %s failed unexpectedly", job.id)
         return queue.fail(job.id, f"Unexpected error: {exc or type(exc).__name__} (details in "
                           "the log).", kind=type(exc).__name__, exit_code=1)
     finally:
         done.set()
-    return queue.finish(job.id, [a.id for a in outcome.assets], backend=outcome.backend,
-                        fallback_reason=outcome.fallback_reason)
+    final = queue.finish(job.id, [a.id for a in outcome.assets], backend=outcome.backend,
+                         fallback_reason=outcome.fallback_reason)
+    if on_outcome is not None:
+        on_outcome(outcome)
+    return final
 
 
 def outcome_of(job: JobInfo, library: Library) -> pipeline.JobOutcome:

@@ -36,7 +36,9 @@ class JobDelegate(QStyledItemDelegate):
     """Paints a job: preview thumbnail, prompt, state badge, progress bar and status line."""
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
-        return QSize(max(option.rect.width(), 200), ROW_HEIGHT)
+        # the view gives every row its whole width; a wider hint (the width the view had
+        # before its scroll bar appeared) would clip the badge behind a horizontal scroll bar
+        return QSize(200, ROW_HEIGHT)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         job: Job | None = index.data(JobRole.job)
@@ -71,7 +73,8 @@ class JobDelegate(QStyledItemDelegate):
         else:
             painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
             glyph = {JobState.queued: "…", JobState.running: "◔", JobState.failed: "!",
-                     JobState.cancelled: "×", JobState.done: "✓"}[job.state]
+                     JobState.cancelled: "×", JobState.done: "✓",
+                     JobState.interrupted: "⏸"}[job.state]
             painter.drawText(thumb_rect, Qt.AlignmentFlag.AlignCenter, glyph)
 
         text_left = thumb_rect.right() + 10
@@ -94,10 +97,22 @@ class JobDelegate(QStyledItemDelegate):
         painter.drawRoundedRect(badge_rect, badge_rect.height() / 2, badge_rect.height() / 2)
         painter.setPen(badge_text)
         painter.drawText(badge_rect, Qt.AlignmentFlag.AlignCenter, badge)
+
+        # who queued it (this window, a command, the service), muted, left of the badge
+        origin_font = painter.font()
+        origin_font.setBold(False)
+        painter.setFont(origin_font)
+        origin = job.origin_label
+        origin_w = painter.fontMetrics().horizontalAdvance(origin)
+        origin_rect = QRect(badge_rect.left() - 8 - origin_w, badge_rect.top(), origin_w,
+                            badge_rect.height())
+        painter.setPen(theme.readable(palette.color(QPalette.ColorRole.PlaceholderText), back))
+        painter.drawText(origin_rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                         origin)
         painter.setFont(option.font)
 
         # title (prompt)
-        title_rect = QRect(text_left, rect.top() + 6, badge_rect.left() - 8 - text_left, line_h)
+        title_rect = QRect(text_left, rect.top() + 6, origin_rect.left() - 8 - text_left, line_h)
         painter.setPen(theme.job_row_title(palette, selected, hovered))
         painter.drawText(title_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                          fm.elidedText(job.title, Qt.TextElideMode.ElideRight, title_rect.width()))
@@ -118,15 +133,18 @@ class JobDelegate(QStyledItemDelegate):
         else:
             status_top = mid_y
         secondary = palette.color(QPalette.ColorRole.PlaceholderText)
-        if job.state is JobState.failed:
-            secondary = QColor(STATE_COLORS[JobState.failed])
+        if job.state in (JobState.failed, JobState.interrupted):
+            secondary = QColor(STATE_COLORS[job.state])
         painter.setPen(theme.readable(secondary, back))
         small = painter.font()
         small.setPointSizeF(max(7.0, small.pointSizeF() * 0.92))
         painter.setFont(small)
         sfm = painter.fontMetrics()
-        if job.state in (JobState.running, JobState.failed, JobState.done):
+        if job.state in (JobState.running, JobState.failed, JobState.done,
+                         JobState.interrupted):
             line = job.status_text
+        elif job.note:  # waiting with something to say ("Interrupted; runs again once")
+            line = f"{job.note} · {job.summary}"
         else:
             line = job.summary
         status_rect = QRect(text_left, status_top, text_right - text_left, sfm.height())
@@ -136,7 +154,7 @@ class JobDelegate(QStyledItemDelegate):
 
 
 class JobPanel(QWidget):
-    """List of jobs plus Cancel / Cancel all / Retry / Clear finished.
+    """Every job of the library (whoever queued it) plus Cancel / Cancel all / Retry / Clear.
 
     Signals:
         show_assets(object): the person double-clicked a finished job (list of AssetInfo).
@@ -156,11 +174,20 @@ class JobPanel(QWidget):
         self.view.setUniformItemSizes(True)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.view.setMouseTracking(True)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.setAccessibleName("Jobs")
         self.view.customContextMenuRequested.connect(self._on_view_context_menu)
         self.view.doubleClicked.connect(self._on_view_double_clicked)
+
+        # who runs the library's jobs, when it is not this window (`dlx-art serve`, a command)
+        self.runner_label = QLabel()
+        self.runner_label.setObjectName("jobRunnerLabel")
+        self.runner_label.setProperty("role", "hint")
+        self.runner_label.setWordWrap(True)
+        self.runner_label.setContentsMargins(10, 6, 10, 0)
+        self.runner_label.hide()
 
         self.empty_label = QLabel("No jobs yet. Write a prompt and press Generate (Ctrl+Enter).")
         self.empty_label.setObjectName("jobsEmpty")
@@ -183,7 +210,8 @@ class JobPanel(QWidget):
         self.cancel_button.setToolTip("Cancel the selected or running job (Esc in this panel)")
         self.cancel_all_button = QPushButton("Cancel All")
         self.cancel_all_button.setObjectName("cancelAllButton")
-        self.cancel_all_button.setToolTip("Cancel the running job and every queued one")
+        self.cancel_all_button.setToolTip("Cancel every running and queued job of the list, "
+                                          "whoever queued it")
         self.retry_button = QPushButton("Retry")
         self.retry_button.setObjectName("retryButton")
         self.retry_button.setToolTip("Run the selected job again")
@@ -206,6 +234,7 @@ class JobPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
+        layout.addWidget(self.runner_label)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.empty_label, 1)
         layout.addWidget(self.error_label)
@@ -221,6 +250,8 @@ class JobPanel(QWidget):
         model.dataChanged.connect(self._update)
         self.view.selectionModel().currentChanged.connect(self._update)
         controller.busy_changed.connect(self._update)
+        controller.jobs_changed.connect(self._update)
+        controller.runner_changed.connect(self._on_controller_runner_changed)
         self._update()
 
     # --- queries ------------------------------------------------------------------------------
@@ -244,18 +275,32 @@ class JobPanel(QWidget):
         selected = self.selected_job()
         target = selected if selected is not None and not selected.state.finished else None
         self.cancel_button.setEnabled(target is not None or self.controller.running_job is not None)
-        self.cancel_all_button.setEnabled(self.controller.is_busy())
-        self.retry_button.setEnabled(selected is not None and selected.state in
-                                     (JobState.failed, JobState.cancelled, JobState.done))
+        self.cancel_all_button.setEnabled(any(not j.state.finished
+                                              for j in self.controller.model.jobs()))
+        self.retry_button.setEnabled(selected is not None and selected.state.finished)
         self.retry_button.setText("Run Again" if selected is not None
                                   and selected.state is JobState.done else "Retry")
         self.clear_button.setEnabled(any(j.state.finished for j in self.controller.model.jobs()))
-        error = selected.error if selected is not None and selected.state is JobState.failed \
-            else ""
-        text = f"Error: {error}" if error else ""
+        error = selected.error if selected is not None and selected.state in \
+            (JobState.failed, JobState.interrupted) else ""
+        label = "Interrupted" if selected is not None and \
+            selected.state is JobState.interrupted else "Error"
+        text = f"{label}: {error}" if error else ""
         if text != self.error_label.text():
             self.error_label.setText(text)
         self.error_label.setVisible(bool(error))
+
+    @Slot(bool, object)
+    def _on_controller_runner_changed(self, is_runner: bool, holder: Any) -> None:
+        if is_runner or not holder:
+            self.runner_label.hide()
+            return
+        self.runner_label.setText(f"Another program runs this library's jobs ({holder}, "
+                                  "for example dlx-art serve). Jobs from this window wait "
+                                  "in its queue; their progress shows here.")
+        self.runner_label.setToolTip("Only one program runs a library's jobs at a time. This "
+                                     "window takes over when that program stops.")
+        self.runner_label.show()
 
     @Slot()
     def _on_cancel_clicked(self) -> None:

@@ -1,9 +1,13 @@
-"""The studio's job queue: one generation at a time, in a worker thread, with progress and cancel.
+"""The studio's job list and queue: the library's durable jobs, with progress and cancel.
 
-`JobController.submit(request)` queues a job; the controller starts the oldest queued job when
-nothing runs. A `GenerationWorker` (a QRunnable on the task runner's one-thread `jobs` lane) calls
-`pipeline.run` and reports through signals; previews are decoded into `QImage`s in the worker
-so the GUI thread only turns them into pixmaps. `JobListModel` is what the job panel shows.
+Every job is a row of the library's durable queue (`dlx_art.library.jobs`), whoever queued it
+(this window, `dlx-art generate`, `dlx-art serve`). `JobController.submit(request)` queues one
+for the window; while the window holds the library's runner lock it runs the queue in order,
+one `gui.job_runner.RunnerStep` at a time on the task runner's one-thread `jobs` lane (live
+previews are decoded into `QImage`s there so the GUI thread only turns them into pixmaps).
+When another process is the runner (`dlx-art serve`), the window's jobs are queued and
+followed through the catalog's change feed (`follow`). `JobListModel` is what the job panel
+shows: every job of the library, newest first.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import itertools
 import logging
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any
 
@@ -21,17 +25,13 @@ from PySide6.QtCore import (
     QModelIndex,
     QObject,
     QPersistentModelIndex,
-    QRunnable,
     QSize,
     Qt,
-    Signal,
-    Slot,
 )
 from PySide6.QtGui import QImage, QPixmap
 
-from dlx_art.errors import Cancelled, DlxError
-from dlx_art.generation.types import CancelToken, GenerationRequest, Kind, Progress
-from dlx_art.gui.tasks import TaskRunner, default_runner
+from dlx_art.generation.types import CancelToken, GenerationRequest, Kind
+from dlx_art.gui.job_runner import ORIGIN_LABELS
 
 log = logging.getLogger("dlx_art.gui.jobs")
 
@@ -46,10 +46,13 @@ class JobState(StrEnum):
     done = "done"
     failed = "failed"
     cancelled = "cancelled"
+    #: stopped twice while it ran (its runner quit or died): not started again
+    interrupted = "interrupted"
 
     @property
     def finished(self) -> bool:
-        return self in (JobState.done, JobState.failed, JobState.cancelled)
+        return self in (JobState.done, JobState.failed, JobState.cancelled,
+                        JobState.interrupted)
 
 
 STATE_LABELS = {
@@ -58,6 +61,7 @@ STATE_LABELS = {
     JobState.done: "Done",
     JobState.failed: "Failed",
     JobState.cancelled: "Cancelled",
+    JobState.interrupted: "Interrupted",
 }
 
 BACKEND_NAMES = {"a1111": "AUTOMATIC1111", "hf": "Hugging Face"}
@@ -93,6 +97,18 @@ class Job:
     submitted_at: float = field(default_factory=time.monotonic)
     started_at: float | None = None
     finished_at: float | None = None
+    #: who queued it: "window", "cli" (a command) or "service" (`dlx-art serve`)
+    source: str = "window"
+    #: queued by this window now: its results become the current image, its progress shows
+    mine: bool = True
+    #: its row in the library's durable queue (None until it is written)
+    row_id: str | None = None
+    #: where it stands when not plain: "Interrupted; runs again", "Running in 123@host"
+    note: str = ""
+
+    @property
+    def origin_label(self) -> str:
+        return ORIGIN_LABELS.get(self.source, self.source)
 
     @property
     def title(self) -> str:
@@ -115,10 +131,12 @@ class Job:
     def status_text(self) -> str:
         """One line for the panel: what is happening or how it ended."""
         if self.state is JobState.queued:
-            return "Queued"
+            return self.note or "Queued"
         if self.state is JobState.running:
             if self.cancel_requested:
                 return "Cancelling…"
+            if self.note and self.step is None:
+                return self.note
             parts = []
             if self.job_count and self.job_count > 1 and self.job_no:
                 parts.append(f"Image {self.job_no}/{self.job_count}")
@@ -139,8 +157,8 @@ class Job:
                 name = BACKEND_NAMES.get(self.backend, self.backend)
                 parts.append(f"{name} (fallback)" if self.fallback_reason else name)
             return " · ".join(parts)
-        if self.state is JobState.failed:
-            return self.error or "Failed"
+        if self.state in (JobState.failed, JobState.interrupted):
+            return self.error or STATE_LABELS[self.state]
         return "Cancelled"
 
     @property
@@ -241,67 +259,6 @@ def load_thumbnail(library: Any, asset: Any, size: int = PREVIEW_SIZE) -> QImage
     return image
 
 
-class WorkerSignals(QObject):
-    """Signals of one `GenerationWorker`.
-
-    Signals:
-        progress(str, object, object): job id, `Progress` (preview bytes dropped), QImage|None.
-        finished(str, object, object): job id, `JobOutcome`, QImage|None (first thumbnail).
-        failed(str, str, str): job id, message for the person, error class name.
-        cancelled(str): job id.
-    """
-
-    progress = Signal(str, object, object)
-    finished = Signal(str, object, object)
-    failed = Signal(str, str, str)
-    cancelled = Signal(str)
-
-
-class GenerationWorker(QRunnable):
-    """Runs one job through `pipeline.run` in a pool thread. Never touches widgets."""
-
-    def __init__(self, job_id: str, request: GenerationRequest, routers: RouterProvider,
-                 library: Any, cancel: CancelToken, want_preview: _Flag) -> None:
-        super().__init__()
-        self.setAutoDelete(False)  # the controller holds it until its last signal arrived
-        self.signals = WorkerSignals()
-        self._job_id = job_id
-        self._request = request
-        self._routers = routers
-        self._library = library
-        self._cancel = cancel
-        self._want_preview = want_preview
-
-    def run(self) -> None:  # pool thread
-        from dlx_art.generation import pipeline
-
-        try:
-            self._cancel.raise_if_cancelled()
-            router = self._routers.get()
-            outcome = pipeline.run(self._request, router, self._library,
-                                   on_progress=self._on_progress, cancel=self._cancel,
-                                   want_preview=self._want_preview)
-            thumb = load_thumbnail(self._library, outcome.assets[0]) if outcome.assets else None
-        except Cancelled:
-            self.signals.cancelled.emit(self._job_id)
-        except DlxError as exc:
-            if self._cancel.cancelled:  # a cancel can surface as a dropped connection
-                self.signals.cancelled.emit(self._job_id)
-            else:
-                log.info("job %s failed: %s: %s", self._job_id, type(exc).__name__,
-                         exc.user_message)
-                self.signals.failed.emit(self._job_id, exc.user_message, type(exc).__name__)
-        except Exception:
-            log.exception("job %s crashed", self._job_id)
-            self.signals.failed.emit(self._job_id, GENERIC_FAILURE, "Bug")
-        else:
-            self.signals.finished.emit(self._job_id, outcome, thumb)
-
-    def _on_progress(self, progress: Progress) -> None:  # pool thread
-        image = decode_preview(progress.preview) if progress.preview else None
-        self.signals.progress.emit(self._job_id, replace(progress, preview=None), image)
-
-
 # --- model ------------------------------------------------------------------------------------
 
 
@@ -313,6 +270,7 @@ class JobRole(IntEnum):
     status_text = Qt.ItemDataRole.UserRole + 5
     error = Qt.ItemDataRole.UserRole + 6
     summary = Qt.ItemDataRole.UserRole + 7
+    origin = Qt.ItemDataRole.UserRole + 8
 
 
 class JobListModel(QAbstractListModel):
@@ -335,7 +293,8 @@ class JobListModel(QAbstractListModel):
             return job.title
         if role == Qt.ItemDataRole.ToolTipRole:
             lines = [job.request.prompt.strip() or "(no prompt)", job.summary,
-                     f"{STATE_LABELS[job.state]}: {job.status_text}"]
+                     f"{STATE_LABELS[job.state]}: {job.status_text}",
+                     f"Queued by: {job.origin_label}"]
             if job.backend_label:
                 lines.append(f"Made by {job.backend_label}")
             if job.fallback_reason:
@@ -344,7 +303,8 @@ class JobListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DecorationRole:
             return job.pixmap
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            return f"{job.title}. {STATE_LABELS[job.state]}. {job.status_text}"
+            return (f"{job.title}. {STATE_LABELS[job.state]}. {job.status_text}. "
+                    f"Queued by: {job.origin_label}")
         if role == JobRole.job:
             return job
         if role == JobRole.job_id:
@@ -359,6 +319,8 @@ class JobListModel(QAbstractListModel):
             return job.error
         if role == JobRole.summary:
             return job.summary
+        if role == JobRole.origin:
+            return job.source
         return None
 
     def roleNames(self) -> dict[int, bytes]:  # noqa: N802
@@ -402,6 +364,17 @@ class JobListModel(QAbstractListModel):
         del self._jobs[row]
         self.endRemoveRows()
 
+    def insert_at(self, row: int, job: Job) -> None:
+        row = max(0, min(row, len(self._jobs)))
+        self.beginInsertRows(QModelIndex(), row, row)
+        self._jobs.insert(row, job)
+        self.endInsertRows()
+
+    def clear(self) -> None:
+        self.beginResetModel()
+        self._jobs.clear()
+        self.endResetModel()
+
     def remove_finished(self) -> int:
         removed = 0
         for row in range(len(self._jobs) - 1, -1, -1):
@@ -421,232 +394,8 @@ class JobListModel(QAbstractListModel):
             self.endRemoveRows()
 
 
-# --- controller -------------------------------------------------------------------------------
 
+# the controller lives in its own module; imported from here as it always was
+from dlx_art.gui.job_controller import JobController  # noqa: E402
 
-class JobController(QObject):
-    """The queue: submit, cancel, retry; one job runs at a time on the runner's `jobs` lane.
-
-    Signals:
-        job_added(object): a `Job` was queued.
-        job_started(object): a `Job` started running.
-        job_progress(object): a running `Job` has new progress (and maybe a new `preview`).
-        job_finished(object): a `Job` ended; look at `job.state` (done / failed / cancelled).
-        busy_changed(bool): whether a job is queued or running.
-    """
-
-    job_added = Signal(object)
-    job_started = Signal(object)
-    job_progress = Signal(object)
-    job_finished = Signal(object)
-    busy_changed = Signal(bool)
-
-    def __init__(self, library: Any, routers: RouterProvider,
-                 parent: QObject | None = None, *, runner: TaskRunner | None = None) -> None:
-        super().__init__(parent)
-        self.library = library
-        self.routers = routers
-        self.model = JobListModel(self)
-        self._runner = runner or default_runner()
-        self.pool = self._runner.jobs.pool  # one job at a time
-        self._want_preview = _Flag(True)
-        self._workers: dict[str, GenerationWorker] = {}
-        self._running: Job | None = None
-        self._busy = False
-        self._accepting = True
-
-    # --- queries ------------------------------------------------------------------------------
-
-    @property
-    def running_job(self) -> Job | None:
-        return self._running
-
-    def queued_jobs(self) -> list[Job]:
-        return [j for j in reversed(self.model.jobs()) if j.state is JobState.queued]
-
-    def is_busy(self) -> bool:
-        return self._running is not None or bool(self.queued_jobs())
-
-    def active_count(self) -> int:
-        return len(self.queued_jobs()) + (1 if self._running is not None else 0)
-
-    def job(self, job_id: str) -> Job | None:
-        return self.model.job(job_id)
-
-    # --- commands -----------------------------------------------------------------------------
-
-    def set_want_preview(self, on: bool) -> None:
-        """Ask servers for live previews only while someone can see them."""
-        self._want_preview.set(on)
-
-    def set_library(self, library: Any) -> None:
-        if self.is_busy():
-            raise RuntimeError("cannot switch the library while jobs run")
-        self.library = library
-
-    def submit(self, request: GenerationRequest, *, origin: str = "prompt") -> Job:
-        if not self._accepting:
-            raise RuntimeError("the job queue is shut down")
-        job = Job(id=f"job-{next(_ids)}", request=request, origin=origin)
-        self.model.add(job)
-        log.info("queued %s: %s %dx%d x%d", job.id, request.kind, request.width, request.height,
-                 request.image_count)
-        self.job_added.emit(job)
-        self._start_next()
-        self._update_busy()
-        return job
-
-    def retry(self, job_id: str) -> Job | None:
-        job = self.job(job_id)
-        if job is None or not job.state.finished:
-            return None
-        return self.submit(job.request, origin=job.origin)
-
-    def cancel(self, job_id: str) -> bool:
-        job = self.job(job_id)
-        if job is None or job.state.finished:
-            return False
-        if job.state is JobState.queued:
-            self._finish(job, JobState.cancelled)
-            return True
-        if not job.cancel_requested:
-            job.cancel_requested = True
-            job.cancel.cancel()  # hooks only wake the worker; it interrupts the server itself
-            log.info("cancel requested for %s", job.id)
-            self.model.changed(job)
-            self.job_progress.emit(job)
-        return True
-
-    def cancel_running(self) -> bool:
-        return self._running is not None and self.cancel(self._running.id)
-
-    def skip_running(self) -> bool:
-        """Skip the image the running job makes now (A1111 keeps it and goes on with the batch).
-
-        The request goes out on the `backends` lane (idle while a job runs), never on the GUI
-        thread. False when no job runs.
-        """
-        job = self._running
-        if job is None or job.cancel_requested:
-            return False
-        log.info("skip requested for %s", job.id)
-        self._runner.backends.run(job.cancel.skip, owner=self)
-        return True
-
-    def cancel_all(self) -> int:
-        count = 0
-        for job in self.queued_jobs():
-            count += self.cancel(job.id)
-        if self._running is not None:
-            count += self.cancel(self._running.id)
-        return count
-
-    def remove(self, job_id: str) -> None:
-        job = self.job(job_id)
-        if job is not None and job.state.finished:
-            self.model.remove(job_id)
-
-    def clear_finished(self) -> int:
-        return self.model.remove_finished()
-
-    def shutdown(self, timeout_ms: int = 15000) -> bool:
-        """Cancel everything and wait (bounded) for the worker thread. True when it ended."""
-        self._accepting = False
-        self.cancel_all()
-        done = self.pool.waitForDone(timeout_ms)
-        if not done:
-            log.warning("a generation did not stop within %d ms", timeout_ms)
-        return done
-
-    # --- internals ----------------------------------------------------------------------------
-
-    def _start_next(self) -> None:
-        if self._running is not None:
-            return
-        queued = self.queued_jobs()
-        if not queued:
-            return
-        job = queued[0]
-        job.state = JobState.running
-        job.started_at = time.monotonic()
-        self._running = job
-        worker = GenerationWorker(job.id, job.request, self.routers, self.library, job.cancel,
-                                  self._want_preview)
-        worker.signals.progress.connect(self._on_worker_progress)
-        worker.signals.finished.connect(self._on_worker_finished)
-        worker.signals.failed.connect(self._on_worker_failed)
-        worker.signals.cancelled.connect(self._on_worker_cancelled)
-        self._workers[job.id] = worker
-        self.pool.start(worker)
-        log.info("started %s", job.id)
-        self.model.changed(job)
-        self.job_started.emit(job)
-
-    def _finish(self, job: Job, state: JobState) -> None:
-        job.state = state
-        job.finished_at = time.monotonic()
-        if state is not JobState.done:
-            job.eta_seconds = None
-        if self._running is job:
-            self._running = None
-        self._workers.pop(job.id, None)
-        self.model.changed(job)
-        self.job_finished.emit(job)
-        if self._accepting:
-            self._start_next()
-        self._update_busy()
-
-    def _update_busy(self) -> None:
-        busy = self.is_busy()
-        if busy != self._busy:
-            self._busy = busy
-            self.busy_changed.emit(busy)
-
-    @Slot(str, object, object)
-    def _on_worker_progress(self, job_id: str, progress: Progress, preview: QImage | None) -> None:
-        job = self.job(job_id)
-        if job is None or job.state is not JobState.running:
-            return
-        job.fraction = max(0.0, min(1.0, progress.fraction))
-        job.step, job.steps = progress.step, progress.steps
-        job.eta_seconds = progress.eta_seconds
-        job.job_no, job.job_count = progress.job_no, progress.job_count
-        job.message = progress.message
-        if preview is not None and not preview.isNull():
-            job.preview = preview
-            job.pixmap = QPixmap.fromImage(preview)
-        self.model.changed(job)
-        self.job_progress.emit(job)
-
-    @Slot(str, object, object)
-    def _on_worker_finished(self, job_id: str, outcome: Any, thumb: QImage | None) -> None:
-        job = self.job(job_id)
-        if job is None:
-            return
-        job.assets = list(outcome.assets)
-        job.backend = outcome.backend
-        job.backend_label = outcome.backend_label
-        job.fallback_reason = outcome.fallback_reason
-        job.fraction = 1.0
-        job.eta_seconds = None
-        if thumb is not None and not thumb.isNull():
-            job.preview = thumb
-            job.pixmap = QPixmap.fromImage(thumb)
-        log.info("%s done: %d image(s) from %s", job.id, len(job.assets), job.backend_label)
-        self._finish(job, JobState.done)
-
-    @Slot(str, str, str)
-    def _on_worker_failed(self, job_id: str, message: str, kind: str) -> None:
-        job = self.job(job_id)
-        if job is None:
-            return
-        job.error, job.error_kind = message, kind
-        self._finish(job, JobState.failed)
-
-    @Slot(str)
-    def _on_worker_cancelled(self, job_id: str) -> None:
-        job = self.job(job_id)
-        if job is None:
-            return
-        log.info("%s cancelled", job.id)
-        self._finish(job, JobState.cancelled)
+__all__ = ["JobController"]

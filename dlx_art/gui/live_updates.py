@@ -10,7 +10,10 @@
 * the project list is reloaded when the projects differ from what the bar shows (a project
   created, renamed, archived or deleted elsewhere); a project merely marked as used does not
   reload it, so switching projects here never reshuffles the list;
-* `reset` (the watcher fell behind its log) reloads the gallery and the project list.
+* jobs queued or changed by any program (`Changes.jobs`) go to the job list
+  (`JobController.follow`), which also wakes the window's runner when it holds the queue;
+* `reset` (the watcher fell behind its log) reloads the gallery, the project list and the
+  job list.
 
 The catalog reads run on the session's reads lane; only the widget updates run here.
 """
@@ -59,7 +62,11 @@ class LiveUpdates(QObject):
     def apply(self, changes: Changes) -> None:
         """Bring the views up to date with `changes` (reads run on the reads lane)."""
         library = self.session.library
-        if library is None or self.gallery.library is not library:
+        if library is None:
+            return
+        if changes.jobs or changes.reset:  # the job list follows every program's jobs
+            self.session.jobs.follow(changes)
+        if self.gallery.library is not library:
             return
         if changes.reset:
             if self.gallery.project_id is not None:

@@ -748,9 +748,11 @@ class MainWindow(QMainWindow, WindowActions):
 
     def confirm_quit(self) -> bool:
         """Ask before quitting while a job runs. Returns True to quit."""
-        if self._force_quit or not self.jobs.is_busy():
+        # jobs another program runs (dlx-art serve) go on without the window: nothing to ask
+        if self._force_quit or not self.jobs.own_active_count() or \
+                self.jobs.is_runner is False:
             return True
-        return ask_quit_while_busy(self, self.jobs.active_count())
+        return ask_quit_while_busy(self, self.jobs.own_active_count())
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         if self._shut_down:

@@ -573,10 +573,13 @@ class PromptPanel(PromptExtras, QWidget):
         """Follow `controller` (a `JobController`): Interrupt / Skip / "Add to Queue" track it."""
 
         def update(*_: Any) -> None:
-            self.show_jobs(controller.running_job, len(controller.queued_jobs()))
+            # "N ahead" counts every job before a new one, another program's included
+            running = controller.running_job
+            self.show_jobs(running, controller.active_count() - (running is not None))
 
         for signal in (controller.job_added, controller.job_started, controller.job_finished,
-                       controller.busy_changed, controller.job_progress):
+                       controller.busy_changed, controller.job_progress,
+                       controller.jobs_changed):
             signal.connect(update)
         self.interrupt_requested.connect(controller.cancel_running)
         self.skip_requested.connect(controller.skip_running)

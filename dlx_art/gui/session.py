@@ -20,7 +20,8 @@ Opening, switching and moving a library happen in the background and report by s
   polls the library's `ChangeWatcher` every `CHANGES_POLL_MS` on the reads lane (one
   `PRAGMA data_version` when nothing changed).
 
-`shutdown(ms)` is the only place that waits for background work: it cancels the jobs, stops
+`shutdown(ms)` is the only place that waits for background work: it stops the running job
+(recorded as interrupted: it runs again on the next start; queued jobs stay queued), stops
 the monitor, drops queued reads, waits (bounded) for every lane, closes the library and
 releases the lock.
 """
@@ -240,16 +241,19 @@ class Session(QObject):
             return
         self.library = None
         watcher = self._unwatch()
+        close_jobs = self.jobs.release_library()  # nothing runs: not busy
         self.library_opened.emit(None)
         for name in DROPPABLE:
             self.runner.lane(name).cancel()
         runner = self.runner
 
         def close_when_unused() -> None:  # writer lane
-            others = tuple(n for n in LIBRARY_LANES if n != "writer")
+            others = (*(n for n in LIBRARY_LANES if n != "writer"), "jobs")
             if not runner.wait(RELEASE_WAIT_MS, others):
                 log.warning("work on %s still running after %d ms", library.root,
                             RELEASE_WAIT_MS)
+            if close_jobs is not None:  # before the library: every connection closed
+                close_jobs()            # folds the write-ahead log into the catalog
             if watcher is not None:
                 watcher.close()
             library.close()
@@ -430,6 +434,8 @@ class Session(QObject):
                                             if n != "backends")) and ok
         if watcher is not None and ok:
             watcher.close()
+        if ok:
+            self.jobs.close()
         if self.library is not None:
             if ok:
                 self.library.close()

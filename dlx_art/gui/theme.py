@@ -267,7 +267,7 @@ def text_pairs(palette: QPalette, scheme: str) -> list[tuple[str, QColor, QColor
 
 #: Job states' colours (badges, the failed job's error line); drawn through `readable`.
 JOB_STATE_COLORS = {"queued": "#8a9099", "running": "#4c8dff", "done": "#3fb96b",
-                    "failed": "#e05757", "cancelled": "#8a9099"}
+                    "failed": "#e05757", "cancelled": "#8a9099", "interrupted": "#d9912b"}
 
 
 def style_sheet(scheme: str = "dark") -> str:

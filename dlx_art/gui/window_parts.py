@@ -119,9 +119,10 @@ def ask_quit_while_busy(parent: QWidget, count: int) -> bool:
     box.setWindowTitle("Quit DLX Art Studio")
     box.setText("A job is still running." if count == 1 else
                 f"{count} jobs are running or queued.")
-    box.setInformativeText("Quit anyway? The running job is cancelled on the server; "
-                           "finished images are already saved.")
-    quit_button = box.addButton("Cancel Jobs and Quit", QMessageBox.ButtonRole.AcceptRole)
+    box.setInformativeText("Quit anyway? The running job is stopped on the server and runs "
+                           "again, with the same seed, when you next open the studio; queued "
+                           "jobs wait until then. Finished images are already saved.")
+    quit_button = box.addButton("Stop Jobs and Quit", QMessageBox.ButtonRole.AcceptRole)
     box.addButton("Keep Working", QMessageBox.ButtonRole.RejectRole)
     box.setDefaultButton(quit_button)
     box.setStyleSheet("QLabel { min-width: 320px; }")

@@ -129,7 +129,8 @@ class JobInfo:
                 value = format_datetime(value)
             data[name] = value
         if with_request:
-            data["request"] = {k: v for k, v in self.request.items() if k != "maskPng"}
+            data["request"] = {k: v for k, v in self.request.items()
+                               if k not in ("maskPng", "initPng")}
             data["request"]["hasMask"] = bool(self.request.get("maskPng"))
         else:
             del data["request"]
@@ -330,6 +331,27 @@ class JobQueue:
         with self._write() as con:
             con.execute(f'UPDATE "StudioJob" SET {sets} WHERE "id" = ?',
                         (*values.values(), job_id))
+            return self._get(con, job_id)
+
+    def interrupt(self, job_id: str, message: str) -> JobInfo:
+        """Close a running job as `interrupted`: its runner stopped it without a cancel request.
+
+        It runs again once (same request, same seed) when a runner next claims it, as a job
+        left by a dead runner does (`recover`); after its last attempt it stays interrupted.
+        """
+        with self._write() as con:
+            job = self._get(con, job_id)
+            if job.state != "running":
+                return job
+            final = job.attempts >= MAX_ATTEMPTS
+            now = format_datetime(utc_now())
+            con.execute(
+                'UPDATE "StudioJob" SET "state" = \'interrupted\', "error" = ?, '
+                '"errorKind" = \'Interrupted\', "exitCode" = ?, "updatedAt" = ?, '
+                '"finishedAt" = ? WHERE "id" = ?',
+                (message if not final else "The job was stopped twice while it ran; it was "
+                 "not started again.", 1 if final else None, now, now if final else None,
+                 job_id))
             return self._get(con, job_id)
 
     def request_cancel(self, job_id: str) -> JobInfo:

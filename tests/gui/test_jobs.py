@@ -79,6 +79,32 @@ def test_jobs_run_one_at_a_time_in_order(qtbot, setup):
         ["image 0", "image 1", "image 2"]
 
 
+def test_the_windows_jobs_run_in_order_however_the_runner_steps_fall(qtbot, setup):
+    # the jobs lane is held while three jobs are submitted: the first is started "at once"
+    # (its row written by the next runner step), the others must not get rows before it, or
+    # a step that looks for work meanwhile would run the second first
+    import threading
+
+    from dlx_art.library.changes import Changes
+
+    controller, library, project, fake, _ = setup
+    gate = threading.Event()
+    controller._runner.jobs.run(gate.wait, 30)
+    # the change feed reports a change: the runner looks for work (a step waits on the lane)
+    controller.follow(Changes(jobs=["a-row-changed-elsewhere"]))
+    order = []
+    controller.job_started.connect(lambda j: order.append(j.id))
+    jobs = [controller.submit(request(project, prompt=f"image {i}")) for i in range(3)]
+    assert controller._runner.writer.wait(10_000)
+    qtbot.wait(100)  # the writes' results delivered, if any were made
+    gate.set()
+    wait_finished(qtbot, *jobs)
+    assert [j.state for j in jobs] == [JobState.done] * 3
+    assert [a.prompt for a in library.assets(project.id, order="oldest")] == \
+        ["image 0", "image 1", "image 2"]
+    assert order[0] == jobs[0].id and order[1:] in ([jobs[1].id, jobs[2].id], [])
+
+
 def test_progress_and_live_preview(qtbot, setup):
     controller, _library, project, fake, _ = setup
     fake.step_time = 0.06

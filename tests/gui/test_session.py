@@ -200,6 +200,12 @@ def test_switching_reports_by_signals_in_order_without_a_nested_loop(qtbot, sess
     from dlx_art.gui.main_window import LibraryLock
 
     LibraryLock(old_root).acquire().release()  # the old library's lock was given back
+    # and its job runner lock: the window now runs the new library's jobs
+    from dlx_art.library.jobs import RunnerLock
+
+    qtbot.waitUntil(lambda: RunnerLock(old_root).holder() is None, timeout=GENEROUS_MS)
+    qtbot.waitUntil(lambda: session.jobs.is_runner is True, timeout=GENEROUS_MS)
+    assert RunnerLock(folder).holder() is not None
 
 
 def test_a_switch_never_waits_on_the_gui_thread_for_a_read_of_the_old_library(

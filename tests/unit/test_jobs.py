@@ -99,6 +99,22 @@ def test_a_job_left_running_by_a_dead_runner_runs_again_once(queue):
     assert queue.pending_count() == 0
 
 
+def test_a_job_its_runner_stopped_is_interrupted_and_runs_again_once(queue):
+    job = queue.enqueue("txt2img", {"prompt": "fox", "seed": 7}, project_id=None,
+                        origin="service")
+    assert queue.interrupt(job.id, "stopped").state == "queued"  # not running: unchanged
+    queue.claim("window@host")
+    stopped = queue.interrupt(job.id, "The window was closed.")
+    assert stopped.state == "interrupted" and not stopped.finished
+    assert stopped.error == "The window was closed." and stopped.errorKind == "Interrupted"
+    again = queue.claim("next@host")
+    assert again.id == job.id and again.attempts == MAX_ATTEMPTS
+    assert again.request == {"prompt": "fox", "seed": 7}  # the same seed
+    last = queue.interrupt(job.id, "stopped again")
+    assert last.state == "interrupted" and last.finished and last.exitCode == 1
+    assert queue.claim("next@host") is None
+
+
 def test_recover_cancels_a_job_whose_cancel_was_asked(queue):
     job = queue.enqueue("txt2img", {}, project_id=None, origin="cli")
     queue.claim("dead")
@@ -243,3 +259,26 @@ def _sqlite():
     from sqlalchemy.dialects import sqlite
 
     return sqlite.dialect()
+
+
+def test_a_canvas_request_keeps_its_own_pixels_in_the_row(library):
+    from dlx_art.generation.runner import request_from_json, request_to_json
+    from dlx_art.generation.types import GenerationRequest, Kind
+    from tests.support.images import png_bytes
+
+    project = library.create_project("Canvas")
+    pixels = png_bytes()
+    request = GenerationRequest(project.id, "paint over", kind=Kind.img2img, width=64,
+                                height=64, init_image=pixels, seed=5)
+    plain = request_to_json(request)
+    assert "initPng" not in plain  # the parent's pixels are read again when it runs
+    data = request_to_json(request, with_init_image=True)
+    again = request_from_json(json.loads(json.dumps(data)), library)
+    assert again.init_image == pixels and again.seed == 5 and again.parent_id is None
+    queue = JobQueue(library.db_path)
+    try:
+        job = queue.enqueue("img2img", data, project_id=project.id, origin="window")
+        shown = job.to_json()["request"]
+        assert "initPng" not in shown and "maskPng" not in shown  # bulky bytes left out
+    finally:
+        queue.close()
