@@ -146,19 +146,23 @@ class AssetsMixin(ProjectsMixin, ReadsMixin):
         masks = storage.asset_dir(self.root, prepared.folder, storage.MASKS)
         try:
             storage.ensure_dir(images)
+            # the names are looked up before our temporary file changes the folder's time,
+            # else `_taken` would list the whole folder again on every save
+            taken = self._taken(images)
             prepared.temp_path = storage.write_temp(
                 images, f"{prepared.stem}.{prepared.row['fileType']}", prepared.image_bytes())
             prepared.image_path = storage.claim_name(
                 prepared.temp_path, images, prepared.stem, prepared.row["fileType"],
-                taken=self._taken(images))
+                taken=taken)
             prepared.temp_path = None
             if prepared.mask is not None and prepared.mask_type is not None:
                 stem = f"{prepared.image_path.stem}-mask"
                 storage.ensure_dir(masks)
+                taken = self._taken(masks)
                 prepared.temp_path = storage.write_temp(
                     masks, f"{stem}.{prepared.mask_type}", prepared.mask)
                 prepared.mask_path = storage.claim_name(
-                    prepared.temp_path, masks, stem, prepared.mask_type, taken=self._taken(masks))
+                    prepared.temp_path, masks, stem, prepared.mask_type, taken=taken)
                 prepared.temp_path = None
             for folder in {p.parent for p in (prepared.image_path, prepared.mask_path) if p}:
                 storage._fsync_dir(folder)  # the new names survive a power cut
