@@ -83,7 +83,9 @@ class AssetsMixin(ProjectsMixin, ReadsMixin):
             self._write_files(prepared)
             try:
                 with self.engine.begin() as con:
-                    con.execute(insert(A).values(**prepared.row))
+                    # parameters, not `.values(**row)`: a statement built from literal values is
+                    # coerced column by column on every call (0.25 ms of a 2 ms save)
+                    con.execute(insert(A), prepared.row)
             except Exception as exc:
                 prepared.remove_files()
                 raise StorageError(f"The image could not be catalogued: {exc}") from exc
