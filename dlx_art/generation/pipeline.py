@@ -85,12 +85,11 @@ def run(
             "approximate": result.approximate,
         }
         mask = request.mask if request.kind is Kind.inpaint else None
-        asset = library.add_image(request.project_id, image.data, values=values, mask=mask)
-        try:
-            library.make_thumbnail(asset)
-        except Exception:  # a thumbnail is a cache: never fail the job for it
-            log.warning("thumbnail for %s failed", asset.id, exc_info=True)
-        assets.append(asset)
+        # No thumbnail here: it is a cache, made after the save by whoever shows the image
+        # (the window's job worker, or the gallery on demand), so the next image's save does
+        # not wait for it.
+        assets.append(library.add_image(request.project_id, image.data, values=values,
+                                        mask=mask))
     if discard and cancel.cancelled:  # cancelled while the last image was being saved
         withdraw(library, assets)
         raise Cancelled()

@@ -225,8 +225,16 @@ def decode_preview(data: bytes | None, size: int = PREVIEW_SIZE) -> QImage | Non
     return image
 
 
+def make_thumbnail(library: Any, asset: Any) -> None:
+    """Make the asset's cached thumbnail if it has none; any thread. Never raises."""
+    try:
+        library.make_thumbnail(asset)
+    except Exception:  # a thumbnail is a cache: never fail a finished job for it
+        log.warning("thumbnail for %s failed", getattr(asset, "id", "?"), exc_info=True)
+
+
 def load_thumbnail(library: Any, asset: Any, size: int = PREVIEW_SIZE) -> QImage | None:
-    """The asset's cached thumbnail (made by the pipeline) as a QImage; any thread."""
+    """The asset's thumbnail (made now if the cache has none) as a QImage; any thread."""
     try:
         path = library.make_thumbnail(asset)
         image = QImage(str(path))
@@ -281,7 +289,11 @@ class GenerationWorker(QRunnable):
             outcome = pipeline.run(self._request, router, self._library,
                                    on_progress=self._on_progress, cancel=self._cancel,
                                    want_preview=self._want_preview)
+            # The thumbnails are made here, after the job's files and rows are saved (the
+            # pipeline does not wait for them): the tiles find them ready.
             thumb = load_thumbnail(self._library, outcome.assets[0]) if outcome.assets else None
+            for asset in outcome.assets[1:]:
+                make_thumbnail(self._library, asset)
         except Cancelled:
             self.signals.cancelled.emit(self._job_id)
         except DlxError as exc:
