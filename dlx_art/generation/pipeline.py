@@ -85,11 +85,10 @@ def run(
             "approximate": result.approximate,
         }
         mask = request.mask if request.kind is Kind.inpaint else None
+        asset = library.add_image(request.project_id, image.data, values=values, mask=mask)
         # No thumbnail here: it is a cache, made after the save by whoever shows the image
-        # (the window's job worker, or the gallery on demand), so the next image's save does
-        # not wait for it.
-        assets.append(library.add_image(request.project_id, image.data, values=values,
-                                        mask=mask))
+        # (the window's job worker, or the gallery on demand); the next save never waits.
+        assets.append(asset)
     if discard and cancel.cancelled:  # cancelled while the last image was being saved
         withdraw(library, assets)
         raise Cancelled()
