@@ -11,8 +11,10 @@ Printed (medians over the runs, and each run):
 * the longest gap between heartbeats from Generate to the tile: raw, and less the time the
   GUI thread spent runnable but not running (Linux schedstat; what a busy machine costs, not
   our code). Target <= 50 ms (on the adjusted figure; the raw one is shown beside it);
-* tile latency: the job's `job_finished` on the GUI thread (file and row committed) -> the
-  tile's thumbnail ready in the gallery. Target <= 100 ms.
+* tile latency: the image's file and row committed (`Library.add_image` returned, in the job's
+  thread) -> the tile's thumbnail ready in the gallery. Target <= 100 ms. The thumbnail is made
+  after the save, so this holds making it; the job's `job_finished` on the GUI thread -> the
+  tile is shown beside it.
 
     python bench/bench_first_generation.py [--runs 5]
 """
@@ -72,7 +74,7 @@ def on_beat():
     beat["beats"] += 1
 
 heart.timeout.connect(on_beat)
-state = {"asset": None, "finished": None, "started": False}
+state = {"asset": None, "finished": None, "started": False, "saved": None}
 
 def finish(ok):
     heart.stop()
@@ -84,7 +86,9 @@ def finish(ok):
 
 def on_thumb(asset_id):
     if asset_id == state["asset"] and state["finished"] is not None:
-        out["tile_ms"] = (time.perf_counter() - state["finished"]) * 1000
+        now = time.perf_counter()
+        out["tile_ms"] = (now - state["saved"]) * 1000
+        out["tile_after_finished_ms"] = (now - state["finished"]) * 1000
         QTimer.singleShot(0, lambda: finish(True))
 
 def on_finished(job):
@@ -106,6 +110,16 @@ def try_start():
         QTimer.singleShot(20, try_start)
         return
     state["started"] = True
+    library = session.library
+    add_image = library.add_image
+
+    def timed_add_image(*args, **kwargs):  # the moment the file and row are committed
+        asset = add_image(*args, **kwargs)
+        if state["saved"] is None:
+            state["saved"] = time.perf_counter()
+        return asset
+
+    library.add_image = timed_add_image
     window.prompt_panel.prompt_edit.setPlainText("a lighthouse in a storm")
     for name, value in (("width_spin", 512), ("height_spin", 512), ("steps_spin", 20)):
         spin = getattr(window.prompt_panel, name, None)
@@ -194,10 +208,13 @@ def main() -> int:
     say(f"first generation after start, 512x512, fake A1111; {len(results)} runs, medians")
     say(f"  longest GUI-thread stall (5 ms heartbeat)   {gap:7.1f} ms  (raw {raw:.1f} ms)  "
         f"target <= 50 ms   {'PASS' if gap <= 50 else 'FAIL'}")
-    say(f"  job finished -> tile thumbnail ready       {tile:7.1f} ms  "
+    after = statistics.median(r["tile_after_finished_ms"] for r in results)
+    say(f"  file and row committed -> tile thumbnail ready {tile:7.1f} ms  "
         f"target <= 100 ms  {'PASS' if tile <= 100 else 'FAIL'}")
-    say("  runs (stall adj/raw, tile ms): " + "; ".join(
-        f"{r['max_gap_ms']:.0f}/{r['max_gap_raw_ms']:.0f}, {r['tile_ms']:.0f}" for r in results))
+    say(f"  job finished (GUI thread) -> tile thumbnail ready {after:4.1f} ms")
+    say("  runs (stall adj/raw, tile ms from save / from job finished): " + "; ".join(
+        f"{r['max_gap_ms']:.0f}/{r['max_gap_raw_ms']:.0f}, {r['tile_ms']:.0f}/"
+        f"{r['tile_after_finished_ms']:.0f}" for r in results))
     say(f"load average before {load_before}, after {load_after}")
     if str(args.out) != "-":
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+import pybase64
 from PIL import Image
 
 from dlx_art.errors import (
@@ -267,7 +268,8 @@ def parse_result(data: Any, request: GenerationRequest, payload: dict[str, Any],
             raise error(BadServerResponse,
                         f"{label} sent image {number} in an unknown format.")
         try:
-            blob = base64.b64decode(_strip_data_url(encoded), validate=True)
+            # as strict as base64.b64decode(validate=True), 50 times faster (SIMD)
+            blob = pybase64.b64decode(_strip_data_url(encoded), validate=True)
         except (binascii.Error, ValueError):
             raise error(BadServerResponse,
                         f"{label} sent image {number} as broken base64; "

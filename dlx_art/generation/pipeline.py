@@ -100,10 +100,8 @@ def run(
                                                                              request.height):
             mask = request.mask  # the canvas's new area (a mask has the image's size)
         asset = library.add_image(request.project_id, image.data, values=values, mask=mask)
-        try:
-            library.make_thumbnail(asset)
-        except Exception:  # a thumbnail is a cache: never fail the job for it
-            log.warning("thumbnail for %s failed", asset.id, exc_info=True)
+        # No thumbnail here: it is a cache, made after the save by whoever shows the image
+        # (the window's job worker, or the gallery on demand); the next save never waits.
         assets.append(asset)
     if discard and cancel.cancelled:  # cancelled while the last image was being saved
         withdraw(library, assets)

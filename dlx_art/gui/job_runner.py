@@ -209,7 +209,7 @@ class RunnerStep(QRunnable):
 
     def _execute(self, job: JobInfo, token: CancelToken) -> None:
         from dlx_art.generation.runner import execute_job
-        from dlx_art.gui.jobs import decode_preview, load_thumbnail
+        from dlx_art.gui.jobs import decode_preview, load_thumbnail, make_thumbnail
 
         s = self.shared
         outcome: list[Any] = []
@@ -232,6 +232,8 @@ class RunnerStep(QRunnable):
         thumb = None
         if result is not None and result.assets:
             thumb = load_thumbnail(s.library, result.assets[0])
+            for asset in result.assets[1:]:  # made after the save: the tiles find them ready
+                make_thumbnail(s.library, asset)
         s.forget(job.id)
         self.signals.ended.emit(final, result, thumb)
 

@@ -243,8 +243,16 @@ def decode_preview(data: bytes | None, size: int = PREVIEW_SIZE) -> QImage | Non
     return image
 
 
+def make_thumbnail(library: Any, asset: Any) -> None:
+    """Make the asset's cached thumbnail if it has none; any thread. Never raises."""
+    try:
+        library.make_thumbnail(asset)
+    except Exception:  # a thumbnail is a cache: never fail a finished job for it
+        log.warning("thumbnail for %s failed", getattr(asset, "id", "?"), exc_info=True)
+
+
 def load_thumbnail(library: Any, asset: Any, size: int = PREVIEW_SIZE) -> QImage | None:
-    """The asset's cached thumbnail (made by the pipeline) as a QImage; any thread."""
+    """The asset's thumbnail (made now if the cache has none) as a QImage; any thread."""
     try:
         path = library.make_thumbnail(asset)
         image = QImage(str(path))

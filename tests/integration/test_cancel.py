@@ -59,13 +59,14 @@ def test_a_cancel_while_saving_takes_the_saved_images_out_again(library, fake_a1
                                                                 monkeypatch):
     project = library.create_project("P")
     token = CancelToken()
-    make_thumbnail = library.make_thumbnail
+    add_image = library.add_image
 
-    def thumbnail_then_cancel(asset, *args, **kwargs):  # runs right after an image is saved
+    def save_then_cancel(*args, **kwargs):  # the cancel comes right after an image is saved
+        asset = add_image(*args, **kwargs)
         token.cancel()
-        return make_thumbnail(asset, *args, **kwargs)
+        return asset
 
-    monkeypatch.setattr(library, "make_thumbnail", thumbnail_then_cancel)
+    monkeypatch.setattr(library, "add_image", save_then_cancel)
     request = GenerationRequest(project.id, "x", steps=2, width=64, height=64, batch_count=3)
     with pytest.raises(Cancelled):
         pipeline.run(request, _router(fake_a1111), library, cancel=token)

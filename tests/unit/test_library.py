@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -109,6 +110,25 @@ def test_failed_row_removes_file(library, monkeypatch):
     monkeypatch.setattr(library.engine, "begin", original_begin)
     images = list((library.root / "Projects/P/Assets/Images").iterdir())
     assert images == []
+
+
+def test_saves_one_after_another_list_the_image_folder_once(library, monkeypatch):
+    """A folder of 40,000 images takes tens of milliseconds to list: once, not per save."""
+    from dlx_art.library import storage
+
+    project = library.create_project("P")
+    listed = []
+    taken_names = storage.taken_names
+    monkeypatch.setattr(storage, "taken_names", lambda f: listed.append(f) or taken_names(f))
+    saved = [_add(library, project, seed=i) for i in range(4)]
+    assert len(listed) == 1
+    assert len({a.filePath for a in saved}) == 4
+    # a file that appears behind our back still makes the list be read again
+    (listed[0] / "elsewhere.png").write_bytes(b"x")
+    stamp = listed[0].stat().st_mtime_ns + 10**9  # a coarse clock may not have moved yet
+    os.utime(listed[0], ns=(stamp, stamp))
+    _add(library, project, seed=9)
+    assert len(listed) == 2
 
 
 def test_broken_image_is_rejected_before_anything_is_written(library):
