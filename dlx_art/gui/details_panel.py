@@ -49,7 +49,8 @@ PREVIEW_BOX = QSize(1024, 1024)
 MAX_PREVIEW_HEIGHT = 420
 
 KIND_TEXT = {"txt2img": "Text to image", "img2img": "Image to image (refine)",
-             "inpaint": "Inpaint", "import": "Imported"}
+             "inpaint": "Inpaint", "import": "Imported", "upscale": "Upscaled",
+             "outpaint": "Expanded (outpaint)"}
 BACKEND_TEXT = {"a1111": "AUTOMATIC1111", "hf": "Hugging Face"}
 APPROXIMATE_TEXT = "approximate (Hugging Face)"
 APPROXIMATE_TIP = ("Hugging Face has no true inpainting here: the whole image was regenerated "

@@ -211,6 +211,15 @@ class SettingsDialog(QDialog):
             buttons.addWidget(button)
         buttons.addStretch(1)
         layout.addLayout(buttons)
+        self.inpaint_model_check = QCheckBox("Inpaint with the model's inpainting checkpoint when "
+                                             "the server has one")
+        self.inpaint_model_check.setObjectName("inpaintModelCheck")
+        self.inpaint_model_check.setToolTip(
+            "A masked refinement of an image made with “dreamshaper_8” uses "
+            "“dreamshaper_8-inpainting” when the server lists it (the job names the model it "
+            "used). Off: always the image's own model.")
+        self.inpaint_model_check.setChecked(self._settings.a1111_inpaint_model == "auto")
+        layout.addWidget(self.inpaint_model_check)
         return page
 
     def _hf_tab(self) -> QWidget:
@@ -487,6 +496,7 @@ class SettingsDialog(QDialog):
             if url_auth and not server.user:
                 server.user, server.password = url_auth
         settings.a1111_servers = servers
+        settings.a1111_inpaint_model = "auto" if self.inpaint_model_check.isChecked() else "off"
         settings.hf_fallback = self.hf_fallback_check.isChecked()
         if self.hf_token_radio.isChecked():
             token = self.hf_token_edit.text().strip()

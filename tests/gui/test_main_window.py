@@ -283,6 +283,8 @@ def test_settings_dialog_saves_and_applies(qtbot, studio, caplog):
         dialog.hf_token_edit.setText("hf_abcdefghijklmnop")
         dialog.hf_model_edit.setText("org/model")
         dialog.hf_fallback_check.setChecked(False)
+        assert dialog.inpaint_model_check.isChecked()  # "auto" by default
+        dialog.inpaint_model_check.setChecked(False)
         dialog.read_timeout_spin.setValue(120)
         dialog.theme_combo.setCurrentIndex(dialog.theme_combo.findData("light"))
         dialog.buttons.button(dialog.buttons.StandardButton.Ok).click()
@@ -297,6 +299,7 @@ def test_settings_dialog_saves_and_applies(qtbot, studio, caplog):
         ("artist", "pa55-word-xyz")
     assert settings.hf_token == "hf_abcdefghijklmnop" and settings.hf_model == "org/model"
     assert settings.hf_fallback is False and settings.read_timeout == 120
+    assert settings.a1111_inpaint_model == "off"
     assert settings.theme == "light"
     assert window.theme_actions["light"].isChecked()
     assert QApplication.palette().window().color().lightness() > 128

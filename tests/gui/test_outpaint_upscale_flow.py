@@ -81,6 +81,7 @@ def test_expand_in_the_canvas_makes_a_larger_child_that_becomes_the_picture(
     assert window.gallery.current_asset().id == child.id
     qtbot.waitUntil(lambda: window.details.asset() is not None
                     and window.details.asset().id == child.id, timeout=5000)
+    assert window.details.field_text("kind") == "Expanded (outpaint)"
 
 
 def test_upscale_from_the_image_toolbar_makes_a_child_shown_in_the_lineage(
@@ -136,6 +137,10 @@ def test_upscale_from_the_image_toolbar_makes_a_child_shown_in_the_lineage(
     assert item.data(0, ASSET_ROLE).id == child.id
     assert item.text(0).startswith("Upscaled")
     window.gallery._lineage_dialog.close()
+    window.gallery.select_asset(child.id)
+    qtbot.waitUntil(lambda: window.details.asset() is not None
+                    and window.details.asset().id == child.id, timeout=5000)
+    assert window.details.field_text("kind") == "Upscaled"
 
 
 def test_the_gallery_menu_offers_upscale_for_one_image(qtbot, studio, fake_a1111):

@@ -47,7 +47,8 @@ DEFAULT_TILE = 176
 GAP = 8  # space between tiles
 RADIUS = 6.0
 
-BADGES = {"img2img": "img2img", "inpaint": "inpaint", "import": "import"}
+BADGES = {"img2img": "img2img", "inpaint": "inpaint", "import": "import", "upscale": "upscaled",
+          "outpaint": "outpaint"}
 STAR_COLOR = QColor("#f5c542")
 
 

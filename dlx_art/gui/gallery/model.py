@@ -44,7 +44,7 @@ THUMBNAIL_FLUSH_MS = 33  # thumbnails that arrive together repaint together (abo
 ORDERS = ("newest", "oldest", "favorites")
 
 KIND_LABELS = {"txt2img": "txt2img", "img2img": "img2img", "inpaint": "inpaint",
-               "import": "import"}
+               "import": "import", "upscale": "upscaled", "outpaint": "outpaint"}
 
 _Index = QModelIndex | QPersistentModelIndex
 
