@@ -45,16 +45,26 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     return build_parser().parse_args(list(argv))
 
 
-def _set_app_identity(app: object) -> None:
-    from PySide6.QtGui import QGuiApplication, QIcon
-
-    from dlx_art.paths import resources_dir
+def _set_app_identity(app: object, *, icon: bool = True) -> None:
+    """The application's names (and its icon unless `icon=False`: see `_set_app_icon`)."""
+    from PySide6.QtGui import QGuiApplication
 
     QGuiApplication.setApplicationName(APP_NAME)
     QGuiApplication.setApplicationDisplayName(APP_NAME)
     QGuiApplication.setOrganizationName(ORG_NAME)
     QGuiApplication.setApplicationVersion(__version__)
     QGuiApplication.setDesktopFileName("dlx-art")
+    if icon:
+        _set_app_icon()
+
+
+def _set_app_icon() -> None:
+    """The window icon in every size (decoding its PNGs takes about 20 ms: `main` sets it
+    right after the window's first frame; the window manager picks it up then)."""
+    from PySide6.QtGui import QGuiApplication, QIcon
+
+    from dlx_art.paths import resources_dir
+
     icons = resources_dir() / "icons"
     icon = QIcon()
     svg = icons / "dlx-art.svg"
@@ -285,11 +295,14 @@ def _report(message: str, *, headless: bool, title: str = APP_NAME) -> None:
     QMessageBox.warning(None, title, message)
 
 
-def main(argv: Sequence[str]) -> int:
-    """Start the studio window; see the module docstring. `argv` excludes the program name."""
+def main(argv: Sequence[str], *, parsed: argparse.Namespace | None = None) -> int:
+    """Start the studio window; see the module docstring. `argv` excludes the program name.
+
+    `parsed`: `argv` as `dlx_art.cli` has parsed it already (saves building the parser again).
+    """
     global _ended_cleanly
     _ended_cleanly = False
-    args = _parse(argv)
+    args = parsed if parsed is not None else _parse(argv)
     if args.command is not None:  # a CLI command: not the window's business
         from dlx_art.cli import main as cli_main
 
@@ -319,15 +332,17 @@ def main(argv: Sequence[str]) -> int:
     else:
         uncaught_count = None  # type: ignore[assignment]
     assert isinstance(app, QApplication)
-    _set_app_identity(app)
+    _set_app_identity(app, icon=False)  # the icon follows the first frame
     headless = args.smoke or QApplication.platformName() in HEADLESS
     before = uncaught_count() if uncaught_count is not None else 0
 
     from dlx_art.gui import theme
+    from dlx_art.gui.first_paint import after_first_paint
     from dlx_art.gui.main_window import MainWindow
     from dlx_art.gui.session import Session
 
-    theme.apply_theme(app, context.settings.theme)
+    # palette now, style sheet once the window is built (see `theme.apply_theme`)
+    theme.apply_theme(app, context.settings.theme, sheet=False)
     try:
         session = Session.locked(context)
     except DlxError as exc:
@@ -342,7 +357,11 @@ def main(argv: Sequence[str]) -> int:
     try:
         # The window shows at once and the session opens the catalog in the background
         # (importing the database layer alone takes longer than showing the window).
-        window = MainWindow(session)
+        try:
+            window = MainWindow(session)
+        finally:
+            theme.apply_style_sheet(app)
+        after_first_paint(window, _set_app_icon)
         tune_process(session)  # after the window: its freeze follows the window's filling
         result: dict[str, object] = {"closed": False, "failed": None}
         loop = QEventLoop()

@@ -231,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from dlx_art.app import finish_process
         from dlx_art.app import main as app_main
 
-        code = app_main(argv)
+        code = app_main(argv, parsed=args)
         return finish_process(code) if entry else code
     if args.home:
         os.environ["DLX_ART_HOME"] = str(Path(args.home).expanduser().resolve())

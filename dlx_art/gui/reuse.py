@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from dlx_art.library.metadata import parse_infotext
-
 #: infotext keys with no field in the prompt panel yet (shown by these names)
 UNSUPPORTED = {
     "Hires upscale": "hires fix", "Hires steps": "hires fix", "Hires upscaler": "hires fix",
@@ -26,6 +24,10 @@ def not_restorable(infotext: str | None) -> list[str]:
     """The settings in `infotext` the prompt panel has no field for (deduplicated, in order)."""
     if not infotext:
         return []
+    # imported here: the metadata module loads Pillow, which the window's first frame does
+    # not need (this runs when "Use all" is pressed)
+    from dlx_art.library.metadata import parse_infotext
+
     try:
         params = parse_infotext(infotext).params
     except Exception:  # noqa: BLE001 - a damaged infotext only loses this note
