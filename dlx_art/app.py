@@ -139,7 +139,6 @@ class _StartupTimer:
 
     def __init__(self, window: object) -> None:
         from PySide6.QtCore import QEvent, QObject, QTimer
-        from PySide6.QtWidgets import QApplication
 
         self.t0 = _process_start_ns()
         self.shown: float | None = None
@@ -156,8 +155,12 @@ class _StartupTimer:
                     timer._on_paint(obj)
                 return False
 
+        # on the window (painted first in every pass) and later on the usable target only: an
+        # application-wide Python filter would be called for every event of every object
+        # while the window starts, slowing what it measures
         self._filter = Filter()
-        QApplication.instance().installEventFilter(self._filter)  # type: ignore[union-attr]
+        window.installEventFilter(self._filter)  # type: ignore[attr-defined]
+        self._watched: list[object] = [window]
         self._poll = QTimer()
         self._poll.setInterval(5)
         self._poll.timeout.connect(self._check_usable)
@@ -206,15 +209,19 @@ class _StartupTimer:
     def _check_usable(self) -> None:
         target = self._usable_target()
         if target is not None:
+            if not any(target is each for each in self._watched):
+                target.installEventFilter(self._filter)  # type: ignore[attr-defined]
+                self._watched.append(target)
             target.update()  # type: ignore[attr-defined]  # its next paint is "usable"
 
     def stop(self) -> None:
-        from PySide6.QtWidgets import QApplication
+        from shiboken6 import isValid
 
         self._poll.stop()
-        app = QApplication.instance()
-        if app is not None:
-            app.removeEventFilter(self._filter)
+        for each in self._watched:
+            if isValid(each):
+                each.removeEventFilter(self._filter)  # type: ignore[attr-defined]
+        self._watched = []
 
     def report(self) -> None:
         if self.shown is None or getattr(self, "_reported", False):
