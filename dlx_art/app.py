@@ -58,6 +58,14 @@ def _set_app_identity(app: object, *, icon: bool = True) -> None:
         _set_app_icon()
 
 
+def _after_first_frame() -> None:
+    """What `main` leaves until the window's first frame is painted."""
+    from dlx_art.log import start_rotating
+
+    _set_app_icon()
+    start_rotating()
+
+
 def _set_app_icon() -> None:
     """The window icon in every size (decoding its PNGs takes about 20 ms: `main` sets it
     right after the window's first frame; the window manager picks it up then)."""
@@ -344,7 +352,7 @@ def main(argv: Sequence[str], *, parsed: argparse.Namespace | None = None) -> in
     from dlx_art.log import setup_logging
 
     context = load_context(args.home)
-    log_file = setup_logging(paths=context.paths)
+    log_file = setup_logging(paths=context.paths, rotate_later=True)  # see start_rotating
     log.info("starting %s %s (smoke=%s)", APP_NAME, __version__, args.smoke)
 
     app = QApplication.instance()
@@ -387,7 +395,7 @@ def main(argv: Sequence[str], *, parsed: argparse.Namespace | None = None) -> in
             window = MainWindow(session)
         finally:
             theme.apply_style_sheet(app)
-        after_first_paint(window, _set_app_icon)
+        after_first_paint(window, _after_first_frame)
         tune_process(session)  # after the window: its freeze follows the window's filling
         result: dict[str, object] = {"closed": False, "failed": None}
         loop = QEventLoop()
