@@ -58,8 +58,13 @@ def _set_app_identity(app: object, *, icon: bool = True) -> None:
         _set_app_icon()
 
 
-def _after_first_frame() -> None:
-    """What `main` leaves until the window's first frame is painted."""
+#: How long after the library is shown `main` sets the window icon and starts rotating the log
+#: (the window paints the library within a frame or two of `library_ready`).
+AFTER_READY_MS = 200
+
+
+def _after_ready() -> None:
+    """What `main` leaves until the library is on screen (`AFTER_READY_MS` after it is)."""
     from dlx_art.log import start_rotating
 
     _set_app_icon()
@@ -68,7 +73,7 @@ def _after_first_frame() -> None:
 
 def _set_app_icon() -> None:
     """The window icon in every size (decoding its PNGs takes about 20 ms: `main` sets it
-    right after the window's first frame; the window manager picks it up then)."""
+    once the library is on screen; the window manager picks it up then)."""
     from PySide6.QtGui import QGuiApplication, QIcon
 
     from dlx_art.paths import resources_dir
@@ -344,7 +349,7 @@ def main(argv: Sequence[str], *, parsed: argparse.Namespace | None = None) -> in
     if args.home:
         os.environ["DLX_ART_HOME"] = str(Path(args.home).expanduser().resolve())
 
-    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtCore import QEventLoop, Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
     from dlx_art.config import load_context
@@ -352,7 +357,7 @@ def main(argv: Sequence[str], *, parsed: argparse.Namespace | None = None) -> in
     from dlx_art.log import setup_logging
 
     context = load_context(args.home)
-    log_file = setup_logging(paths=context.paths, rotate_later=True)  # see start_rotating
+    log_file = setup_logging(paths=context.paths, rotate_later=True)  # see `_after_ready`
     log.info("starting %s %s (smoke=%s)", APP_NAME, __version__, args.smoke)
 
     app = QApplication.instance()
@@ -366,12 +371,11 @@ def main(argv: Sequence[str], *, parsed: argparse.Namespace | None = None) -> in
     else:
         uncaught_count = None  # type: ignore[assignment]
     assert isinstance(app, QApplication)
-    _set_app_identity(app, icon=False)  # the icon follows the first frame
+    _set_app_identity(app, icon=False)  # the icon follows (`_after_ready`)
     headless = args.smoke or QApplication.platformName() in HEADLESS
     before = uncaught_count() if uncaught_count is not None else 0
 
     from dlx_art.gui import theme
-    from dlx_art.gui.first_paint import after_first_paint
     from dlx_art.gui.main_window import MainWindow
     from dlx_art.gui.session import Session
 
@@ -395,7 +399,10 @@ def main(argv: Sequence[str], *, parsed: argparse.Namespace | None = None) -> in
             window = MainWindow(session)
         finally:
             theme.apply_style_sheet(app)
-        after_first_paint(window, _after_first_frame)
+        # the icon and the log's rotation wait until the library is on screen: the frame that
+        # shows it comes first (set at once, they delayed it by about 25 ms)
+        window.library_ready.connect(lambda: QTimer.singleShot(AFTER_READY_MS, _after_ready),
+                                     Qt.ConnectionType.SingleShotConnection)
         tune_process(session)  # after the window: its freeze follows the window's filling
         result: dict[str, object] = {"closed": False, "failed": None}
         loop = QEventLoop()
