@@ -379,8 +379,7 @@ def main(argv: Sequence[str], *, parsed: argparse.Namespace | None = None) -> in
     from dlx_art.gui.main_window import MainWindow
     from dlx_art.gui.session import Session
 
-    # palette now, style sheet once the window is built (see `theme.apply_theme`)
-    theme.apply_theme(app, context.settings.theme, sheet=False)
+    theme.apply_theme(app, context.settings.theme)
     try:
         session = Session.locked(context)
     except DlxError as exc:
@@ -395,10 +394,7 @@ def main(argv: Sequence[str], *, parsed: argparse.Namespace | None = None) -> in
     try:
         # The window shows at once and the session opens the catalog in the background
         # (importing the database layer alone takes longer than showing the window).
-        try:
-            window = MainWindow(session)
-        finally:
-            theme.apply_style_sheet(app)
+        window = MainWindow(session)
         # the icon and the log's rotation wait until the library is on screen: the frame that
         # shows it comes first (set at once, they delayed it by about 25 ms)
         window.library_ready.connect(lambda: QTimer.singleShot(AFTER_READY_MS, _after_ready),

@@ -283,13 +283,9 @@ def style_sheet(scheme: str = "dark") -> str:
     return text
 
 
-def apply_theme(app: QApplication, theme: str, *, sheet: bool = True) -> None:
-    """Fusion + the palette for `theme`; re-applied when the system scheme changes ("system").
-
-    With `sheet=False` the style sheet is left for `apply_style_sheet`: at start-up the window
-    is built first and the sheet set once before it shows. Every widget created under an
-    application style sheet is polished by the sheet again each time it is re-parented while
-    the window is put together, which made building the window about twice as slow.
+def apply_theme(app: QApplication, theme: str) -> None:
+    """Fusion + the palette and style sheet for `theme`; re-applied when the system scheme
+    changes ("system").
 
     Dialog buttons carry no icons (they come from the desktop's icon theme and look out of
     place next to the flat palette): the sheet says so (`dialogbuttonbox-buttons-have-icons`)
@@ -305,17 +301,11 @@ def apply_theme(app: QApplication, theme: str, *, sheet: bool = True) -> None:
             app.setProperty("dlxArtFusion", True)
     scheme = resolved(_current)
     app.setPalette(dark_palette() if scheme == "dark" else light_palette())
-    if sheet:
-        apply_style_sheet(app)
+    app.setStyleSheet(style_sheet(scheme))
     if not _scheme_hooked:
         _scheme_hooked = True
         QGuiApplication.styleHints().colorSchemeChanged.connect(_on_scheme_changed)
     log.info("theme %s (%s)", _current, resolved(_current))
-
-
-def apply_style_sheet(app: QApplication) -> None:
-    """The style sheet of the current theme (see `apply_theme(..., sheet=False)`)."""
-    app.setStyleSheet(style_sheet(resolved(_current)))
 
 
 def _on_scheme_changed(*_args: object) -> None:
