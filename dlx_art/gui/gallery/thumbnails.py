@@ -174,10 +174,8 @@ class ThumbnailLoader(QObject):
         self.prepared = False
         self.warmed = False
         self._warming = False
-        # `prepare` runs before the first load (see `_pump`), not when the library arrives:
-        # the window is usable sooner (it competed for the GIL with the window filling in), and
-        # a library with nothing to show never loads Pillow and Qt's JPEG reader (about 8 MB)
-        self._unprepared = library is not None
+        if library is not None:
+            self._lane.run(prepare, library, owner=self, on_done=self._on_prepared)
         # No timed warm-up of the rendering processes: they hold ~35 MB each and start on the
         # first thumbnail that must really be rendered (`RenderProcesses` starts them on
         # demand, on the render lane), so a window with nothing to render starts none.
@@ -188,7 +186,8 @@ class ThumbnailLoader(QObject):
         self._running.clear()
         self.clear()
         self._library = library
-        self._unprepared = library is not None
+        if library is not None:
+            self._lane.run(prepare, library, owner=self, on_done=self._on_prepared)
 
     def _on_prepared(self, _result: object) -> None:
         if isValid(self):
@@ -320,9 +319,6 @@ class ThumbnailLoader(QObject):
                     wanted = False
                 if not wanted:
                     continue  # scrolled away; the next paint asks again if it comes back
-            if self._unprepared:  # the first load of this library: Pillow etc. first
-                self._unprepared = False
-                self._lane.run(prepare, self._library, owner=self, on_done=self._on_prepared)
             self._running[asset_id] = request
             box = (request.box.width(), request.box.height())
             self._lane.run(load_thumbnail_image, self._library, request.asset, box, owner=self,
