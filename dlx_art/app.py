@@ -45,16 +45,39 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     return build_parser().parse_args(list(argv))
 
 
-def _set_app_identity(app: object) -> None:
-    from PySide6.QtGui import QGuiApplication, QIcon
-
-    from dlx_art.paths import resources_dir
+def _set_app_identity(app: object, *, icon: bool = True) -> None:
+    """The application's names (and its icon unless `icon=False`: see `_set_app_icon`)."""
+    from PySide6.QtGui import QGuiApplication
 
     QGuiApplication.setApplicationName(APP_NAME)
     QGuiApplication.setApplicationDisplayName(APP_NAME)
     QGuiApplication.setOrganizationName(ORG_NAME)
     QGuiApplication.setApplicationVersion(__version__)
     QGuiApplication.setDesktopFileName("dlx-art")
+    if icon:
+        _set_app_icon()
+
+
+#: How long after the library is shown `main` sets the window icon and starts rotating the log
+#: (the window paints the library within a frame or two of `library_ready`).
+AFTER_READY_MS = 200
+
+
+def _after_ready() -> None:
+    """What `main` leaves until the library is on screen (`AFTER_READY_MS` after it is)."""
+    from dlx_art.log import start_rotating
+
+    _set_app_icon()
+    start_rotating()
+
+
+def _set_app_icon() -> None:
+    """The window icon in every size (decoding its PNGs takes about 20 ms: `main` sets it
+    once the library is on screen; the window manager picks it up then)."""
+    from PySide6.QtGui import QGuiApplication, QIcon
+
+    from dlx_art.paths import resources_dir
+
     icons = resources_dir() / "icons"
     icon = QIcon()
     svg = icons / "dlx-art.svg"
@@ -119,18 +142,22 @@ _IMPORTED_NS = time.time_ns()
 class _StartupTimer:
     """With DLX_ART_TIMING=1: prints `timing: shown=<ms> usable=<ms>` to stderr.
 
-    shown: the first paint of the window. usable: the library is open, the projects are
-    listed and the first screen of the gallery is painted with its thumbnails loaded.
-    Both in ms since the process started.
+    shown: the window's first frame is painted (all its widgets: Qt paints the window first and
+    its children after it, in one pass; the mark is taken when that pass has returned to the
+    event loop). usable: the library is open, the projects are listed and the first screen of
+    the gallery is painted with its thumbnails loaded (also when its paint has returned). Both
+    in ms since the process started; `first_paint` / `usable_paint` (information) are the
+    moments those paints began.
     """
 
     def __init__(self, window: object) -> None:
         from PySide6.QtCore import QEvent, QObject, QTimer
-        from PySide6.QtWidgets import QApplication
 
         self.t0 = _process_start_ns()
         self.shown: float | None = None
         self.usable: float | None = None
+        self.first_paint: float | None = None
+        self.usable_paint: float | None = None
         self._window = window
         self._ready = False
         timer = self
@@ -141,8 +168,12 @@ class _StartupTimer:
                     timer._on_paint(obj)
                 return False
 
+        # on the window (painted first in every pass) and later on the usable target only: an
+        # application-wide Python filter would be called for every event of every object
+        # while the window starts, slowing what it measures
         self._filter = Filter()
-        QApplication.instance().installEventFilter(self._filter)  # type: ignore[union-attr]
+        window.installEventFilter(self._filter)  # type: ignore[attr-defined]
+        self._watched: list[object] = [window]
         self._poll = QTimer()
         self._poll.setInterval(5)
         self._poll.timeout.connect(self._check_usable)
@@ -152,16 +183,27 @@ class _StartupTimer:
         return (time.time_ns() - self.t0) / 1e6
 
     def _on_paint(self, obj: object) -> None:
+        from PySide6.QtCore import QTimer
         from PySide6.QtWidgets import QWidget
 
         if not isinstance(obj, QWidget) or obj.window() is not self._window:
             return
-        if self.shown is None:
-            self.shown = self._ms()
-        if self._ready and self.usable is None and obj is self._usable_target():
-            self.usable = self._ms()
-            self.stop()
-            self.report()
+        if self.first_paint is None:
+            self.first_paint = self._ms()
+            # the window is painted first, then its children: the frame is done when the
+            # paint pass returns to the event loop
+            QTimer.singleShot(0, self._frame_done)
+        if self._ready and self.usable_paint is None and obj is self._usable_target():
+            self.usable_paint = self._ms()
+            QTimer.singleShot(0, self._usable_done)
+
+    def _frame_done(self) -> None:
+        self.shown = self._ms()
+
+    def _usable_done(self) -> None:
+        self.usable = self._ms()
+        self.stop()
+        self.report()
 
     def _usable_target(self) -> object:
         """What must be painted for the window to count as usable (None: not yet)."""
@@ -180,22 +222,29 @@ class _StartupTimer:
     def _check_usable(self) -> None:
         target = self._usable_target()
         if target is not None:
+            if not any(target is each for each in self._watched):
+                target.installEventFilter(self._filter)  # type: ignore[attr-defined]
+                self._watched.append(target)
             target.update()  # type: ignore[attr-defined]  # its next paint is "usable"
 
     def stop(self) -> None:
-        from PySide6.QtWidgets import QApplication
+        from shiboken6 import isValid
 
         self._poll.stop()
-        app = QApplication.instance()
-        if app is not None:
-            app.removeEventFilter(self._filter)
+        for each in self._watched:
+            if isValid(each):
+                each.removeEventFilter(self._filter)  # type: ignore[attr-defined]
+        self._watched = []
 
     def report(self) -> None:
         if self.shown is None or getattr(self, "_reported", False):
             return
         self._reported = True
         usable = f" usable={self.usable:.1f}" if self.usable is not None else ""
-        print(f"timing: shown={self.shown:.1f}{usable}", file=sys.stderr, flush=True)
+        info = f" first_paint={self.first_paint:.1f}" if self.first_paint is not None else ""
+        if self.usable_paint is not None:
+            info += f" usable_paint={self.usable_paint:.1f}"
+        print(f"timing: shown={self.shown:.1f}{usable}{info}", file=sys.stderr, flush=True)
 
 
 def _bench_remote(window: object) -> object:
@@ -285,11 +334,14 @@ def _report(message: str, *, headless: bool, title: str = APP_NAME) -> None:
     QMessageBox.warning(None, title, message)
 
 
-def main(argv: Sequence[str]) -> int:
-    """Start the studio window; see the module docstring. `argv` excludes the program name."""
+def main(argv: Sequence[str], *, parsed: argparse.Namespace | None = None) -> int:
+    """Start the studio window; see the module docstring. `argv` excludes the program name.
+
+    `parsed`: `argv` as `dlx_art.cli` has parsed it already (saves building the parser again).
+    """
     global _ended_cleanly
     _ended_cleanly = False
-    args = _parse(argv)
+    args = parsed if parsed is not None else _parse(argv)
     if args.command is not None:  # a CLI command: not the window's business
         from dlx_art.cli import main as cli_main
 
@@ -297,7 +349,7 @@ def main(argv: Sequence[str]) -> int:
     if args.home:
         os.environ["DLX_ART_HOME"] = str(Path(args.home).expanduser().resolve())
 
-    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtCore import QEventLoop, Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
     from dlx_art.config import load_context
@@ -305,7 +357,7 @@ def main(argv: Sequence[str]) -> int:
     from dlx_art.log import setup_logging
 
     context = load_context(args.home)
-    log_file = setup_logging(paths=context.paths)
+    log_file = setup_logging(paths=context.paths, rotate_later=True)  # see `_after_ready`
     log.info("starting %s %s (smoke=%s)", APP_NAME, __version__, args.smoke)
 
     app = QApplication.instance()
@@ -319,7 +371,7 @@ def main(argv: Sequence[str]) -> int:
     else:
         uncaught_count = None  # type: ignore[assignment]
     assert isinstance(app, QApplication)
-    _set_app_identity(app)
+    _set_app_identity(app, icon=False)  # the icon follows (`_after_ready`)
     headless = args.smoke or QApplication.platformName() in HEADLESS
     before = uncaught_count() if uncaught_count is not None else 0
 
@@ -343,6 +395,10 @@ def main(argv: Sequence[str]) -> int:
         # The window shows at once and the session opens the catalog in the background
         # (importing the database layer alone takes longer than showing the window).
         window = MainWindow(session)
+        # the icon and the log's rotation wait until the library is on screen: the frame that
+        # shows it comes first (set at once, they delayed it by about 25 ms)
+        window.library_ready.connect(lambda: QTimer.singleShot(AFTER_READY_MS, _after_ready),
+                                     Qt.ConnectionType.SingleShotConnection)
         tune_process(session)  # after the window: its freeze follows the window's filling
         result: dict[str, object] = {"closed": False, "failed": None}
         loop = QEventLoop()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import re
 import sys
 from pathlib import Path
@@ -33,11 +32,26 @@ class RedactingFormatter(logging.Formatter):
 
 
 _configured: Path | None = None
+_MAX_BYTES = 2_000_000
+_BACKUPS = 5
+
+
+def _rotating_handler(log_file: Path) -> logging.Handler:
+    import logging.handlers  # socket, pickle, queue...: see `setup_logging(rotate_later=...)`
+
+    return logging.handlers.RotatingFileHandler(
+        log_file, maxBytes=_MAX_BYTES, backupCount=_BACKUPS, encoding="utf-8", delay=True)
 
 
 def setup_logging(*, console: bool = False, level: int = logging.INFO,
-                  paths: AppPaths | None = None) -> Path:
-    """Log to `<log dir>/dlx-art.log` (rotating, 5 x 2 MB). Returns the log file's path."""
+                  paths: AppPaths | None = None, rotate_later: bool = False) -> Path:
+    """Log to `<log dir>/dlx-art.log` (rotating, 5 x 2 MB). Returns the log file's path.
+
+    `rotate_later=True` (the window's start-up): log to the same file through a plain
+    `FileHandler` until `start_rotating()` swaps in the rotating one. `logging.handlers` loads
+    socket, pickle and queue (about 7 ms), which the window's first frame does not need; the
+    only difference meanwhile is that a full log rolls over at the first record after the swap.
+    """
     global _configured
     paths = paths or AppPaths.resolve()
     log_file = paths.log_dir / LOG_FILE
@@ -51,8 +65,12 @@ def setup_logging(*, console: bool = False, level: int = logging.INFO,
     root.setLevel(level)
     try:
         paths.log_dir.mkdir(parents=True, exist_ok=True)
-        file_handler: logging.Handler = logging.handlers.RotatingFileHandler(
-            log_file, maxBytes=2_000_000, backupCount=5, encoding="utf-8", delay=True)
+        if rotate_later:
+            file_handler: logging.Handler = logging.FileHandler(log_file, encoding="utf-8",
+                                                                delay=True)
+            file_handler._dlx_rotate_later = True  # type: ignore[attr-defined]
+        else:
+            file_handler = _rotating_handler(log_file)
     except OSError:
         file_handler = logging.StreamHandler(sys.stderr)
     file_handler.setFormatter(RedactingFormatter(_FORMAT))
@@ -66,3 +84,21 @@ def setup_logging(*, console: bool = False, level: int = logging.INFO,
         root.addHandler(stream)
     _configured = log_file
     return log_file
+
+
+def start_rotating() -> None:
+    """After `setup_logging(rotate_later=True)`: the rotating handler takes over the file."""
+    root = logging.getLogger("dlx_art")
+    for handler in list(root.handlers):
+        if not getattr(handler, "_dlx_rotate_later", False):
+            continue
+        assert isinstance(handler, logging.FileHandler)
+        try:
+            rotating = _rotating_handler(Path(handler.baseFilename))
+        except OSError:
+            return  # keep the plain handler
+        rotating.setFormatter(handler.formatter)
+        rotating._dlx = True  # type: ignore[attr-defined]
+        root.addHandler(rotating)
+        root.removeHandler(handler)
+        handler.close()

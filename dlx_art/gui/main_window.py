@@ -34,6 +34,7 @@ from dlx_art.errors import UsageError
 from dlx_art.gui import theme
 from dlx_art.gui.canvas_link import CanvasLink, load_image_file, png_size  # noqa: F401
 from dlx_art.gui.details_panel import DetailsPanel
+from dlx_art.gui.first_paint import after_first_paint
 from dlx_art.gui.gallery import GalleryWidget
 from dlx_art.gui.job_panel import JobPanel, JobProgressBar, finished_message
 from dlx_art.gui.jobs import Job, JobState
@@ -120,7 +121,9 @@ class MainWindow(QMainWindow, WindowActions):
             self._on_session_library_opened(session.library)
         else:
             self._update_project_ui()
-            QTimer.singleShot(0, self._open_library_in_background)
+            # the catalog opens once the window is on screen: importing the database layer
+            # before would compete with the first frame for the GIL
+            after_first_paint(self, self._open_library_in_background)
         if start_background:
             if session.library is not None:
                 QTimer.singleShot(0, self._start_monitor)

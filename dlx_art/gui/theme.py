@@ -10,7 +10,7 @@ import logging
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle, QStyleFactory
+from PySide6.QtWidgets import QApplication, QStyleFactory
 
 from dlx_art.paths import resources_dir
 
@@ -283,24 +283,22 @@ def style_sheet(scheme: str = "dark") -> str:
     return text
 
 
-class StudioStyle(QProxyStyle):
-    """Fusion without icons on dialog buttons (they come from the desktop's icon theme and
-    look out of place next to the flat palette)."""
-
-    def styleHint(self, hint, option=None, widget=None, data=None):  # noqa: N802
-        if hint == QStyle.StyleHint.SH_DialogButtonBox_ButtonsHaveIcons:
-            return 0
-        return super().styleHint(hint, option, widget, data)
-
-
 def apply_theme(app: QApplication, theme: str) -> None:
-    """Fusion + the palette for `theme`; re-applied when the system scheme changes ("system")."""
+    """Fusion + the palette and style sheet for `theme`; re-applied when the system scheme
+    changes ("system").
+
+    Dialog buttons carry no icons (they come from the desktop's icon theme and look out of
+    place next to the flat palette): the sheet says so (`dialogbuttonbox-buttons-have-icons`)
+    rather than a Python `QProxyStyle`, whose `styleHint` the widgets call thousands of times
+    while they are built and painted.
+    """
     global _current, _scheme_hooked
     _current = theme if theme in THEME_LABELS else "dark"
-    if not isinstance(app.style(), StudioStyle):
+    if not app.property("dlxArtFusion"):  # once: setStyle re-polishes every widget
         fusion = QStyleFactory.create("Fusion")
         if fusion is not None:
-            app.setStyle(StudioStyle(fusion))
+            app.setStyle(fusion)
+            app.setProperty("dlxArtFusion", True)
     scheme = resolved(_current)
     app.setPalette(dark_palette() if scheme == "dark" else light_palette())
     app.setStyleSheet(style_sheet(scheme))

@@ -3,7 +3,6 @@ About box and the "quit while a job runs?" question."""
 
 from __future__ import annotations
 
-from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +88,8 @@ class Banner(QFrame):
 
 def show_about_box(parent: QWidget, backends: list[str], library_root: Path, paths: Any) -> None:
     """Version, where the library, settings and logs are, and the backends' last state."""
+    from html import escape  # here: html.entities is not needed before the window shows
+
     box = QMessageBox(parent)
     box.setObjectName("aboutBox")
     box.setWindowTitle(f"About {APP_NAME}")

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import shutil
 import sqlite3
 from collections import defaultdict
@@ -605,7 +604,8 @@ def stage_backup(root: Path, name: str) -> Path:
     the copy is removed and nothing else has been touched.
     """
     source = backup_named(root, name)
-    staged = root / f".{storage.DB_NAME}.{secrets.token_hex(6)}.part"  # one per restore
+    # os.urandom(6).hex() is secrets.token_hex(6), without loading hmac and random
+    staged = root / f".{storage.DB_NAME}.{os.urandom(6).hex()}.part"  # one per restore
     try:
         shutil.copyfile(source, staged)
         check_backup(staged)

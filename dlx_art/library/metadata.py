@@ -26,8 +26,7 @@ import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-
-from PIL import Image, ImageSequence, JpegImagePlugin, UnidentifiedImageError
+from typing import TYPE_CHECKING
 
 from dlx_art.errors import BadImageFile
 from dlx_art.library import png
@@ -78,6 +77,11 @@ from dlx_art.library.png import (
     set_png_text,
     strip_png_metadata,
 )
+
+if TYPE_CHECKING:
+    # Pillow is imported where an image is decoded: a PNG (the studio's own files) is read
+    # without it, and opening a library need not load it (about 10 ms and 5 MB)
+    from PIL import Image
 
 DLX_CHUNK = "dlx-art"
 """PNG text keyword of our own chunk holding asset / project / parent ids."""
@@ -210,6 +214,8 @@ class ImageProbe:
 
 @functools.cache
 def _open_formats() -> tuple[str, ...]:
+    from PIL import Image
+
     Image.init()  # a format whose plugin or codec is missing must not be asked for (KeyError)
     return tuple(name for name in _OPEN_FORMATS if name in Image.OPEN)
 
@@ -329,6 +335,8 @@ def _describe(exc: BaseException) -> str:
 
 
 def _probe_with_pillow(data: bytes, name: str) -> ImageProbe:
+    from PIL import Image, UnidentifiedImageError
+
     with _WARNINGS_LOCK, warnings.catch_warnings():
         # Our own MAX_PIXELS check replaces Pillow's warning; it must not leak to callers.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -506,6 +514,8 @@ def strip_metadata(data: bytes, file_type: str) -> bytes:
     kind = file_type.lower().lstrip(".")
     if kind == "png":
         return strip_png_metadata(data)
+    from PIL import Image, ImageSequence, JpegImagePlugin
+
     if kind not in _FILE_TYPES:
         raise ValueError(f"Cannot strip metadata from {file_type!r} files")
     pillow_format = _FILE_TYPES[kind]

@@ -6,7 +6,6 @@ needs only these and the standard `sqlite3` module.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -42,6 +41,8 @@ def parse_datetime(value: object) -> datetime | None:
 
 
 def new_id() -> str:
+    import uuid  # here: uuid loads `platform`, which opening a library does not need
+
     return str(uuid.uuid4())
 
 

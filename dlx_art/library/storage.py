@@ -21,7 +21,6 @@ import contextlib
 import errno
 import os
 import re
-import secrets
 import shutil
 import sys
 import unicodedata
@@ -346,7 +345,7 @@ def _temp_path(path: Path) -> Path:
     hint = path.name
     while len(hint.encode("utf-8", "surrogatepass")) > 200:
         hint = hint[:-1]
-    return path.with_name(f".{hint}.{secrets.token_hex(6)}.part")
+    return path.with_name(f".{hint}.{os.urandom(6).hex()}.part")  # = secrets.token_hex(6)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -27,8 +27,10 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 __all__ = [
     "BACKGROUND_NICENESS",
@@ -69,6 +71,7 @@ def process_pool(initializer: Callable[..., None] | None = None,
         workers: How many; default `worker_count()`.
     """
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor  # here: not needed to open a library
 
     count = workers or worker_count()
     pool = ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn"),

@@ -44,3 +44,27 @@ def test_a_selected_job_title_is_readable(qapp, scheme):
 def test_readable_always_reaches_the_ratio(qapp, fg, bg):
     back = QColor(*bg)
     assert theme.contrast_ratio(theme.readable(QColor(*fg), back), back) >= theme.AA_TEXT
+
+
+@pytest.mark.parametrize("scheme", ["dark", "light"])
+def test_dialog_buttons_carry_no_icons(qapp, scheme):
+    """The theme's style sheet turns the desktop's dialog button icons off (a style hint)."""
+    from PySide6.QtWidgets import QDialogButtonBox, QStyle
+
+    buttons = QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+    before = qapp.styleSheet()
+    try:
+        theme.apply_theme(qapp, scheme)
+        sheet = qapp.styleSheet()
+        box = QDialogButtonBox(buttons)
+        hint = QStyle.StyleHint.SH_DialogButtonBox_ButtonsHaveIcons
+        assert box.style().styleHint(hint, None, box) == 0
+        assert all(button.icon().isNull() for button in box.buttons())
+        # the hint is what decides: the same sheet saying 1 gives the buttons their icons
+        qapp.setStyleSheet(sheet.replace("dialogbuttonbox-buttons-have-icons: 0",
+                                         "dialogbuttonbox-buttons-have-icons: 1"))
+        with_icons = QDialogButtonBox(buttons)
+        assert with_icons.style().styleHint(hint, None, with_icons) == 1
+    finally:
+        theme.apply_theme(qapp, "dark")
+        qapp.setStyleSheet(before)
