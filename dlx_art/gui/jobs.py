@@ -31,6 +31,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QImage, QPixmap
 
 from dlx_art.generation.types import CancelToken, GenerationRequest, Kind
+from dlx_art.gui.hires_group import hires_size
 from dlx_art.gui.job_runner import ORIGIN_LABELS
 
 log = logging.getLogger("dlx_art.gui.jobs")
@@ -65,6 +66,8 @@ STATE_LABELS = {
 }
 
 BACKEND_NAMES = {"a1111": "AUTOMATIC1111", "hf": "Hugging Face"}
+KIND_NAMES = {Kind.txt2img: "Text to image", Kind.img2img: "Refine", Kind.inpaint: "Inpaint",
+              Kind.upscale: "Upscale", Kind.outpaint: "Expand canvas"}
 
 _ids = itertools.count(1)
 
@@ -118,9 +121,12 @@ class Job:
     @property
     def summary(self) -> str:
         r = self.request
-        kind = {Kind.txt2img: "Text to image", Kind.img2img: "Refine", Kind.inpaint: "Inpaint"}.get(
-            Kind(r.kind), str(r.kind))
-        parts = [kind, f"{r.width}×{r.height}", f"{r.steps} steps"]
+        kind = KIND_NAMES.get(Kind(r.kind), str(r.kind))
+        size = f"{r.width}×{r.height}"
+        if r.enable_hr:  # the row names what the job makes, the first pass beside it
+            width, height = hires_size(r.width, r.height, r.hr_scale)
+            size += f" → {width}×{height}"
+        parts = [kind, size] if r.kind == Kind.upscale else [kind, size, f"{r.steps} steps"]
         if r.image_count > 1:
             parts.append(f"{r.image_count} images")
         if r.seed >= 0:
@@ -149,8 +155,10 @@ class Job:
             return " · ".join(parts)
         if self.state is JobState.done:
             count = len(self.assets)
-            parts = [f"{count} image{'s' if count != 1 else ''}",
-                     f"{self.request.width}×{self.request.height}"]
+            first = self.assets[0] if self.assets else None
+            width = getattr(first, "width", None) or self.request.width
+            height = getattr(first, "height", None) or self.request.height
+            parts = [f"{count} image{'s' if count != 1 else ''}", f"{width}×{height}"]
             if self.elapsed is not None:
                 parts.append(f"{self.elapsed:.1f} s")
             if self.backend:

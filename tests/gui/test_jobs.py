@@ -252,3 +252,23 @@ def test_model_passes_modeltester(qtbot, qtmodeltester, setup):
     assert model.roleNames()[int(JobRole.state)] == b"state"
     assert controller.clear_finished() == 2
     assert model.rowCount() == 0
+
+
+def test_a_job_row_names_the_size_it_makes_not_only_the_first_pass():
+    """Seen under Xvfb: a hires job's row read "512×512" while it stored 1024×1024 images."""
+    from types import SimpleNamespace
+
+    from dlx_art.generation.types import Kind
+    from dlx_art.gui.jobs import Job
+
+    hires = Job("1", GenerationRequest(project_id="p", prompt="x", enable_hr=True, hr_scale=1.5))
+    assert "512×512 → 768×768" in hires.summary
+    hires.state = JobState.done
+    hires.assets = [SimpleNamespace(width=768, height=768)]
+    assert "768×768" in hires.status_text and "512×512" not in hires.status_text
+    upscale = Job("2", GenerationRequest(project_id="p", prompt="", kind=Kind.upscale,
+                                         parent_id="a", width=1024, height=1024))
+    assert upscale.summary.startswith("Upscale · 1024×1024")
+    outpaint = Job("3", GenerationRequest(project_id="p", prompt="x", kind=Kind.outpaint,
+                                          parent_id="a", expand_right=64, width=576))
+    assert outpaint.summary.startswith("Expand canvas · 576×512")
