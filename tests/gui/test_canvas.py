@@ -624,3 +624,18 @@ def test_seed_box_holds_every_a1111_seed(qtbot):
     canvas.view.fill_mask()
     canvas.panel.inpaint_button.click()
     assert requests and requests[0].settings.seed == 4005817406
+
+
+@pytest.mark.parametrize("name", ["inpaint_button", "refine_button"])
+def test_a_job_button_hands_the_focus_to_the_picture_not_to_the_next_field(qtbot, name):
+    """A clicked button that the job disables must not pass the focus on to the next field
+    (seen under Xvfb after Expand: the pen's pressure curve took it, and typing changed it)."""
+    canvas = open_canvas(qtbot)
+    canvas.view.set_brush_size(12)
+    with qtbot.waitSignal(canvas.mask_changed):
+        stroke(canvas.view, [(50, 50), (80, 60)])
+    button = getattr(canvas.panel, name)
+    canvas.inpaint_requested.connect(lambda _data: canvas.set_busy(True))  # as the window does
+    button.setFocus()  # as a click with the mouse does
+    button.click()
+    assert canvas.busy and canvas.focusWidget() is canvas.view

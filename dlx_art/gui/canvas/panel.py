@@ -659,4 +659,7 @@ class CanvasWidget(QWidget):
             mask_png=None if whole_image else self.mask_png(),
             asset_id=self._asset_id,
         )
+        # the clicked button is disabled while the job runs: the focus goes to the picture,
+        # not on to the next field, which typing would then change
+        self.view.setFocus(Qt.FocusReason.OtherFocusReason)
         self.inpaint_requested.emit(data)
