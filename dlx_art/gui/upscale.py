@@ -164,7 +164,8 @@ class UpscaleLink(QObject):
 
     @Slot(object)
     def ask(self, asset: Any) -> None:
-        """Open the dialog for `asset` (not modal: the upscalers arrive while it is open)."""
+        """Open the dialog for `asset`: modal to the window, without a nested event loop (the
+        upscalers arrive while it is open)."""
         w = self._window
         if asset is None or w.library is None:
             return
@@ -175,7 +176,9 @@ class UpscaleLink(QObject):
         dialog.accepted.connect(lambda: self.submit(asset, dialog.params()))
         dialog.destroyed.connect(lambda *_: self._forget(dialog))
         self.dialog = dialog
-        dialog.show()
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.open()
+        dialog.activateWindow()  # the keyboard goes to the dialog even without a window manager
         self._load_upscalers()
 
     def _forget(self, dialog: UpscaleDialog) -> None:
