@@ -371,8 +371,8 @@ class DetailsPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.toolbar)  # outside the scroll area: always visible
-        layout.addWidget(self._empty)
-        layout.addWidget(self._scroll)
+        layout.addWidget(self._empty, 1)  # the space below the toolbar: it keeps its height
+        layout.addWidget(self._scroll, 1)
         self.preview.double_clicked.connect(self._on_preview_double_clicked)
         self._live = False
         self.show_asset(None)
@@ -381,6 +381,7 @@ class DetailsPanel(QWidget):
         """The image's actions in two short rows, so a narrow dock never hides one."""
         bar = QWidget(self)
         bar.setObjectName("detailsToolbar")
+        bar.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         grid = QGridLayout(bar)
         grid.setContentsMargins(8, 4, 8, 4)
         grid.setHorizontalSpacing(2)

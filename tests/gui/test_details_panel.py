@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication
 
 from dlx_art.gui import details_panel as details_module
 from dlx_art.gui.details_panel import APPROXIMATE_TEXT, DetailsPanel
@@ -142,3 +143,15 @@ def test_a_late_preview_for_a_previous_image_is_ignored(qtbot, panel, family):
     qtbot.waitUntil(lambda: not panel.is_loading(), timeout=3000)
     assert panel.preview.pixmap().size().toTuple() == (96, 64)
     assert panel.objectName() == "detailsPanel"
+
+
+def test_the_image_toolbar_keeps_its_height_with_and_without_an_image(qtbot, panel, family):
+    """Seen under Xvfb: with no image the toolbar's rows spread over half the panel."""
+    panel.show()
+    panel.show_asset(None)
+    qtbot.waitUntil(lambda: panel.toolbar.isVisible())
+    empty = panel.toolbar.height()
+    panel.show_asset(family[0])
+    QApplication.processEvents()
+    assert panel.toolbar.height() == empty
+    assert empty <= panel.toolbar.sizeHint().height() + 4
