@@ -119,13 +119,21 @@ def run_task(
     return task
 
 
+_POOLS: list[QThreadPool] = []  # every lane's pool, never deleted while the process runs
+
+
 class Lane:
     """One named lane of a `TaskRunner`: a QThreadPool with `threads` threads."""
 
     def __init__(self, name: str, threads: int, parent: QObject | None = None) -> None:
         self.name = name
         self.threads = threads
-        self.pool = QThreadPool(parent)
+        # No Qt parent, and kept for the life of the process: a pool deleted as a child while a
+        # Python task still runs would wait for it in its destructor with the GIL held, which
+        # the task needs to finish (a deadlock seen in CI when a window was deleted right after
+        # a runner step started). Idle pools cost nothing: their threads expire.
+        self.pool = QThreadPool()
+        _POOLS.append(self.pool)
         self.pool.setObjectName(f"{name}Lane")
         self.pool.setMaxThreadCount(threads)
         self._tasks: set[Task] = set()  # queued or running, result not yet delivered
