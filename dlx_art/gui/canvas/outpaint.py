@@ -325,9 +325,6 @@ class OutpaintController(QObject):
         if not self.box.run_button.isEnabled():
             return
         panel, view = self.canvas.panel, self.canvas.view
-        # the button is disabled while the job runs: the focus goes to the picture, not on to
-        # the next field (the pen's pressure curve), which typing would then change
-        view.setFocus(Qt.FocusReason.OtherFocusReason)
         self.requested.emit(OutpaintRequestData(
             margins=self.box.margins(),
             prompt=panel.prompt_edit.toPlainText().strip(),

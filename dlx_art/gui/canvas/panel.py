@@ -537,6 +537,11 @@ class CanvasWidget(QWidget):
         self._busy = busy
         if not busy:
             self.view.clear_progress()
+        elif self.focusWidget() in (self.panel.inpaint_button, self.panel.refine_button,
+                                    self.outpaint.box.run_button):
+            # the clicked button is disabled next: the focus goes to the picture, not on to
+            # the next field (the pen's pressure curve), which typing would then change
+            self.view.setFocus(Qt.FocusReason.OtherFocusReason)
         self._update_buttons()
         self.outpaint.update()
 
@@ -659,7 +664,4 @@ class CanvasWidget(QWidget):
             mask_png=None if whole_image else self.mask_png(),
             asset_id=self._asset_id,
         )
-        # the clicked button is disabled while the job runs: the focus goes to the picture,
-        # not on to the next field, which typing would then change
-        self.view.setFocus(Qt.FocusReason.OtherFocusReason)
         self.inpaint_requested.emit(data)
