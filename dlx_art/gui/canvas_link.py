@@ -103,25 +103,33 @@ class CanvasLink(QObject):
             self._window.show_message("Open an image from a project first.")
         return project_id
 
+    def _panel_params(self) -> dict[str, object]:
+        """What a canvas job takes from the Generate panel (the canvas has its own prompt)."""
+        panel = self._window.prompt_panel
+        return {"model": panel.model(), "sampler": panel.sampler(),
+                "scheduler": panel.scheduler(), "steps": panel.steps_spin.value(),
+                "cfg_scale": round(panel.cfg_spin.value(), 2), "backend": panel.backend()}
+
+    def _submit(self, request: GenerationRequest) -> str:
+        """Queue a canvas job; the canvas is busy until it ends. Returns the job's id."""
+        job = self._window.jobs.submit(request, origin="canvas")
+        self.jobs.add(job.id)
+        self.canvas().set_busy(True)
+        return job.id
+
     def _on_outpaint_requested(self, data: Any) -> None:
         """"Expand" in the canvas: an outpaint job on the canvas's picture."""
         w = self._window
         project_id = self._project_id()
         if project_id is None:
             return
-        panel = w.prompt_panel
         m = data.margins
         try:
             request = GenerationRequest.from_params(Kind.outpaint, project_id, {
                 "prompt": data.prompt,
                 "negative": data.negative,
-                "model": panel.model(),
-                "sampler": panel.sampler(),
-                "scheduler": panel.scheduler(),
-                "steps": panel.steps_spin.value(),
-                "cfg_scale": round(panel.cfg_spin.value(), 2),
+                **self._panel_params(),
                 "seed": data.seed,
-                "backend": panel.backend(),
                 "parent_id": data.asset_id or None,
                 "denoising_strength": data.denoising_strength,
                 "expand_left": m.left, "expand_right": m.right,
@@ -130,10 +138,7 @@ class CanvasLink(QObject):
         except UsageError as exc:
             w.show_message(exc.user_message)
             return
-        job = w.jobs.submit(request, origin="canvas")
-        self.jobs.add(job.id)
-        self.outpaint_jobs.add(job.id)
-        self.canvas().set_busy(True)
+        self.outpaint_jobs.add(self._submit(request))
 
     def _on_inpaint_requested(self, data: Any) -> None:
         w = self._window
@@ -150,15 +155,10 @@ class CanvasLink(QObject):
             Kind.inpaint if inpaint else Kind.img2img, project_id, {
                 "prompt": settings.prompt.strip(),
                 "negative": settings.negative.strip(),
-                "model": panel.model(),
-                "sampler": panel.sampler(),
-                "scheduler": panel.scheduler(),
-                "steps": panel.steps_spin.value(),
-                "cfg_scale": round(panel.cfg_spin.value(), 2),
+                **self._panel_params(),
                 "seed": settings.seed,
                 "width": size[0],
                 "height": size[1],
-                "backend": panel.backend(),
                 "parent_id": data.asset_id or None,
                 "denoising_strength": settings.denoising_strength,
                 "mask_blur": settings.mask_blur,
@@ -166,9 +166,7 @@ class CanvasLink(QObject):
                 "inpaint_area": settings.inpaint_area,
                 "padding": settings.padding,
             }, init_image=data.image_png, mask=data.mask_png if inpaint else None)
-        job = w.jobs.submit(request, origin="canvas")
-        self.jobs.add(job.id)
-        self.canvas().set_busy(True)
+        self._submit(request)
 
     def on_job_progress(self, job: Job) -> None:
         if job.id in self.jobs and job.state is JobState.running:
