@@ -125,7 +125,7 @@ _POOLS: list[QThreadPool] = []  # every lane's pool, never deleted while the pro
 class Lane:
     """One named lane of a `TaskRunner`: a QThreadPool with `threads` threads."""
 
-    def __init__(self, name: str, threads: int, parent: QObject | None = None) -> None:
+    def __init__(self, name: str, threads: int) -> None:
         self.name = name
         self.threads = threads
         # No Qt parent, and kept for the life of the process: a pool deleted as a child while a
@@ -213,7 +213,7 @@ class TaskRunner(QObject):
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("taskRunner")
-        self.lanes: dict[str, Lane] = {name: Lane(name, threads, self)
+        self.lanes: dict[str, Lane] = {name: Lane(name, threads)
                                        for name, threads in (lanes or LANES).items()}
 
     def lane(self, name: str) -> Lane:
